@@ -1,0 +1,192 @@
+//! The frame around every lesson: its options, its start, and an end that
+//! reaps every child on every path (normal end, error, panic, Ctrl-C), like
+//! Python's main process, which waits for its children before it exits.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::os::unix::fs::DirBuilderExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::error::ErrorKind;
+
+use crate::log::{self, Record};
+use crate::timing::{self, Speed};
+use crate::{Context, Result, process};
+
+/// The lesson's name and what it demonstrates, for `--help` and messages.
+#[derive(Debug, Clone, Copy)]
+pub struct About {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// The options every lesson has.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Run the clock N times faster (each sleep is divided by N); 'max' never sleeps
+    #[arg(
+        long,
+        value_name = "N|max",
+        env = "LESSON_SPEED",
+        hide_env_values = true,
+        default_value = "1"
+    )]
+    pub speed: Speed,
+
+    /// Make the random sleeps reproducible: the same N gives each process the same draws
+    #[arg(long, value_name = "N", env = "LESSON_SEED", hide_env_values = true)]
+    pub seed: Option<u64>,
+
+    /// Also write every event as one JSON object a line to FILE (replaced at the start)
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "LESSON_TRACE",
+        hide_env_values = true
+    )]
+    pub trace: Option<PathBuf>,
+
+    /// Make the child called NAME panic as it starts, to see how its parent learns of it
+    #[arg(long, value_name = "NAME")]
+    pub panic_in: Option<String>,
+}
+
+static PANIC_IN: OnceLock<String> = OnceLock::new();
+static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
+
+/// Parses the command line; `--help` prints and exits 0, a bad option or value
+/// is one line on standard error and exit status 2.
+pub fn parse<A: clap::Parser>(about: &About) -> A {
+    let command = A::command()
+        .name(about.name)
+        .bin_name(about.name)
+        .about(about.description);
+    match command
+        .try_get_matches()
+        .and_then(|m| A::from_arg_matches(&m))
+    {
+        Ok(args) => args,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("{}: {first} (see --help)", about.name);
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Runs a lesson: parses `A`, sets up logging, timing and the trace, runs
+/// `body`, reaps every child still running, then runs `after` with the trace
+/// records (to draw and judge what happened).
+///
+/// Exit status: 0; 1 for an error or a child that failed, panicked or was
+/// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
+/// signal (130, 143) when stopped by SIGINT or SIGTERM.
+pub fn run<A: clap::Parser>(
+    about: About,
+    options: impl Fn(&A) -> &Options,
+    body: impl FnOnce(&A) -> Result,
+    after: impl FnOnce(&A, &[Record]) -> Result,
+) -> ExitCode {
+    let args: A = parse(&about);
+    let trace = match begin(&about, options(&args)) {
+        Ok(trace) => trace,
+        Err(e) => {
+            eprintln!("{}: {e}", about.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| body(&args)));
+    let reaped = process::reap_all();
+    let code = match (process::stop_signal(), outcome) {
+        (Some(signal), _) => {
+            log::warn(format!(
+                "stopped by {signal}; the {reaped} children still running were stopped and reaped"
+            ));
+            128 + signal as u8
+        }
+        (None, Err(_)) => {
+            log::warn("the lesson panicked; its children were reaped all the same");
+            101
+        }
+        (None, Ok(Err(e))) => {
+            eprintln!("{}: {e}", about.name);
+            1
+        }
+        (None, Ok(Ok(()))) => match log::read_trace(&trace).and_then(|r| after(&args, &r)) {
+            Err(e) => {
+                eprintln!("{}: {e}", about.name);
+                1
+            }
+            Ok(()) if process::failures() > 0 => 1,
+            Ok(()) => 0,
+        },
+    };
+    remove_scratch_dir();
+    ExitCode::from(code)
+}
+
+/// Sets up the lesson process; returns the trace file it writes.
+fn begin(about: &About, options: &Options) -> Result<PathBuf> {
+    if let Some(name) = &options.panic_in {
+        let _ = PANIC_IN.set(name.clone());
+    }
+    let trace = match &options.trace {
+        Some(path) => path.clone(),
+        None => scratch_dir()?.join("trace.jsonl"),
+    };
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&trace)
+        .and_then(|f| f.set_len(0).map(|()| f))
+        .context(format!("opening the trace {}", trace.display()))?;
+    log::init(Some(file));
+    let seed = timing::init(options.speed, options.seed);
+    process::forward_stop_signals()?;
+    log::line(format!(
+        "{} starts: pid {}, speed {}, seed {seed} (--seed {seed} replays these draws)",
+        about.name,
+        std::process::id(),
+        options.speed
+    ));
+    Ok(trace)
+}
+
+/// True if `--panic-in` names this child.
+pub(crate) fn panics_in(name: &str) -> bool {
+    PANIC_IN.get().is_some_and(|n| n == name)
+}
+
+/// A private directory (mode 0700) for this run's lock and trace files,
+/// removed when the lesson ends.
+pub fn scratch_dir() -> Result<&'static Path> {
+    if let Some((dir, _)) = SCRATCH.get() {
+        return Ok(dir);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("lesson-{}-{nanos}", std::process::id()));
+    DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .context(format!("creating the directory {}", dir.display()))?;
+    let (dir, _) = SCRATCH.get_or_init(|| (dir, std::process::id()));
+    Ok(dir)
+}
+
+fn remove_scratch_dir() {
+    if let Some((dir, owner)) = SCRATCH.get() {
+        if *owner == std::process::id() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}

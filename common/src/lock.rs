@@ -1,0 +1,89 @@
+//! `Lock()`, `acquire()`, `release()`: a mutex between processes, made of
+//! `flock` on a lock file (through `fd-lock`).
+//!
+//! An `flock` belongs to the *open file description*, not to the process. A
+//! lock file opened once before `fork` is one description shared by every
+//! child, so all of them would "hold" it at the same time and exclude nobody.
+//! That is why a `Lock` keeps only a path, and each `acquire` opens the file
+//! itself.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::{Context, Result};
+
+/// A lock shared by the processes of a lesson: create it in the parent,
+/// hand it to the children, `acquire` it in each.
+#[derive(Debug, Clone)]
+pub struct Lock {
+    path: PathBuf,
+}
+
+/// Holding the lock; dropping it, or [`Guard::release`], lets the next one in.
+#[derive(Debug)]
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct Guard {
+    _file: File,
+}
+
+impl Lock {
+    /// A new lock, private to this run of the lesson (its file lives in the
+    /// lesson's temporary directory, removed when the lesson ends).
+    pub fn new() -> Result<Lock> {
+        let dir = crate::lesson::scratch_dir()?;
+        let path = (0..)
+            .map(|n| dir.join(format!("lock-{n}")))
+            .find(|p| !p.exists())
+            .ok_or("no free name for a lock file")?;
+        Lock::at(&path)
+    }
+
+    /// The lock whose file is `path`, created if missing and never replaced,
+    /// so that separate runs that name the same file exclude each other too.
+    pub fn at(path: &Path) -> Result<Lock> {
+        open(path)?;
+        Ok(Lock {
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Waits until no other process holds the lock, then holds it.
+    pub fn acquire(&self) -> Result<Guard> {
+        let mut lock = fd_lock::RwLock::new(open(&self.path)?);
+        loop {
+            match lock.write() {
+                // Our own descriptor stays open in the guard, and the lock with
+                // it; closing it (dropping the guard) releases the lock, just as
+                // the kernel releases it for a process that dies holding it.
+                Ok(held) => break std::mem::forget(held),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e).context(format!("locking {}", self.path.display())),
+            }
+        }
+        Ok(Guard {
+            _file: lock.into_inner(),
+        })
+    }
+}
+
+impl Guard {
+    /// Lets the next process in: the notes' `lock.release()`.
+    pub fn release(self) -> Result<()> {
+        drop(self);
+        Ok(())
+    }
+}
+
+fn open(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .context(format!("opening the lock file {}", path.display()))
+}

@@ -1,0 +1,202 @@
+//! Every line a learner sees says when, which process and who:
+//! `  0.512s   12345 p1        starts printing`, so an interleaving can be read.
+//! The same moments go to the trace, one JSON object a line, for the timeline
+//! and the tests.
+
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use serde_json::Value;
+
+/// Set once in the lesson process before any `fork`; every child inherits it,
+/// so all processes measure time from the same instant and append to the
+/// same trace (opened `O_APPEND`: each line lands whole at the end).
+struct Setup {
+    start: Instant,
+    colour: bool,
+    trace: Option<File>,
+}
+
+static SETUP: OnceLock<Setup> = OnceLock::new();
+
+/// Who this process is: "main" in the lesson process, the name it was
+/// spawned with in a child. Each process has its own copy after `fork`.
+static WHO: Mutex<Who> = Mutex::new(Who {
+    name: String::new(),
+    colour: None,
+});
+
+struct Who {
+    name: String,
+    colour: Option<u8>,
+}
+
+static TRACE_FAILED: AtomicBool = AtomicBool::new(false);
+
+const PALETTE: [u8; 12] = [32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91];
+
+pub(crate) fn init(trace: Option<File>) {
+    let colour = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = SETUP.set(Setup {
+        start: Instant::now(),
+        colour,
+        trace,
+    });
+}
+
+/// Called in a freshly forked child: from now on its lines carry `name`.
+pub(crate) fn become_child(name: &str, ordinal: usize) {
+    let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
+    who.name = name.to_owned();
+    who.colour = Some(PALETTE[ordinal % PALETTE.len()]);
+}
+
+/// Seconds since the lesson started.
+pub fn elapsed() -> f64 {
+    SETUP.get().map_or(0.0, |s| s.start.elapsed().as_secs_f64())
+}
+
+/// The short name of the calling process ("main" for the lesson itself).
+pub fn who() -> String {
+    let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
+    if who.name.is_empty() {
+        "main".to_owned()
+    } else {
+        who.name.clone()
+    }
+}
+
+/// Prints one line for the learner, prefixed with time, pid and name.
+pub fn line(text: impl std::fmt::Display) {
+    emit(false, &text.to_string());
+}
+
+/// Like [`line`], on standard error: for what went wrong.
+pub fn warn(text: impl std::fmt::Display) {
+    emit(true, &text.to_string());
+}
+
+fn emit(to_stderr: bool, text: &str) {
+    let (name, colour) = {
+        let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
+        (who.name.clone(), who.colour)
+    };
+    let name = if name.is_empty() { "main" } else { &name };
+    let mut line = format!(
+        "{:>7.3}s {:>7} {:<9} {}",
+        elapsed(),
+        std::process::id(),
+        name,
+        text
+    );
+    let colour = colour.filter(|_| SETUP.get().is_some_and(|s| s.colour));
+    if let Some(c) = colour {
+        line = format!("\x1b[{c}m{line}\x1b[0m");
+    }
+    line.push('\n');
+    // One write per line, flushed at once: a line from another process can
+    // come before or after it, never inside it.
+    let _ = if to_stderr {
+        let mut err = std::io::stderr().lock();
+        err.write_all(line.as_bytes()).and_then(|()| err.flush())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(line.as_bytes()).and_then(|()| out.flush())
+    };
+}
+
+/// Prints `text` and records `event` in the trace.
+pub fn say(event: &str, text: impl std::fmt::Display) {
+    say_with(event, Value::Null, text);
+}
+
+/// Prints `text` and records `event` with extra fields (a JSON object).
+pub fn say_with(event: &str, fields: Value, text: impl std::fmt::Display) {
+    trace_with(event, fields);
+    line(text);
+}
+
+/// Records `event` in the trace only.
+pub fn trace(event: &str) {
+    trace_with(event, Value::Null);
+}
+
+/// Records `event` with extra fields (a JSON object) in the trace only:
+/// `{"t": …, "pid": …, "ppid": …, "who": …, "event": …, <fields>}`.
+pub fn trace_with(event: &str, fields: Value) {
+    let Some(file) = SETUP.get().and_then(|s| s.trace.as_ref()) else {
+        return;
+    };
+    let record = record(event, &fields);
+    if let Err(e) = (&*file).write_all(record.as_bytes()) {
+        if !TRACE_FAILED.swap(true, Ordering::Relaxed) {
+            warn(format!("cannot write the trace: {e}"));
+        }
+    }
+}
+
+fn record(event: &str, fields: &Value) -> String {
+    let quote = |s: &str| Value::from(s).to_string();
+    let mut line = format!(
+        "{{\"t\":{:.6},\"pid\":{},\"ppid\":{},\"who\":{},\"event\":{}",
+        elapsed(),
+        std::process::id(),
+        std::os::unix::process::parent_id(),
+        quote(&who()),
+        quote(event)
+    );
+    if let Value::Object(map) = fields {
+        for (key, value) in map {
+            line.push_str(&format!(",{}:{}", quote(key), value));
+        }
+    }
+    line.push_str("}\n");
+    line
+}
+
+/// One line of a trace, as read back.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Record {
+    pub t: f64,
+    pub pid: i32,
+    pub ppid: i32,
+    pub who: String,
+    pub event: String,
+    /// The event's own fields (`count`, `left`, …).
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, Value>,
+}
+
+/// Reads a trace written by [`trace_with`]: one JSON object a line.
+pub fn read_trace(path: &std::path::Path) -> crate::Result<Vec<Record>> {
+    use crate::Context;
+    let text =
+        std::fs::read_to_string(path).context(format!("reading the trace {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(n, line)| {
+            serde_json::from_str(line).context(format!("{} line {}", path.display(), n + 1))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_one_json_object_on_one_line() {
+        let line = record("bought", &serde_json::json!({"left": 2, "note": "a\nb"}));
+        assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
+        let v: Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(v["event"], "bought");
+        assert_eq!(v["who"], "main");
+        assert_eq!(v["left"], 2);
+        assert_eq!(v["note"], "a\nb");
+        assert!(v["t"].is_f64() && v["pid"].is_u64() && v["ppid"].is_u64());
+    }
+}

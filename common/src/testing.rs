@@ -1,0 +1,1 @@
+//! Helpers for the lessons' tests.

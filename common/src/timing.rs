@@ -1,0 +1,124 @@
+//! Time as the notes spend it: `time.sleep(random.randint(1, 3))`, scaled by
+//! `--speed`, with draws that `--seed` makes reproducible.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// How fast the lesson's clock runs: `Times(2.0)` halves every sleep, `Max`
+/// skips them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    Times(f64),
+    Max,
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "max" {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(n) if n.is_finite() && n > 0.0 => Ok(Speed::Times(n)),
+            _ => Err(format!(
+                "'{s}' is not a speed: give a positive number or 'max'"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Speed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Speed::Times(n) => write!(f, "{n}"),
+            Speed::Max => f.write_str("max"),
+        }
+    }
+}
+
+struct Plan {
+    speed: Speed,
+    seed: u64,
+}
+
+static PLAN: OnceLock<Plan> = OnceLock::new();
+static RNG: Mutex<Option<StdRng>> = Mutex::new(None);
+
+/// Fixes the speed and the seed for the lesson and every child; returns the seed,
+/// drawn at random when none was given, so any run can be replayed.
+pub(crate) fn init(speed: Speed, seed: Option<u64>) -> u64 {
+    // Small enough to retype.
+    let seed = seed.unwrap_or_else(|| rand::make_rng::<StdRng>().random_range(1..100_000));
+    let _ = PLAN.set(Plan { speed, seed });
+    draws_for("main");
+    seed
+}
+
+/// Gives the calling process its own stream of draws, fixed by the seed and
+/// its name: `p2` draws the same numbers in every run with the same seed,
+/// whatever the other processes do.
+pub(crate) fn draws_for(name: &str) {
+    let seed = PLAN.get().map_or(0, |p| p.seed);
+    let stream = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    *RNG.lock().unwrap_or_else(|e| e.into_inner()) = Some(StdRng::seed_from_u64(seed ^ stream));
+}
+
+/// `random.randint(low, high)`: a whole number from `low` to `high`, both included.
+pub fn randint(low: u64, high: u64) -> u64 {
+    let mut rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    rng.get_or_insert_with(|| StdRng::seed_from_u64(0))
+        .random_range(low..=high)
+}
+
+/// The lesson's speed.
+pub fn speed() -> Speed {
+    PLAN.get().map_or(Speed::Times(1.0), |p| p.speed)
+}
+
+/// `seconds` of the notes' time, as long as it lasts at the lesson's speed.
+pub fn scaled(seconds: f64) -> Duration {
+    match speed() {
+        Speed::Max => Duration::ZERO,
+        Speed::Times(n) => Duration::try_from_secs_f64(seconds / n).unwrap_or(Duration::MAX),
+    }
+}
+
+/// The notes' `time.sleep(random.randint(1, 3))`, at the lesson's speed.
+/// Returns the seconds drawn.
+pub fn sleep_like_seed() -> u64 {
+    let seconds = randint(1, 3);
+    sleep(scaled(seconds as f64));
+    seconds
+}
+
+/// Sleeps, but wakes early when the lesson is being stopped (Ctrl-C), so
+/// that a parent that sleeps does not keep the learner waiting.
+pub fn sleep(duration: Duration) {
+    const STEP: Duration = Duration::from_millis(20);
+    let mut left = duration;
+    while !left.is_zero() && !crate::process::stopping() {
+        let step = left.min(STEP);
+        std::thread::sleep(step);
+        left -= step;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speeds_parse_and_reject() {
+        assert_eq!("max".parse(), Ok(Speed::Max));
+        assert_eq!("2.5".parse(), Ok(Speed::Times(2.5)));
+        for bad in ["0", "-1", "fast", "inf", "NaN", ""] {
+            assert!(bad.parse::<Speed>().is_err(), "{bad} accepted");
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! 版本三 (version 3): all colleagues start at once again, but each must
+//! `acquire` a shared `Lock` before printing. They print one at a time, and
+//! the order comes from who got the lock first: compare who asked with who got.
+
+use std::process::ExitCode;
+
+use common::{Lock, Process, Result, say, sleep_like_seed};
+
+/// One colleague at the printer (the notes write this body three times, as
+/// task1, task2 and task3).
+fn task(mutex: &Lock) -> Result<()> {
+    say("ask", "wants the printer");
+    let printer = mutex.acquire()?;
+    say("start", "starts printing");
+    sleep_like_seed();
+    say("end", "finished printing");
+    printer.release()
+}
+
+fn main() -> ExitCode {
+    common::printer::lesson(common::about!(), |colleagues| {
+        let mutex = Lock::new()?;
+        let mut printers: Vec<Process> = colleagues
+            .into_iter()
+            .map(|p| Process::new(p, || task(&mutex)))
+            .collect();
+        for p in &mut printers {
+            p.start()?;
+        }
+        Ok(())
+    })
+}
