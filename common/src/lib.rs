@@ -13,6 +13,7 @@ pub mod lock;
 pub mod log;
 pub mod printer;
 pub mod process;
+pub mod system;
 pub mod testing;
 pub mod timing;
 

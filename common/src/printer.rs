@@ -243,10 +243,13 @@ pub fn verdict(turns: &[Turn]) -> Vec<String> {
             list(&asked, " → ")
         ),
         Some((a, b)) => format!(
-            "They asked in the order {} but got it in another: {} times a later asker went \
+            "They asked in the order {} but got it in another: {} a later asker went \
              first (e.g. {} asked before {}, who printed first). flock promises no order.",
             list(&asked, " → "),
-            overtaken.len(),
+            match overtaken.len() {
+                1 => "once".to_owned(),
+                n => format!("{n} times"),
+            },
             a.who,
             b.who
         ),
@@ -316,7 +319,7 @@ mod tests {
         ];
         let v = verdict(&unfair).join(" ");
         assert!(
-            v.contains("1 times a later asker") && v.contains("p2 asked before p3"),
+            v.contains("once a later asker") && v.contains("p2 asked before p3"),
             "{v}"
         );
         let joined = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.0, 1.0, 2.0)];

@@ -1,1 +1,302 @@
-//! Helpers for the lessons' tests.
+//! Helpers for the lessons' tests. A test never forks (the test harness is
+//! multi-threaded): it runs a built lesson as a program, reads its trace,
+//! and checks that the lesson left no process behind.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::log::{Record, read_trace};
+use crate::system;
+
+/// Longer than any lesson a test runs; past it the test fails, not hangs.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+/// The lessons this test process started (its own children).
+static STARTED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// A lesson that has finished.
+#[derive(Debug)]
+pub struct Run {
+    pub pid: i32,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub records: Vec<Record>,
+}
+
+impl Run {
+    /// Its exit code (None if a signal ended it).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The records of `event`, in the order they were written.
+    pub fn events<'a>(&'a self, event: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+        self.records.iter().filter(move |r| r.event == event)
+    }
+
+    /// The records written by the process named `who`.
+    pub fn by<'a>(&'a self, who: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+        self.records.iter().filter(move |r| r.who == who)
+    }
+
+    /// Everything it printed, for assertion messages.
+    pub fn output(&self) -> String {
+        format!(
+            "exit: {}\nstdout:\n{}\nstderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A lesson still running.
+#[derive(Debug)]
+pub struct Running {
+    program: String,
+    child: std::process::Child,
+    start_ticks: u64,
+    trace: PathBuf,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+/// Starts `program` with `args`, tracing to a file of its own, without colours.
+pub fn start(program: &str, args: &[&str]) -> Running {
+    let n = RUNS.fetch_add(1, Ordering::SeqCst);
+    let base = std::env::temp_dir().join(format!("lesson-test-{}-{n}", std::process::id()));
+    let path = |ext: &str| base.with_extension(ext);
+    let (trace, stdout, stderr) = (path("jsonl"), path("out"), path("err"));
+    let create =
+        |p: &PathBuf| File::create(p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
+    let child = spawn(
+        Command::new(program)
+            .args(args)
+            .arg("--trace")
+            .arg(&trace)
+            .env("NO_COLOR", "1")
+            .env_remove("LESSON_SPEED")
+            .env_remove("LESSON_SEED")
+            .env_remove("LESSON_TRACE")
+            .stdin(Stdio::null())
+            .stdout(create(&stdout))
+            .stderr(create(&stderr)),
+    );
+    // Read while it cannot be gone: until it is waited for, even a dead
+    // lesson keeps its /proc entry.
+    let start_ticks = system::process(child.id() as i32).map_or(0, |p| p.start_ticks);
+    Running {
+        program: program.to_owned(),
+        child,
+        start_ticks,
+        trace,
+        stdout,
+        stderr,
+    }
+}
+
+/// Runs `program` with `args` to the end; see [`Running::finish`].
+pub fn run(program: &str, args: &[&str]) -> Run {
+    start(program, args).finish()
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The records written so far.
+    pub fn records(&self) -> Vec<Record> {
+        // A line being written may be cut: keep whole lines only.
+        let text = std::fs::read_to_string(&self.trace).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits until `count` records of `event` have been written.
+    pub fn wait_for(&self, event: &str, count: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.records().iter().filter(|r| r.event == event).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {count} '{event}' events in {TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends `signal` to the lesson process alone, as `kill` would.
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid()), signal).unwrap_or_else(|e| panic!("kill: {e}"));
+    }
+
+    /// Waits for the lesson to end, then checks that no process it started
+    /// is left, and reads what it wrote.
+    pub fn finish(mut self) -> Run {
+        let deadline = Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the lesson") {
+                break status;
+            }
+            // Dropping `self` ends the lesson.
+            assert!(
+                Instant::now() < deadline,
+                "{} ran longer than {TIMEOUT:?}",
+                self.program
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        let run = Run {
+            pid: self.pid(),
+            status,
+            stdout: read(&self.stdout),
+            stderr: read(&self.stderr),
+            records: read_trace(&self.trace).unwrap_or_else(|e| panic!("{e}")),
+        };
+        forget(run.pid);
+        let left = left_behind(&self.program, self.start_ticks);
+        clean_up(&left);
+        assert!(
+            left.is_empty(),
+            "{} left processes behind: {left:#?}\n{}",
+            self.program,
+            run.output()
+        );
+        run
+    }
+}
+
+impl Drop for Running {
+    /// Ends a lesson that a failed test left running: SIGTERM, which the
+    /// lesson passes on to its children, then SIGKILL if it lingers.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = kill(Pid::from_raw(self.pid()), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while let Ok(None) = self.child.try_wait() {
+                if Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        for p in [&self.trace, &self.stdout, &self.stderr] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Processes of `program` started since `since` (clock ticks after boot)
+/// that no running lesson owns: orphans and unreaped zombies. A lesson that
+/// reaps all its children leaves none.
+pub fn left_behind(program: &str, since: u64) -> Vec<system::ProcessInfo> {
+    let comm = system::comm_of(program);
+    let harness = std::process::id() as i32;
+    // Held throughout, so that no lesson is started, unlisted, meanwhile.
+    let started = started();
+    let owned = |p: &system::ProcessInfo| {
+        if p.ppid == harness {
+            started.contains(&p.pid)
+        } else {
+            system::process(p.ppid).is_some_and(|parent| parent.comm == comm)
+        }
+    };
+    system::processes()
+        .into_iter()
+        .filter(|p| p.comm == comm && p.start_ticks >= since && !owned(p))
+        // Its parent may have just reaped it and ended: look again.
+        .filter(|p| {
+            system::process(p.pid).is_some_and(|again| again.comm == comm && !owned(&again))
+        })
+        .collect()
+}
+
+/// Starts a lesson as a child of this test process and lists it as one of
+/// the lessons it started (as opposed to orphans it adopted).
+fn spawn(command: &mut Command) -> std::process::Child {
+    adopt_orphans();
+    let mut started = started();
+    let child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
+    started.push(child.id() as i32);
+    child
+}
+
+/// Takes a lesson that has been waited for off the list.
+fn forget(pid: i32) {
+    started().retain(|&p| p != pid);
+}
+
+/// Makes this test process the subreaper of everything it starts (Linux):
+/// an orphan a lesson leaks is then adopted here, found by [`left_behind`]
+/// and reaped by [`clean_up`], instead of staying a zombie of an init that
+/// may never reap it.
+fn adopt_orphans() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        #[cfg(target_os = "linux")]
+        nix::sys::prctl::set_child_subreaper(true).expect("becoming a subreaper");
+    });
+}
+
+/// Kills and reaps the leaked processes this test process adopted.
+fn clean_up(leaked: &[system::ProcessInfo]) {
+    let harness = std::process::id() as i32;
+    for p in leaked.iter().filter(|p| p.ppid == harness) {
+        let pid = Pid::from_raw(p.pid);
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(pid, None);
+    }
+}
+
+fn started() -> std::sync::MutexGuard<'static, Vec<i32>> {
+    STARTED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks the usage contract: `--help` says what the lesson is and exits 0;
+/// each bad argument is one line on standard error and exit status 2.
+pub fn check_usage(program: &str, description: &str, bad: &[&[&str]]) {
+    let output = |args: &[&str]| {
+        let child = spawn(
+            Command::new(program)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
+        let pid = child.id() as i32;
+        let out = child.wait_with_output().expect("waiting for the lesson");
+        forget(pid);
+        out
+    };
+    let help = output(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        text.contains(description) && text.contains("--speed"),
+        "{text}"
+    );
+    for args in bad.iter().chain([&["--no-such-option"][..]].iter()) {
+        let out = output(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{args:?} should give one line: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+}

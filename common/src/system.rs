@@ -1,0 +1,131 @@
+//! What the system reports about a process: its state (`R`, `S`, `Z` …), its
+//! parent and its command name. Linux reads `/proc/PID/stat`, which has the
+//! whole name up to the kernel's 15 bytes and no column cut by `ps`; macOS,
+//! which has no `/proc`, asks `ps`.
+
+/// One process as the system reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    /// The command name, as the kernel keeps it (at most 15 bytes on Linux).
+    pub comm: String,
+    /// One letter: `R` running, `S` sleeping, `Z` zombie, …
+    pub state: char,
+    pub ppid: i32,
+    /// When it started, in clock ticks since boot (Linux only, else 0).
+    pub start_ticks: u64,
+}
+
+impl ProcessInfo {
+    pub fn is_zombie(&self) -> bool {
+        self.state == 'Z'
+    }
+}
+
+/// The process `pid`, or `None` if there is no such process.
+#[cfg(target_os = "linux")]
+pub fn process(pid: i32) -> Option<ProcessInfo> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat)
+}
+
+/// Parses `/proc/PID/stat`: `pid (comm) state ppid … starttime …`. The name
+/// may itself hold spaces and parentheses, so it ends at the last `)`.
+pub fn parse_stat(stat: &str) -> Option<ProcessInfo> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let pid = stat[..open].trim().parse().ok()?;
+    let comm = stat.get(open + 1..close)?.to_owned();
+    let rest: Vec<&str> = stat.get(close + 1..)?.split_whitespace().collect();
+    Some(ProcessInfo {
+        pid,
+        comm,
+        state: rest.first()?.chars().next()?,
+        ppid: rest.get(1)?.parse().ok()?,
+        start_ticks: rest.get(19)?.parse().ok()?,
+    })
+}
+
+/// Every process of the system.
+#[cfg(target_os = "linux")]
+pub fn processes() -> Vec<ProcessInfo> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(process)
+        .collect()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn process(pid: i32) -> Option<ProcessInfo> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "stat=,ppid=,comm=", "-p", &pid.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let comm = fields.collect::<Vec<_>>().join(" ");
+    let comm = comm.rsplit('/').next().unwrap_or_default().to_owned();
+    Some(ProcessInfo {
+        pid,
+        comm,
+        state,
+        ppid,
+        start_ticks: 0,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn processes() -> Vec<ProcessInfo> {
+    let Ok(out) = std::process::Command::new("ps")
+        .args(["-A", "-o", "pid="])
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter_map(process)
+        .collect()
+}
+
+/// The name the kernel gives a process running `program`: its file name,
+/// cut to 15 bytes on Linux.
+pub fn comm_of(program: &str) -> String {
+    let name = std::path::Path::new(program)
+        .file_name()
+        .map_or_else(|| program.to_owned(), |n| n.to_string_lossy().into_owned());
+    if cfg!(target_os = "linux") {
+        name.bytes().take(15).map(char::from).collect()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_with_spaces_and_parentheses_is_read_whole() {
+        let stat = "42 (a (b) c) Z 7 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0";
+        let p = parse_stat(stat).expect("parses");
+        assert_eq!(
+            (p.pid, p.comm.as_str(), p.state, p.ppid, p.start_ticks),
+            (42, "a (b) c", 'Z', 7, 12345)
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_is_found_running() {
+        let me = process(std::process::id() as i32).expect("found");
+        assert_eq!(me.ppid, std::os::unix::process::parent_id() as i32);
+        assert!(matches!(me.state, 'R' | 'S'));
+    }
+}
