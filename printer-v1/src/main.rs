@@ -17,12 +17,10 @@ fn task() -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    common::printer::lesson(common::about!(), |colleagues| {
-        let mut printers: Vec<Process> = colleagues
-            .into_iter()
-            .map(|p| Process::new(p, task))
-            .collect();
-        for p in &mut printers {
+    common::printer::lesson(common::about!(), |names| {
+        let mut colleagues: Vec<Process> =
+            names.into_iter().map(|p| Process::new(p, task)).collect();
+        for p in &mut colleagues {
             p.start()?;
         }
         Ok(())

@@ -18,13 +18,13 @@ fn task(mutex: &Lock) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    common::printer::lesson(common::about!(), |colleagues| {
+    common::printer::lesson(common::about!(), |names| {
         let mutex = Lock::new()?;
-        let mut printers: Vec<Process> = colleagues
+        let mut colleagues: Vec<Process> = names
             .into_iter()
             .map(|p| Process::new(p, || task(&mutex)))
             .collect();
-        for p in &mut printers {
+        for p in &mut colleagues {
             p.start()?;
         }
         Ok(())
