@@ -18,8 +18,10 @@ fn task() -> Result<()> {
 
 fn main() -> ExitCode {
     common::printer::lesson(common::about!(), |names| {
-        let mut colleagues: Vec<Process> =
-            names.into_iter().map(|p| Process::new(p, task)).collect();
+        let mut colleagues: Vec<Process> = Vec::new();
+        for name in names {
+            colleagues.push(Process::new(name, task));
+        }
         for p in &mut colleagues {
             p.start()?;
         }

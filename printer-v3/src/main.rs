@@ -20,10 +20,10 @@ fn task(mutex: &Lock) -> Result<()> {
 fn main() -> ExitCode {
     common::printer::lesson(common::about!(), |names| {
         let mutex = Lock::new()?;
-        let mut colleagues: Vec<Process> = names
-            .into_iter()
-            .map(|p| Process::new(p, || task(&mutex)))
-            .collect();
+        let mut colleagues: Vec<Process> = Vec::new();
+        for name in names {
+            colleagues.push(Process::new(name, || task(&mutex)));
+        }
         for p in &mut colleagues {
             p.start()?;
         }
