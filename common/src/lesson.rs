@@ -54,6 +54,19 @@ pub struct Options {
     pub panic_in: Option<String>,
 }
 
+/// A value the command line allowed but this system cannot take: reported
+/// like a bad option, with exit status 2.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (see --help)", self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
 static PANIC_IN: OnceLock<String> = OnceLock::new();
 static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
@@ -118,7 +131,7 @@ pub fn run<A: clap::Parser>(
         }
         (None, Ok(Err(e))) => {
             eprintln!("{}: {e}", about.name);
-            1
+            if e.is::<Usage>() { 2 } else { 1 }
         }
         (None, Ok(Ok(()))) => match log::read_trace(&trace).and_then(|r| after(&args, &r)) {
             Err(e) => {
@@ -158,6 +171,30 @@ fn begin(about: &About, options: &Options) -> Result<PathBuf> {
         options.speed
     ));
     Ok(trace)
+}
+
+/// Makes the lesson adopt its orphaned descendants (unless `leave_to_system`),
+/// and says which it will be. Returns true if the lesson is the subreaper.
+pub fn adopt_orphans(leave_to_system: bool) -> bool {
+    if leave_to_system {
+        return false;
+    }
+    match process::become_subreaper() {
+        Ok(()) => true,
+        Err(e) => {
+            log::warn(format!("cannot adopt orphans ({e}); they go to the system"));
+            false
+        }
+    }
+}
+
+/// Prints a part's title and a few lines of explanation.
+pub fn heading(title: &str, text: &str) {
+    println!();
+    println!("── {title} ──");
+    for line in text.lines() {
+        println!("{}", line.trim());
+    }
 }
 
 /// True if `--panic-in` names this child.

@@ -8,20 +8,27 @@
 
 #![allow(unsafe_code)] // the only crate allowed to: fork, signal handlers, _exit
 
+pub mod channel;
 pub mod lesson;
 pub mod lock;
 pub mod log;
+pub mod orphan;
 pub mod printer;
 pub mod process;
 pub mod system;
 pub mod testing;
 pub mod timing;
+pub mod zombie;
 
 use std::fmt::Display;
 
+pub use channel::Channel;
+pub use lesson::heading;
 pub use lesson::{About, Options};
 pub use lock::{Guard, Lock};
 pub use log::{say, say_with, trace, trace_with};
+pub use nix::sys::signal::Signal;
+pub use nix::unistd::Pid;
 pub use process::{Ended, Process, spawn};
 pub use serde_json::json;
 pub use timing::sleep_like_seed;

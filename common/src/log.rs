@@ -150,7 +150,10 @@ fn record(event: &str, fields: &Value) -> String {
         quote(event)
     );
     if let Value::Object(map) = fields {
-        for (key, value) in map {
+        // A field named like one of the record's own keeps the record's value:
+        // a key must not appear twice in one object.
+        const OWN: [&str; 5] = ["t", "pid", "ppid", "who", "event"];
+        for (key, value) in map.iter().filter(|(k, _)| !OWN.contains(&k.as_str())) {
             line.push_str(&format!(",{}:{}", quote(key), value));
         }
     }
@@ -197,6 +200,9 @@ mod tests {
         assert_eq!(v["who"], "main");
         assert_eq!(v["left"], 2);
         assert_eq!(v["note"], "a\nb");
+        let again = record("parent", &serde_json::json!({"ppid": 1, "pid": 2}));
+        assert_eq!(again.matches("\"ppid\"").count(), 1, "{again}");
+        assert_eq!(again.matches("\"pid\"").count(), 1, "{again}");
         assert!(v["t"].is_f64() && v["pid"].is_u64() && v["ppid"].is_u64());
     }
 }

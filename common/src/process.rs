@@ -9,13 +9,14 @@ use std::fmt;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::signal::{sigaction, sigprocmask};
-use nix::sys::wait::{WaitStatus, waitpid};
+use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, Pid, fork};
 
 use crate::{Context, Result, log, timing};
@@ -38,6 +39,8 @@ static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
 static SPAWNED: AtomicUsize = AtomicUsize::new(0);
 static FAILURES: AtomicUsize = AtomicUsize::new(0);
 static LIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+/// Whether orphaned descendants are adopted by this process (Linux).
+static SUBREAPER: AtomicBool = AtomicBool::new(false);
 
 const STOP_SIGNALS: [Signal; 2] = [Signal::SIGINT, Signal::SIGTERM];
 
@@ -131,9 +134,86 @@ impl Child {
     /// Waits for the child to end and reaps it (`waitpid`). If the lesson is
     /// being stopped, the child is reaped all the same and then an error says so.
     pub fn join(self) -> Result<Ended> {
-        let ended = reap(&self)?;
+        Ok(self.join_with_usage()?.ended)
+    }
+
+    /// Like [`Child::join`], and also returns the CPU time the child used,
+    /// which the kernel kept for its parent along with how it ended (`wait4`).
+    pub fn join_with_usage(self) -> Result<Reaped> {
+        let reaped = reap(&self, false)?;
         stopped_error()?;
-        Ok(ended)
+        Ok(reaped)
+    }
+
+    /// Ends the child with `signal` on purpose and reaps it: being killed
+    /// is then no failure of the lesson.
+    pub fn terminate(self, signal: Signal) -> Result<Reaped> {
+        nix::sys::signal::kill(self.pid, signal).with_pid(&self)?;
+        reap(&self, true)
+    }
+}
+
+/// What the kernel kept of a dead child until its parent reaped it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reaped {
+    pub pid: Pid,
+    pub ended: Ended,
+    /// CPU time spent in the child's own code.
+    pub user: Duration,
+    /// CPU time the kernel spent working for the child.
+    pub sys: Duration,
+}
+
+impl Reaped {
+    /// The trace fields of a `reaped` event: `{"of", "status", "user_ms",
+    /// "sys_ms"}`, and `"signal"` instead of `"status"` if a signal ended it.
+    pub fn fields(&self) -> serde_json::Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let mut fields = serde_json::json!({
+            "of": self.pid.as_raw(),
+            "user_ms": ms(self.user),
+            "sys_ms": ms(self.sys),
+        });
+        match self.ended {
+            Ended::Killed(signal) => fields["signal"] = signal.as_str().into(),
+            Ended::Exited(code) => fields["status"] = code.into(),
+            Ended::Failed => fields["status"] = EXIT_ERROR.into(),
+            Ended::Panicked => fields["status"] = EXIT_PANIC.into(),
+        }
+        fields
+    }
+
+    /// CPU time in milliseconds: (user, sys).
+    pub fn cpu_ms(&self) -> (f64, f64) {
+        (self.user.as_secs_f64() * 1e3, self.sys.as_secs_f64() * 1e3)
+    }
+}
+
+/// `fork` failed: `errno` says why (`EAGAIN`: a process limit was reached).
+#[derive(Debug)]
+pub struct ForkFailed {
+    pub name: String,
+    pub errno: Errno,
+}
+
+impl fmt::Display for ForkFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cannot start {}: fork: {} ({})",
+            self.name,
+            self.errno.desc(),
+            self.errno
+        )
+    }
+}
+
+impl std::error::Error for ForkFailed {}
+
+impl ForkFailed {
+    /// `EAGAIN`: the user's process limit, or the system's, was reached.
+    pub fn hit_process_limit(&self) -> bool {
+        self.errno == Errno::EAGAIN
     }
 }
 
@@ -170,9 +250,13 @@ pub fn spawn<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Resul
             restore_mask(&old_mask);
             Ok(child)
         }
-        Err(e) => {
+        Err(errno) => {
             restore_mask(&old_mask);
-            Err(format!("cannot start {name}: fork: {}", e.desc()).into())
+            Err(ForkFailed {
+                name: name.to_owned(),
+                errno,
+            }
+            .into())
         }
     }
 }
@@ -195,6 +279,8 @@ fn run_child<R: IntoExitStatus>(
     HANDLER_IN.store(0, Ordering::SeqCst);
     SPAWNED.store(0, Ordering::SeqCst);
     FAILURES.store(0, Ordering::SeqCst);
+    // fork does not pass the subreaper attribute on.
+    SUBREAPER.store(false, Ordering::SeqCst);
     log::become_child(name, ordinal);
     timing::draws_for(name);
     restore_mask(old_mask);
@@ -269,19 +355,73 @@ impl<'a> Process<'a> {
     }
 }
 
+/// Takes on `pid`, a process this one adopted as a subreaper, as a child
+/// like any other: Ctrl-C is passed on to it, and it can be joined.
+pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
+    let slot = FORWARD_TO
+        .iter()
+        .position(|s| s.load(Ordering::SeqCst) == 0)
+        .ok_or_else(|| format!("cannot adopt {name}: {MAX_CHILDREN} children are running"))?;
+    let child = Child {
+        pid,
+        name: name.to_owned(),
+        slot,
+    };
+    FORWARD_TO[slot].store(pid.as_raw(), Ordering::SeqCst);
+    live().push(child.clone());
+    Ok(child)
+}
+
+/// Makes this process the one that adopts its orphaned descendants, as
+/// init would (Linux `prctl(PR_SET_CHILD_SUBREAPER)`). From then on the
+/// lesson also reaps, before it ends, any descendant it adopted.
+#[cfg(target_os = "linux")]
+pub fn become_subreaper() -> Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).context("prctl(PR_SET_CHILD_SUBREAPER)")?;
+    SUBREAPER.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// macOS has no subreaper: orphans always go to launchd, pid 1.
+#[cfg(not(target_os = "linux"))]
+pub fn become_subreaper() -> Result<()> {
+    Err("this system has no subreaper: orphans always go to pid 1".into())
+}
+
+/// True if this process adopts its orphaned descendants.
+pub fn is_subreaper() -> bool {
+    SUBREAPER.load(Ordering::SeqCst)
+}
+
 /// Reaps every child still running, waiting for each; returns how many.
-/// The lesson calls this before it ends, whatever happened.
+/// The lesson calls this before it ends, whatever happened. A subreaper
+/// also waits for every descendant it adopted and did not take on by
+/// [`adopt`], so that none is left to an init that may never reap it.
 pub fn reap_all() -> usize {
     let children = live().clone();
     for child in &children {
-        if let Err(e) = reap(child) {
+        if let Err(e) = reap(child, false) {
             log::warn(format!(
                 "cannot reap {} (pid {}): {e}",
                 child.name, child.pid
             ));
         }
     }
-    children.len()
+    let mut adopted = 0;
+    while is_subreaper() {
+        match wait4(None) {
+            Ok(reaped) => {
+                adopted += 1;
+                log::warn(format!(
+                    "reaped pid {}, an adopted orphan: it {}",
+                    reaped.pid, reaped.ended
+                ));
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => break, // ECHILD: no child left
+        }
+    }
+    children.len() + adopted
 }
 
 /// How many children ended abnormally (failed, panicked, killed).
@@ -306,22 +446,47 @@ fn stopped_error() -> Result<()> {
     }
 }
 
-fn reap(child: &Child) -> Result<Ended> {
+fn reap(child: &Child, on_purpose: bool) -> Result<Reaped> {
     wait_until_dead(child.pid).with_pid(child)?;
     // The dead child still holds its pid until it is reaped; take it off the
     // handler's list first, so a late Ctrl-C can never hit a process that
     // gets the pid next.
     let old_mask = block_stop_signals().context("blocking SIGINT and SIGTERM")?;
     FORWARD_TO[child.slot].store(0, Ordering::SeqCst);
-    let status = waitpid(child.pid, None);
+    let reaped = wait4(Some(child.pid));
     restore_mask(&old_mask);
     live().retain(|c| c.pid != child.pid);
-    let ended = Ended::from_status(status.with_pid(child)?);
-    if !ended.is_normal() {
+    let reaped = reaped.with_pid(child)?;
+    if !reaped.ended.is_normal() && !on_purpose {
         FAILURES.fetch_add(1, Ordering::SeqCst);
-        log::warn(format!("{} (pid {}) {ended}", child.name, child.pid));
+        log::warn(format!(
+            "{} (pid {}) {}",
+            child.name, child.pid, reaped.ended
+        ));
     }
-    Ok(ended)
+    Ok(reaped)
+}
+
+/// Reaps `pid` (any child if `None`), waiting for it to end, and returns
+/// what the kernel kept: how it ended and its CPU time.
+fn wait4(pid: Option<Pid>) -> nix::Result<Reaped> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let wanted = pid.map_or(-1, Pid::as_raw);
+    // SAFETY: `status` and `usage` are valid and writable.
+    let rc = unsafe { libc::wait4(wanted, &mut status, 0, &mut usage) };
+    let pid = Pid::from_raw(Errno::result(rc)?);
+    let time = |tv: libc::timeval| {
+        Duration::from_secs(tv.tv_sec.max(0) as u64)
+            + Duration::from_micros(tv.tv_usec.max(0) as u64)
+    };
+    Ok(Reaped {
+        pid,
+        ended: Ended::from_status(WaitStatus::from_raw(pid, status)?),
+        user: time(usage.ru_utime),
+        sys: time(usage.ru_stime),
+    })
 }
 
 trait WithPid<T> {

@@ -82,16 +82,92 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
 #[cfg(not(target_os = "linux"))]
 pub fn processes() -> Vec<ProcessInfo> {
     let Ok(out) = std::process::Command::new("ps")
-        .args(["-A", "-o", "pid="])
+        .args(["-A", "-o", "pid=,stat=,ppid=,comm="])
         .output()
     else {
         return Vec::new();
     };
     String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .filter_map(process)
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let pid = fields.next()?.parse().ok()?;
+            let state = fields.next()?.chars().next()?;
+            let ppid = fields.next()?.parse().ok()?;
+            let comm = fields.collect::<Vec<_>>().join(" ");
+            let comm = comm.rsplit('/').next().unwrap_or_default().to_owned();
+            Some(ProcessInfo {
+                pid,
+                comm,
+                state,
+                ppid,
+                start_ticks: 0,
+            })
+        })
         .collect()
+}
+
+/// The children of `ppid`, as the process table lists them.
+pub fn children_of(ppid: i32) -> Vec<ProcessInfo> {
+    processes().into_iter().filter(|p| p.ppid == ppid).collect()
+}
+
+/// The children of `ppid` that are zombies.
+pub fn zombies_of(ppid: i32) -> Vec<ProcessInfo> {
+    children_of(ppid)
+        .into_iter()
+        .filter(ProcessInfo::is_zombie)
+        .collect()
+}
+
+/// "pid 1 (init)": a process's pid and command name, for the learner.
+pub fn describe(pid: i32) -> String {
+    match process(pid) {
+        Some(p) => format!("pid {pid} ({})", p.comm),
+        None => format!("pid {pid}"),
+    }
+}
+
+/// The most pids the system hands out at once (Linux `pid_max`).
+pub fn pid_max() -> Option<usize> {
+    std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// How many processes belong to the (real) user `uid`: what
+/// `RLIMIT_NPROC` counts, zombies included.
+#[cfg(target_os = "linux")]
+pub fn processes_of_user(uid: u32) -> usize {
+    let real_uid = |pid: &str| -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| real_uid(pid) == Some(uid))
+        .count()
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn processes_of_user(uid: u32) -> usize {
+    let Ok(out) = std::process::Command::new("ps")
+        .args(["-A", "-o", "ruid="])
+        .output()
+    else {
+        return 0;
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|u| u.parse() == Ok(uid))
+        .count()
 }
 
 /// The name the kernel gives a process running `program`: its file name,

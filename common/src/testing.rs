@@ -140,7 +140,20 @@ impl Running {
 
     /// Waits for the lesson to end, then checks that no process it started
     /// is left, and reads what it wrote.
-    pub fn finish(mut self) -> Run {
+    pub fn finish(self) -> Run {
+        let program = self.program.clone();
+        let (run, left) = self.finish_leaving();
+        assert!(
+            left.is_empty(),
+            "{program} left processes behind: {left:#?}\n{}",
+            run.output()
+        );
+        run
+    }
+
+    /// Like [`Running::finish`], for a lesson told to leave processes to the
+    /// system: returns them (this test process adopted them, and has reaped them).
+    pub fn finish_leaving(mut self) -> (Run, Vec<system::ProcessInfo>) {
         let deadline = Instant::now() + TIMEOUT;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("waiting for the lesson") {
@@ -165,13 +178,7 @@ impl Running {
         forget(run.pid);
         let left = left_behind(&self.program, self.start_ticks);
         clean_up(&left);
-        assert!(
-            left.is_empty(),
-            "{} left processes behind: {left:#?}\n{}",
-            self.program,
-            run.output()
-        );
-        run
+        (run, left)
     }
 }
 

@@ -109,6 +109,26 @@ pub fn sleep(duration: Duration) {
     }
 }
 
+/// Keeps the CPU busy until this process has used `total` of CPU time in
+/// all (user + system), so that its parent can read that figure back.
+pub fn burn_cpu(total: Duration) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let used = || {
+        getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::MAX, |u| {
+            let micros = |t: nix::sys::time::TimeVal| {
+                Duration::from_secs(t.tv_sec().max(0) as u64)
+                    + Duration::from_micros(t.tv_usec().max(0) as u64)
+            };
+            micros(u.user_time()) + micros(u.system_time())
+        })
+    };
+    while used() < total {
+        for i in 0..20_000u32 {
+            std::hint::black_box(i);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,57 @@
+//! A pipe that carries small numbers from one process to another: how a
+//! child says "done" (or "here is my child's pid") without the receiver
+//! guessing with sleeps.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::OwnedFd;
+
+use crate::{Context, Result, process};
+
+/// Make it before `fork`; the child `send`s, the parent `recv`s.
+#[derive(Debug)]
+pub struct Channel {
+    read: File,
+    write: RefCell<Option<File>>,
+}
+
+impl Channel {
+    pub fn new() -> Result<Channel> {
+        let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe().context("pipe")?;
+        Ok(Channel {
+            read: read.into(),
+            write: RefCell::new(Some(write.into())),
+        })
+    }
+
+    /// Sends one number (four bytes: one `write`, well under the pipe's
+    /// atomic size).
+    pub fn send(&self, value: i32) -> Result<()> {
+        let mut write = self.write.borrow_mut();
+        let end = write.as_mut().ok_or("this end of the channel receives")?;
+        end.write_all(&value.to_ne_bytes())
+            .context("writing to a pipe")
+    }
+
+    /// Waits for one number; `None` if every sender is gone without sending.
+    /// The receiver gives up its own write end first, or it would wait for
+    /// itself forever.
+    pub fn recv(&self) -> Result<Option<i32>> {
+        self.write.borrow_mut().take();
+        let mut bytes = [0u8; 4];
+        let mut got = 0;
+        while got < bytes.len() {
+            match (&self.read).read(&mut bytes[got..]) {
+                Ok(0) => return Ok(None),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted && !process::stopping() => continue,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {
+                    return Err("stopped while waiting".into());
+                }
+                Err(e) => return Err(e).context("reading from a pipe"),
+            }
+        }
+        Ok(Some(i32::from_ne_bytes(bytes)))
+    }
+}
