@@ -34,9 +34,23 @@ report() {
     }'
 }
 
+# floor N: the median time of forking, exiting and reaping N bare children.
+floor() {
+    local ms
+    ms=$(median_ms "$bin/fork-floor" "$1")
+    printf '%-44s %8.1f ms  %7.3f ms each\n' "floor: fork + _exit + waitpid x $1" "$ms" \
+        "$(awk -v a="$ms" -v n="$1" 'BEGIN { printf "%.3f", a / n }')" >&2
+    echo "$ms"
+}
+
 n=500
-floor=$(median_ms "$bin/fork-floor" "$n")
-printf '%-44s %8.1f ms  %7.3f ms each\n' "floor: fork + _exit + waitpid x $n" "$floor" "$(awk -v a="$floor" -v n="$n" 'BEGIN { printf "%.3f", a / n }')"
-v3=$(median_ms "$bin/printer-v3" --workers "$n" --speed max)
-report "printer-v3 --workers $n --speed max" "$n" "$v3" "$floor" 3
+floor500=$(floor "$n")
+report "printer-v3 --workers $n --speed max" "$n" \
+    "$(median_ms "$bin/printer-v3" --workers "$n" --speed max)" "$floor500" 3
+
+n=1000
+floor1000=$(floor "$n")
+report "zombie --flood $n --speed max --cpu-ms 0" "$n" \
+    "$(median_ms "$bin/zombie" --flood "$n" --speed max --cpu-ms 0)" "$floor1000" 3
+
 echo "(median of $runs runs each, $(nproc) cores)"

@@ -225,9 +225,7 @@ impl ForkFailed {
 pub fn spawn<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result<Child> {
     stopped_error()?;
     forward_stop_signals()?;
-    let slot = FORWARD_TO
-        .iter()
-        .position(|s| s.load(Ordering::SeqCst) == 0)
+    let slot = free_slot()
         .ok_or_else(|| format!("cannot start {name}: {MAX_CHILDREN} children are running"))?;
     let ordinal = SPAWNED.fetch_add(1, Ordering::SeqCst);
     flush_std();
@@ -271,11 +269,9 @@ fn run_child<R: IntoExitStatus>(
         // SAFETY: installs the default disposition, no handler code.
         let _ = unsafe { sigaction(signal, &default_action()) };
     }
-    // The parent's children are not this process's children.
-    for slot in &FORWARD_TO {
-        slot.store(0, Ordering::SeqCst);
-    }
-    live().clear();
+    // The lists of children still hold the parent's, until this process
+    // starts children of its own (see `forward_stop_signals`): left alone,
+    // their pages stay shared with the parent instead of being copied.
     HANDLER_IN.store(0, Ordering::SeqCst);
     SPAWNED.store(0, Ordering::SeqCst);
     FAILURES.store(0, Ordering::SeqCst);
@@ -358,9 +354,8 @@ impl<'a> Process<'a> {
 /// Takes on `pid`, a process this one adopted as a subreaper, as a child
 /// like any other: Ctrl-C is passed on to it, and it can be joined.
 pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
-    let slot = FORWARD_TO
-        .iter()
-        .position(|s| s.load(Ordering::SeqCst) == 0)
+    forward_stop_signals()?;
+    let slot = free_slot()
         .ok_or_else(|| format!("cannot adopt {name}: {MAX_CHILDREN} children are running"))?;
     let child = Child {
         pid,
@@ -524,12 +519,16 @@ pub fn wait_until_dead(pid: Pid) -> nix::Result<()> {
 
 /// Installs, once per process, the handler that passes SIGINT and SIGTERM
 /// on to the children. Without `SA_RESTART`, so a parent blocked in a wait
-/// notices.
+/// notices. A forked child that calls it gets lists of children of its own.
 pub fn forward_stop_signals() -> Result<()> {
     let me = std::process::id() as i32;
     if HANDLER_IN.load(Ordering::SeqCst) == me {
         return Ok(());
     }
+    for slot in FORWARD_TO.iter().filter(|s| s.load(Ordering::SeqCst) != 0) {
+        slot.store(0, Ordering::SeqCst);
+    }
+    live().clear();
     let mut during = SigSet::empty();
     for signal in STOP_SIGNALS {
         during.add(signal);
@@ -559,6 +558,18 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
         }
     }
     Errno::set_raw(saved);
+}
+
+/// A free place in the list of children, looked for from just after the
+/// last one taken, so that starting n children costs n steps, not n².
+fn free_slot() -> Option<usize> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let start = NEXT.load(Ordering::SeqCst);
+    let slot = (start..MAX_CHILDREN)
+        .chain(0..start)
+        .find(|&i| FORWARD_TO[i].load(Ordering::SeqCst) == 0)?;
+    NEXT.store((slot + 1) % MAX_CHILDREN, Ordering::SeqCst);
+    Some(slot)
 }
 
 fn default_action() -> SigAction {
