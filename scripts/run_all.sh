@@ -43,6 +43,11 @@ lesson() {
     cargo run -q -p "$name" -- --speed "$speed"
 }
 
+lesson zombie "僵尸进程: a child that has ended stays in the process table until its parent reaps it.
+Watch: the dead child in state Z; the exit status and CPU time its parent gets back;
+a hundred zombies under a parent that never reaps, until that parent is killed."
+lesson orphan "孤儿进程: a parent ends while its child still runs; someone else adopts the child.
+Watch: C's parent changes from P to its adopter, which later reaps it."
 lesson printer-v1 "Three colleagues share one printer, and nothing keeps them apart.
 Watch: all three start printing at once; the timeline's bars overlap."
 lesson printer-v2 "The parent now joins each colleague before starting the next.

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::libc;
 use nix::unistd::{Gid, Uid, getuid, setgid, setuid};
 
 use crate::lesson::{self, About, Options, Usage};
@@ -73,7 +73,7 @@ fn check_flood(n: u32) -> Result<()> {
         }
     }
     if !getuid().is_root() {
-        if let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NPROC) {
+        if let Ok(soft) = nproc_limit() {
             let mine = system::processes_of_user(getuid().as_raw());
             if (mine + n + 16) as u64 > soft {
                 return Err(Usage(format!(
@@ -87,14 +87,31 @@ fn check_flood(n: u32) -> Result<()> {
     Ok(())
 }
 
-/// The process limit of the lesson's user: `(soft limit, applies?)`.
-/// Root's processes ignore it.
-pub fn process_limit() -> (Option<u64>, bool) {
-    let soft = getrlimit(Resource::RLIMIT_NPROC).ok().map(|(soft, _)| soft);
-    (
-        soft.filter(|&s| s != nix::libc::RLIM_INFINITY),
-        !getuid().is_root(),
-    )
+// Through libc: nix has no RLIMIT_NPROC on macOS, which has the limit.
+
+/// The soft limit on the processes of this process's user.
+fn nproc_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    match unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut limit) } {
+        0 => Ok(limit.rlim_cur),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+fn set_nproc_limit(max: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: max,
+        rlim_max: max,
+    };
+    // SAFETY: `limit` is a valid rlimit.
+    match unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
 
 /// Drops root for good, in this process only.
@@ -118,8 +135,7 @@ pub fn confine_forks(n: u32) -> std::result::Result<String, String> {
     }
     // This process counts already.
     let limit = (system::processes_of_user(getuid().as_raw()) + n as usize) as u64;
-    setrlimit(Resource::RLIMIT_NPROC, limit, limit)
-        .map_err(|e| format!("cannot lower RLIMIT_NPROC: {e}"))?;
+    set_nproc_limit(limit).map_err(|e| format!("cannot lower RLIMIT_NPROC: {e}"))?;
     let how = if root {
         format!(
             "root ignores process limits, so I became user {}, who runs nothing else; ",
