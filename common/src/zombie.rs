@@ -61,28 +61,39 @@ pub fn lesson(about: About, body: impl FnOnce(&Args, bool) -> Result) -> ExitCod
 
 /// Refuses a flood that would come near the system's limits.
 fn check_flood(n: u32) -> Result<()> {
-    let n = n as usize;
-    let running = system::processes().len();
-    if let Some(pid_max) = system::pid_max() {
-        if running + n > pid_max / 2 {
-            return Err(Usage(format!(
-                "--flood {n} is too many here: with {running} processes running, it would take \
-                 more than half of the {pid_max} pids (pid_max)"
-            ))
-            .into());
-        }
+    let user = if getuid().is_root() {
+        None // root ignores the process limit
+    } else {
+        let limit = nproc_limit().ok().filter(|&l| l != libc::RLIM_INFINITY);
+        limit.map(|l| (system::processes_of_user(getuid().as_raw()), l))
+    };
+    flood_fits(
+        n as usize,
+        system::processes().len(),
+        system::pid_max(),
+        user,
+    )
+    .map_err(|e| Usage(e).into())
+}
+
+/// Whether `n` zombies leave room: at least half of the pids free, and 16
+/// processes to spare under the user's limit (`user`: processes run, limit).
+fn flood_fits(
+    n: usize,
+    running: usize,
+    pid_max: Option<usize>,
+    user: Option<(usize, u64)>,
+) -> std::result::Result<(), String> {
+    if let Some(pid_max) = pid_max.filter(|&max| running + n > max / 2) {
+        return Err(format!(
+            "--flood {n} is too many here: with {running} processes running, it would take \
+             more than half of the {pid_max} pids (pid_max)"
+        ));
     }
-    if !getuid().is_root() {
-        if let Ok(soft) = nproc_limit() {
-            let mine = system::processes_of_user(getuid().as_raw());
-            if (mine + n + 16) as u64 > soft {
-                return Err(Usage(format!(
-                    "--flood {n} is too many here: you run {mine} processes and may run {soft} \
-                     (ulimit -u)"
-                ))
-                .into());
-            }
-        }
+    if let Some((mine, limit)) = user.filter(|&(mine, limit)| (mine + n + 16) as u64 > limit) {
+        return Err(format!(
+            "--flood {n} is too many here: you run {mine} processes and may run {limit} (ulimit -u)"
+        ));
     }
     Ok(())
 }
@@ -147,4 +158,19 @@ pub fn confine_forks(n: u32) -> std::result::Result<String, String> {
     Ok(format!(
         "{how}my process limit (RLIMIT_NPROC) is now {limit}: room for {n} children and no more"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flood_fits;
+
+    #[test]
+    fn a_flood_must_leave_room_under_both_limits() {
+        assert!(flood_fits(100, 200, Some(32768), None).is_ok());
+        let pids = flood_fits(1000, 200, Some(2048), None).expect_err("over half the pids");
+        assert!(pids.contains("pid_max") && !pids.contains('\n'), "{pids}");
+        assert!(flood_fits(100, 200, None, Some((50, 200))).is_ok());
+        let user = flood_fits(100, 200, None, Some((90, 200))).expect_err("over the user limit");
+        assert!(user.contains("ulimit -u"), "{user}");
+    }
 }
