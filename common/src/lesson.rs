@@ -14,7 +14,10 @@ use clap::error::ErrorKind;
 
 use crate::log::{self, Record};
 use crate::timing::{self, Speed};
-use crate::{Context, Result, process};
+use nix::libc;
+use nix::unistd::getuid;
+
+use crate::{Context, Result, process, system};
 
 /// The lesson's name and what it demonstrates, for `--help` and messages.
 #[derive(Debug, Clone, Copy)]
@@ -197,6 +200,76 @@ pub fn heading(title: &str, text: &str) {
     }
 }
 
+/// Refuses an `option` of `n` processes that would come near the system's
+/// limits (the pids it has, the user's process limit), with exit status 2.
+pub fn check_room(n: u32, option: &str) -> Result<()> {
+    let user = if getuid().is_root() {
+        None // root ignores the process limit
+    } else {
+        let limit = nproc_limit().ok().filter(|&l| l != libc::RLIM_INFINITY);
+        limit.map(|l| (system::processes_of_user(getuid().as_raw()), l))
+    };
+    room(
+        n as usize,
+        option,
+        system::processes().len(),
+        system::pid_max(),
+        user,
+    )
+    .map_err(|e| Usage(e).into())
+}
+
+/// Whether `n` more processes leave room: at least half of the pids free,
+/// and 16 processes to spare under the user's limit (`user`: processes it
+/// runs, its limit).
+fn room(
+    n: usize,
+    option: &str,
+    running: usize,
+    pid_max: Option<usize>,
+    user: Option<(usize, u64)>,
+) -> std::result::Result<(), String> {
+    if let Some(pid_max) = pid_max.filter(|&max| running + n > max / 2) {
+        return Err(format!(
+            "{option} {n} is too many here: with {running} processes running, it would take \
+             more than half of the {pid_max} pids (pid_max)"
+        ));
+    }
+    if let Some((mine, limit)) = user.filter(|&(mine, limit)| (mine + n + 16) as u64 > limit) {
+        return Err(format!(
+            "{option} {n} is too many here: you run {mine} processes and may run {limit} (ulimit -u)"
+        ));
+    }
+    Ok(())
+}
+
+// Through libc: nix has no RLIMIT_NPROC on macOS, which has the limit.
+
+/// The soft limit on the processes of this process's user.
+fn nproc_limit() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    match unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut limit) } {
+        0 => Ok(limit.rlim_cur),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+pub(crate) fn set_nproc_limit(max: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: max,
+        rlim_max: max,
+    };
+    // SAFETY: `limit` is a valid rlimit.
+    match unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
 /// True if `--panic-in` names this child.
 pub(crate) fn panics_in(name: &str) -> bool {
     PANIC_IN.get().is_some_and(|n| n == name)
@@ -225,5 +298,21 @@ fn remove_scratch_dir() {
         if *owner == std::process::id() {
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::room;
+
+    #[test]
+    fn a_flood_must_leave_room_under_both_limits() {
+        assert!(room(100, "--flood", 200, Some(32768), None).is_ok());
+        let pids = room(1000, "--flood", 200, Some(2048), None).expect_err("over half the pids");
+        assert!(pids.contains("pid_max") && !pids.contains('\n'), "{pids}");
+        assert!(room(100, "--flood", 200, None, Some((50, 200))).is_ok());
+        let user =
+            room(100, "--flood", 200, None, Some((90, 200))).expect_err("over the user limit");
+        assert!(user.contains("ulimit -u"), "{user}");
     }
 }

@@ -4,10 +4,9 @@
 
 use std::process::ExitCode;
 
-use nix::libc;
 use nix::unistd::{Gid, Uid, getuid, setgid, setuid};
 
-use crate::lesson::{self, About, Options, Usage};
+use crate::lesson::{self, About, Options};
 use crate::{Result, system};
 
 /// The most zombies `--flood` makes: far below any real limit, and below
@@ -52,77 +51,11 @@ pub fn lesson(about: About, body: impl FnOnce(&Args, bool) -> Result) -> ExitCod
         about,
         |args: &Args| &args.options,
         |args| {
-            check_flood(args.flood)?;
+            lesson::check_room(args.flood, "--flood")?;
             body(args, lesson::adopt_orphans(args.no_subreaper))
         },
         |_, _| Ok(()),
     )
-}
-
-/// Refuses a flood that would come near the system's limits.
-fn check_flood(n: u32) -> Result<()> {
-    let user = if getuid().is_root() {
-        None // root ignores the process limit
-    } else {
-        let limit = nproc_limit().ok().filter(|&l| l != libc::RLIM_INFINITY);
-        limit.map(|l| (system::processes_of_user(getuid().as_raw()), l))
-    };
-    flood_fits(
-        n as usize,
-        system::processes().len(),
-        system::pid_max(),
-        user,
-    )
-    .map_err(|e| Usage(e).into())
-}
-
-/// Whether `n` zombies leave room: at least half of the pids free, and 16
-/// processes to spare under the user's limit (`user`: processes run, limit).
-fn flood_fits(
-    n: usize,
-    running: usize,
-    pid_max: Option<usize>,
-    user: Option<(usize, u64)>,
-) -> std::result::Result<(), String> {
-    if let Some(pid_max) = pid_max.filter(|&max| running + n > max / 2) {
-        return Err(format!(
-            "--flood {n} is too many here: with {running} processes running, it would take \
-             more than half of the {pid_max} pids (pid_max)"
-        ));
-    }
-    if let Some((mine, limit)) = user.filter(|&(mine, limit)| (mine + n + 16) as u64 > limit) {
-        return Err(format!(
-            "--flood {n} is too many here: you run {mine} processes and may run {limit} (ulimit -u)"
-        ));
-    }
-    Ok(())
-}
-
-// Through libc: nix has no RLIMIT_NPROC on macOS, which has the limit.
-
-/// The soft limit on the processes of this process's user.
-fn nproc_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit.
-    match unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut limit) } {
-        0 => Ok(limit.rlim_cur),
-        _ => Err(std::io::Error::last_os_error()),
-    }
-}
-
-fn set_nproc_limit(max: u64) -> std::io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: max,
-        rlim_max: max,
-    };
-    // SAFETY: `limit` is a valid rlimit.
-    match unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) } {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
-    }
 }
 
 /// Drops root for good, in this process only.
@@ -146,7 +79,7 @@ pub fn confine_forks(n: u32) -> std::result::Result<String, String> {
     }
     // This process counts already.
     let limit = (system::processes_of_user(getuid().as_raw()) + n as usize) as u64;
-    set_nproc_limit(limit).map_err(|e| format!("cannot lower RLIMIT_NPROC: {e}"))?;
+    crate::lesson::set_nproc_limit(limit).map_err(|e| format!("cannot lower RLIMIT_NPROC: {e}"))?;
     let how = if root {
         format!(
             "root ignores process limits, so I became user {}, who runs nothing else; ",
@@ -158,19 +91,4 @@ pub fn confine_forks(n: u32) -> std::result::Result<String, String> {
     Ok(format!(
         "{how}my process limit (RLIMIT_NPROC) is now {limit}: room for {n} children and no more"
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::flood_fits;
-
-    #[test]
-    fn a_flood_must_leave_room_under_both_limits() {
-        assert!(flood_fits(100, 200, Some(32768), None).is_ok());
-        let pids = flood_fits(1000, 200, Some(2048), None).expect_err("over half the pids");
-        assert!(pids.contains("pid_max") && !pids.contains('\n'), "{pids}");
-        assert!(flood_fits(100, 200, None, Some((50, 200))).is_ok());
-        let user = flood_fits(100, 200, None, Some((90, 200))).expect_err("over the user limit");
-        assert!(user.contains("ulimit -u"), "{user}");
-    }
 }
