@@ -17,6 +17,7 @@ pub mod printer;
 pub mod process;
 pub mod system;
 pub mod testing;
+pub mod ticket;
 pub mod timing;
 pub mod zombie;
 

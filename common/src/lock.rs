@@ -47,6 +47,15 @@ impl Lock {
         })
     }
 
+    /// The lock of the file `path`: `path` with `.lock` added, beside it.
+    /// It is a file of its own, so that replacing `path` (a new inode by
+    /// `rename`) never replaces the lock with it.
+    pub fn beside(path: &Path) -> Result<Lock> {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".lock");
+        Lock::at(Path::new(&name))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -35,6 +35,8 @@ struct Who {
 }
 
 static TRACE_FAILED: AtomicBool = AtomicBool::new(false);
+/// Set for long runs: [`say`] then only traces, it prints nothing.
+static QUIET: AtomicBool = AtomicBool::new(false);
 
 const PALETTE: [u8; 12] = [32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91];
 
@@ -117,7 +119,15 @@ pub fn say(event: &str, text: impl std::fmt::Display) {
 /// Prints `text` and records `event` with extra fields (a JSON object).
 pub fn say_with(event: &str, fields: Value, text: impl std::fmt::Display) {
     trace_with(event, fields);
-    line(text);
+    if !QUIET.load(Ordering::Relaxed) {
+        line(text);
+    }
+}
+
+/// From now on, in this process and the children it starts, [`say`] only
+/// records its events: for sales repeated hundreds of times.
+pub fn quiet() {
+    QUIET.store(true, Ordering::Relaxed);
 }
 
 /// Records `event` in the trace only.

@@ -107,6 +107,7 @@ impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<
         match self {
             Ok(value) => value.into_exit_status(),
             Err(e) => {
+                crate::trace_with("error", serde_json::json!({"message": e.to_string()}));
                 log::warn(format!("error: {e}"));
                 EXIT_ERROR
             }

@@ -275,20 +275,8 @@ fn started() -> std::sync::MutexGuard<'static, Vec<i32>> {
 /// Checks the usage contract: `--help` says what the lesson is and exits 0;
 /// each bad argument is one line on standard error and exit status 2.
 pub fn check_usage(program: &str, description: &str, bad: &[&[&str]]) {
-    let output = |args: &[&str]| {
-        let child = spawn(
-            Command::new(program)
-                .args(args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        );
-        let pid = child.id() as i32;
-        let out = child.wait_with_output().expect("waiting for the lesson");
-        forget(pid);
-        out
-    };
-    let help = output(&["--help"]);
+    let run = |args: &[&str]| output(Command::new(program).args(args));
+    let help = run(&["--help"]);
     let text = String::from_utf8_lossy(&help.stdout);
     assert_eq!(help.status.code(), Some(0));
     assert!(
@@ -296,7 +284,7 @@ pub fn check_usage(program: &str, description: &str, bad: &[&[&str]]) {
         "{text}"
     );
     for args in bad.iter().chain([&["--no-such-option"][..]].iter()) {
-        let out = output(args);
+        let out = run(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(
@@ -306,4 +294,65 @@ pub fn check_usage(program: &str, description: &str, bad: &[&[&str]]) {
         );
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
     }
+}
+
+/// Runs a lesson `command` to the end and collects its output, like
+/// `Command::output`, listed as a lesson this test process started.
+pub fn output(command: &mut Command) -> std::process::Output {
+    let child = spawn(
+        command
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let pid = child.id() as i32;
+    let out = child.wait_with_output().expect("waiting for the lesson");
+    forget(pid);
+    out
+}
+
+/// A directory of its own for one test, removed when dropped.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let n = RUNS.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("lesson-test-{}-{n}.d", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        Scratch(dir)
+    }
+
+    /// `name` inside it, as a string for a command line.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The pid holding an `flock` on `path`, as `/proc/locks` lists it (Linux).
+#[cfg(target_os = "linux")]
+pub fn lock_holder(path: &str) -> Option<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        // "1: FLOCK  ADVISORY  WRITE 12345 08:01:4711 0 EOF"; waiters have "->".
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let held = fields.get(1) == Some(&"FLOCK") && fields.get(3) == Some(&"WRITE");
+        let on = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+        (held && on == inode).then(|| fields.get(4)?.parse().ok())?
+    })
 }

@@ -1,0 +1,80 @@
+//! Without a lock, tickets are oversold, and not by luck.
+
+use common::testing::{Scratch, check_usage, run};
+
+const LESSON: &str = env!("CARGO_BIN_EXE_ticket-unsafe");
+
+/// Every buyer reads the count at 1, 2 or 3 time units (its `search` sleep)
+/// and writes it back 1 to 3 units later, so no write lands before unit 2.
+/// A buyer reading at unit 2 or 3 can only have been preceded by writers that
+/// read at unit 1, saw 3 tickets and wrote 2. So every buyer sees at least 2
+/// tickets, and all six buy: the oversell does not depend on the draws. A
+/// unit is 100 ms at speed 10, far more than any scheduling delay.
+#[test]
+fn six_buyers_for_three_tickets_all_buy() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let run = run(
+        LESSON,
+        &[
+            "--file",
+            &file,
+            "--tickets",
+            "3",
+            "--buyers",
+            "6",
+            "--speed",
+            "10",
+        ],
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let summary = &run.events("summary").next().expect("a summary").fields;
+    assert_eq!(summary["initial"], 3);
+    assert_eq!(summary["bought"], 6, "{}", run.output());
+    assert_eq!(run.events("bought").count(), 6);
+    assert!(
+        run.events("search")
+            .all(|r| r.fields["count"].as_u64() >= Some(2))
+    );
+    let left = summary["left"].as_u64().expect("left");
+    assert!(left >= 1, "the file still claims tickets are left: {left}");
+    assert!(
+        run.stdout
+            .contains("OVERSOLD: 6 buyers hold a ticket, but only 3 existed"),
+        "{}",
+        run.output()
+    );
+}
+
+#[test]
+fn a_broken_file_is_refused_and_kept() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    std::fs::write(&file, "{\"count\": \"three\"}").expect("write");
+    let run = run(LESSON, &["--file", &file, "--speed", "max"]);
+    assert_eq!(run.code(), Some(1));
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
+    assert!(
+        run.stderr.contains(&file) && run.stderr.contains("not a whole number"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        "{\"count\": \"three\"}"
+    );
+}
+
+#[test]
+fn usage() {
+    check_usage(
+        LESSON,
+        env!("CARGO_PKG_DESCRIPTION"),
+        &[
+            &["--buyers", "0"],
+            &["--buyers", "many"],
+            &["--tickets", "-1"],
+            &["--runs", "0"],
+        ],
+    );
+}
