@@ -12,6 +12,8 @@ pub struct ProcessInfo {
     /// One letter: `R` running, `S` sleeping, `Z` zombie, …
     pub state: char,
     pub ppid: i32,
+    /// Its process group.
+    pub pgid: i32,
     /// When it started, in clock ticks since boot (Linux only, else 0).
     pub start_ticks: u64,
 }
@@ -42,6 +44,7 @@ pub fn parse_stat(stat: &str) -> Option<ProcessInfo> {
         comm,
         state: rest.first()?.chars().next()?,
         ppid: rest.get(1)?.parse().ok()?,
+        pgid: rest.get(2)?.parse().ok()?,
         start_ticks: rest.get(19)?.parse().ok()?,
     })
 }
@@ -61,13 +64,14 @@ pub fn processes() -> Vec<ProcessInfo> {
 #[cfg(not(target_os = "linux"))]
 pub fn process(pid: i32) -> Option<ProcessInfo> {
     let out = std::process::Command::new("ps")
-        .args(["-o", "stat=,ppid=,comm=", "-p", &pid.to_string()])
+        .args(["-o", "stat=,ppid=,pgid=,comm=", "-p", &pid.to_string()])
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut fields = text.split_whitespace();
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
+    let pgid = fields.next()?.parse().ok()?;
     let comm = fields.collect::<Vec<_>>().join(" ");
     let comm = comm.rsplit('/').next().unwrap_or_default().to_owned();
     Some(ProcessInfo {
@@ -75,6 +79,7 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
         comm,
         state,
         ppid,
+        pgid,
         start_ticks: 0,
     })
 }
@@ -82,7 +87,7 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
 #[cfg(not(target_os = "linux"))]
 pub fn processes() -> Vec<ProcessInfo> {
     let Ok(out) = std::process::Command::new("ps")
-        .args(["-A", "-o", "pid=,stat=,ppid=,comm="])
+        .args(["-A", "-o", "pid=,stat=,ppid=,pgid=,comm="])
         .output()
     else {
         return Vec::new();
@@ -94,6 +99,7 @@ pub fn processes() -> Vec<ProcessInfo> {
             let pid = fields.next()?.parse().ok()?;
             let state = fields.next()?.chars().next()?;
             let ppid = fields.next()?.parse().ok()?;
+            let pgid = fields.next()?.parse().ok()?;
             let comm = fields.collect::<Vec<_>>().join(" ");
             let comm = comm.rsplit('/').next().unwrap_or_default().to_owned();
             Some(ProcessInfo {
@@ -101,6 +107,7 @@ pub fn processes() -> Vec<ProcessInfo> {
                 comm,
                 state,
                 ppid,
+                pgid,
                 start_ticks: 0,
             })
         })
@@ -168,19 +175,6 @@ pub fn processes_of_user(uid: u32) -> usize {
         .split_whitespace()
         .filter(|u| u.parse() == Ok(uid))
         .count()
-}
-
-/// The name the kernel gives a process running `program`: its file name,
-/// cut to 15 bytes on Linux.
-pub fn comm_of(program: &str) -> String {
-    let name = std::path::Path::new(program)
-        .file_name()
-        .map_or_else(|| program.to_owned(), |n| n.to_string_lossy().into_owned());
-    if cfg!(target_os = "linux") {
-        name.bytes().take(15).map(char::from).collect()
-    } else {
-        name
-    }
 }
 
 #[cfg(test)]

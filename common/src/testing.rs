@@ -1,12 +1,18 @@
 //! Helpers for the lessons' tests. A test never forks (the test harness is
 //! multi-threaded): it runs a built lesson as a program, reads its trace,
 //! and checks that the lesson left no process behind.
+//!
+//! Each lesson runs in a process group of its own, which its children,
+//! grandchildren, orphans and zombies all keep: whatever is still in the
+//! group once the lesson has ended, it left behind. Tests running side by
+//! side cannot mistake each other's processes for their own.
 
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -19,8 +25,6 @@ use crate::system;
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
-/// The lessons this test process started (its own children).
-static STARTED: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 /// A lesson that has finished.
 #[derive(Debug)]
@@ -62,7 +66,6 @@ impl Run {
 pub struct Running {
     program: String,
     child: std::process::Child,
-    start_ticks: u64,
     trace: PathBuf,
     stdout: PathBuf,
     stderr: PathBuf,
@@ -89,13 +92,9 @@ pub fn start(program: &str, args: &[&str]) -> Running {
             .stdout(create(&stdout))
             .stderr(create(&stderr)),
     );
-    // Read while it cannot be gone: until it is waited for, even a dead
-    // lesson keeps its /proc entry.
-    let start_ticks = system::process(child.id() as i32).map_or(0, |p| p.start_ticks);
     Running {
         program: program.to_owned(),
         child,
-        start_ticks,
         trace,
         stdout,
         stderr,
@@ -175,8 +174,7 @@ impl Running {
             stderr: read(&self.stderr),
             records: read_trace(&self.trace).unwrap_or_else(|e| panic!("{e}")),
         };
-        forget(run.pid);
-        let left = left_behind(&self.program, self.start_ticks);
+        let left = left_behind(run.pid);
         clean_up(&left);
         (run, left)
     }
@@ -204,46 +202,23 @@ impl Drop for Running {
     }
 }
 
-/// Processes of `program` started since `since` (clock ticks after boot)
-/// that no running lesson owns: orphans and unreaped zombies. A lesson that
-/// reaps all its children leaves none.
-pub fn left_behind(program: &str, since: u64) -> Vec<system::ProcessInfo> {
-    let comm = system::comm_of(program);
-    let harness = std::process::id() as i32;
-    // Held throughout, so that no lesson is started, unlisted, meanwhile.
-    let started = started();
-    let owned = |p: &system::ProcessInfo| {
-        if p.ppid == harness {
-            started.contains(&p.pid)
-        } else {
-            system::process(p.ppid).is_some_and(|parent| parent.comm == comm)
-        }
-    };
+/// The processes still in the process group of the lesson `pid`, which has
+/// ended: orphans and zombies it left behind.
+pub fn left_behind(pid: i32) -> Vec<system::ProcessInfo> {
     system::processes()
         .into_iter()
-        .filter(|p| p.comm == comm && p.start_ticks >= since && !owned(p))
-        // Its parent may have just reaped it and ended: look again.
-        .filter(|p| {
-            system::process(p.pid).is_some_and(|again| again.comm == comm && !owned(&again))
-        })
+        .filter(|p| p.pgid == pid)
         .collect()
 }
 
-/// Starts a lesson as a child of this test process and lists it as one of
-/// the lessons it started (as opposed to orphans it adopted).
+/// Starts a lesson as a child of this test process, in a process group of
+/// its own.
 fn spawn(command: &mut Command) -> std::process::Child {
     adopt_orphans();
-    let mut started = started();
-    let child = command
+    command
+        .process_group(0)
         .spawn()
-        .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
-    started.push(child.id() as i32);
-    child
-}
-
-/// Takes a lesson that has been waited for off the list.
-fn forget(pid: i32) {
-    started().retain(|&p| p != pid);
+        .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()))
 }
 
 /// Makes this test process the subreaper of everything it starts (Linux):
@@ -266,10 +241,6 @@ fn clean_up(leaked: &[system::ProcessInfo]) {
         let _ = kill(pid, Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(pid, None);
     }
-}
-
-fn started() -> std::sync::MutexGuard<'static, Vec<i32>> {
-    STARTED.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Checks the usage contract: `--help` says what the lesson is and exits 0;
@@ -297,7 +268,7 @@ pub fn check_usage(program: &str, description: &str, bad: &[&[&str]]) {
 }
 
 /// Runs a lesson `command` to the end and collects its output, like
-/// `Command::output`, listed as a lesson this test process started.
+/// `Command::output`.
 pub fn output(command: &mut Command) -> std::process::Output {
     let child = spawn(
         command
@@ -306,10 +277,7 @@ pub fn output(command: &mut Command) -> std::process::Output {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
-    let pid = child.id() as i32;
-    let out = child.wait_with_output().expect("waiting for the lesson");
-    forget(pid);
-    out
+    child.wait_with_output().expect("waiting for the lesson")
 }
 
 /// A directory of its own for one test, removed when dropped.
