@@ -55,4 +55,19 @@ Watch: one at a time, always p1, p2, p3: the code fixed the order, nobody waited
 lesson printer-v3 "All start at once again, but each must acquire a Lock to print.
 Watch: one at a time, the order decided by who got the lock; dots show the waiting."
 
+# The ticket office keeps its database in the current directory: give it
+# one of its own, so nothing is left in the checkout.
+office=$(mktemp -d)
+trap 'rm -rf "$office"' EXIT
+lesson() {
+    local name=$1 text=$2
+    printf '\n%s== %s ==%s\n%s\n' "$bold" "$name" "$off" "$text"
+    printf '%s$ cargo run -q -p %s -- --speed %s --tickets 3 --file %s%s\n' "$dim" "$name" "$speed" "$office/ticket.json" "$off"
+    cargo run -q -p "$name" -- --speed "$speed" --tickets 3 --file "$office/ticket.json"
+}
+lesson ticket-unsafe "抢票系统: six buyers, three tickets, one JSON file, no lock.
+Watch: everyone sees tickets left and everyone is told \"bought\"; the reckoning finds the oversell."
+lesson ticket-locked "The same sale with a lock around each purchase (read, take one, write back).
+Watch: purchases one at a time, the last buyers find them sold out, every ticket accounted for."
+
 printf '\n%sDone.%s\n' "$bold" "$off"
