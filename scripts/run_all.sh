@@ -1,24 +1,59 @@
 #!/usr/bin/env bash
-# The whole course in one command: builds the workspace, then runs each
-# lesson in the notes' order with a few lines on what to watch for.
+# The whole course in one command: builds the lessons once, then runs each
+# in the notes' order, saying before each what to watch for and showing the
+# diff that separates two versions. Ends by checking nothing was left behind.
 set -euo pipefail
+
+lessons=(zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked)
 
 usage() {
     cat <<'USAGE'
-usage: scripts/run_all.sh [--fast] [--help]
+usage: scripts/run_all.sh [--fast] [--pause] [--seed N] [--only NAME...] [--help]
 
-Builds the lessons and runs them in the notes' order.
-  --fast   run the lessons' clock 10 times faster (the course takes seconds)
-  --help   show this help
+Builds the lessons, then runs them in the notes' order:
+  zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked
+
+  --fast          run the lessons' clock 10 times faster (the course takes seconds)
+  --pause         wait for Enter before each lesson after the first
+  --seed N        pass --seed N to every lesson, to replay the same random sleeps
+  --only NAME...  run only the lessons named (any of the above)
+  --help          show this help
+
+Colours are off when NO_COLOR is set or the output is not a terminal.
+Ctrl-C stops the lesson running and ends the walkthrough.
 USAGE
 }
 
-speed=1
+fail_usage() {
+    echo "run_all.sh: $1 (see --help)" >&2
+    exit 2
+}
+
+speed=1 pause=0 seed='' only=()
 while [ $# -gt 0 ]; do
     case $1 in
         --fast) speed=10 ;;
+        --pause) pause=1 ;;
+        --seed)
+            [ $# -ge 2 ] || fail_usage "--seed needs a number"
+            case $2 in '' | *[!0-9]*) fail_usage "--seed needs a number, not '$2'" ;; esac
+            seed=$2
+            shift
+            ;;
+        --only)
+            shift
+            while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do
+                case " ${lessons[*]} " in
+                    *" $1 "*) only+=("$1") ;;
+                    *) fail_usage "there is no lesson called '$1'" ;;
+                esac
+                shift
+            done
+            [ ${#only[@]} -gt 0 ] || fail_usage "--only needs at least one lesson name"
+            continue
+            ;;
         -h | --help) usage; exit 0 ;;
-        *) echo "run_all.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+        *) fail_usage "unknown option '$1'" ;;
     esac
     shift
 done
@@ -29,45 +64,100 @@ if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
     bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'
 else
     bold='' dim='' off=''
+    export NO_COLOR=1 # the lessons' lines too
 fi
 
-echo "${bold}Building the lessons (cargo build --workspace)...${off}"
-cargo build --workspace
+# The lessons' processes (pid, parent, state, name), as ps lists them.
+lesson_processes() {
+    ps -A -o pid=,ppid=,stat=,comm= | awk '$4 ~ /^(zombie|orphan|printer-v[123]|ticket-(unsafe|locked))$/'
+}
+before=$(lesson_processes)
 
-# lesson NAME TEXT: a heading, what to watch for, the command, then the run.
-lesson() {
-    local name=$1 text=$2
-    shift 2
-    printf '\n%s== %s ==%s\n%s\n' "$bold" "$name" "$off" "$text"
-    printf '%s$ cargo run -q -p %s -- --speed %s%s\n' "$dim" "$name" "$speed" "$off"
-    cargo run -q -p "$name" -- --speed "$speed"
+# Anything of the lessons that was not there before the course began.
+check_nothing_left() {
+    local left
+    left=$(comm -13 <(echo "$before" | sort) <(lesson_processes | sort))
+    if [ -z "$left" ]; then
+        printf '\n%sNothing left behind:%s no zombie and no process of the lessons is still running.\n' "$bold" "$off"
+        return 0
+    fi
+    printf '\n%sLeft behind%s (pid, parent, state, name; Z is a zombie):\n%s\n' "$bold" "$off" "$left"
+    echo "(Lessons started elsewhere meanwhile would show here too.)"
+    return 1
 }
 
-lesson zombie "僵尸进程: a child that has ended stays in the process table until its parent reaps it.
-Watch: the dead child in state Z; the exit status and CPU time its parent gets back;
-a hundred zombies under a parent that never reaps, until that parent is killed."
-lesson orphan "孤儿进程: a parent ends while its child still runs; someone else adopts the child.
-Watch: C's parent changes from P to its adopter, which later reaps it."
-lesson printer-v1 "Three colleagues share one printer, and nothing keeps them apart.
-Watch: all three start printing at once; the timeline's bars overlap."
-lesson printer-v2 "The parent now joins each colleague before starting the next.
-Watch: one at a time, always p1, p2, p3: the code fixed the order, nobody waited."
-lesson printer-v3 "All start at once again, but each must acquire a Lock to print.
-Watch: one at a time, the order decided by who got the lock; dots show the waiting."
-
-# The ticket office keeps its database in the current directory: give it
-# one of its own, so nothing is left in the checkout.
+# The ticket office keeps its database in a directory of its own, not in
+# the checkout, and nothing of it is left.
 office=$(mktemp -d)
 trap 'rm -rf "$office"' EXIT
-lesson() {
-    local name=$1 text=$2
-    printf '\n%s== %s ==%s\n%s\n' "$bold" "$name" "$off" "$text"
-    printf '%s$ cargo run -q -p %s -- --speed %s --tickets 3 --file %s%s\n' "$dim" "$name" "$speed" "$office/ticket.json" "$off"
-    cargo run -q -p "$name" -- --speed "$speed" --tickets 3 --file "$office/ticket.json"
-}
-lesson ticket-unsafe "抢票系统: six buyers, three tickets, one JSON file, no lock.
-Watch: everyone sees tickets left and everyone is told \"bought\"; the reckoning finds the oversell."
-lesson ticket-locked "The same sale with a lock around each purchase (read, take one, write back).
-Watch: purchases one at a time, the last buyers find them sold out, every ticket accounted for."
+# Ctrl-C reaches the lesson too, which stops and reaps its children; the
+# walkthrough waits for it, then stops.
+interrupted=0
+trap 'interrupted=1' INT
 
-printf '\n%sDone.%s\n' "$bold" "$off"
+echo "${bold}Building the lessons once (cargo build --workspace)...${off}"
+cargo build --workspace
+
+declare -A notes previous
+notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status and CPU time
+in the process table until its parent reaps it. Watch the dead child in state Z, what its parent
+gets back, and a hundred zombies under a parent that never reaps, until that parent is killed."
+notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and another process
+adopts the child. Watch the child's parent change from P to its adopter, which reaps it at the end."
+notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing to keep them apart.
+Watch all three start printing at once, and the timeline's bars overlap."
+notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch them print
+one at a time, always p1, p2, p3: the code fixed the order, and nobody ever waited."
+notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print. Watch them take
+turns in the order they got the lock; the dots show who waited, and the verdict compares asking and getting."
+notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file holding 3 tickets, with no lock.
+Watch everyone see tickets left, everyone be told \"bought\", and the reckoning find the oversell."
+notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one, write back). Watch the
+purchases come one at a time, the last buyers find them sold out, and every ticket be accounted for."
+previous[printer-v2]=printer-v1
+previous[printer-v3]=printer-v2
+previous[ticket-locked]=ticket-unsafe
+
+stop() {
+    printf '\n%sStopped.%s\n' "$bold" "$off"
+    check_nothing_left || true
+    exit 130
+}
+
+failed=() shown=0
+for name in "${lessons[@]}"; do
+    if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then
+        continue
+    fi
+    if [ "$pause" = 1 ] && [ "$shown" -gt 0 ]; then
+        printf '\n%sPress Enter for %s (Ctrl-C to stop)...%s' "$bold" "$name" "$off"
+        read -r _ || true
+        [ "$interrupted" = 0 ] || stop
+    fi
+    shown=$((shown + 1))
+    printf '\n%s══ %s ══%s\n%s\n' "$bold" "$name" "$off" "${notes[$name]}"
+    if [ -n "${previous[$name]:-}" ]; then
+        echo
+        scripts/diff.sh "${previous[$name]}" "$name"
+    fi
+    command=(cargo run -q -p "$name" -- --speed "$speed")
+    [ -z "$seed" ] || command+=(--seed "$seed")
+    case $name in ticket-*) command+=(--tickets 3 --file "$office/ticket.json") ;; esac
+    printf '\n%s$ %s%s\n' "$dim" "${command[*]}" "$off"
+    status=0
+    "${command[@]}" || status=$?
+    if [ "$interrupted" = 1 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
+        stop
+    fi
+    if [ "$status" != 0 ]; then
+        echo "${bold}$name exited with status $status${off}"
+        failed+=("$name")
+    fi
+done
+
+check_nothing_left || exit 1
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "These lessons failed: ${failed[*]}" >&2
+    exit 1
+fi
+printf '%sDone:%s %d lessons.\n' "$bold" "$off" "$shown"

@@ -123,9 +123,12 @@ pub fn run<A: clap::Parser>(
     let reaped = process::reap_all();
     let code = match (process::stop_signal(), outcome) {
         (Some(signal), _) => {
-            log::warn(format!(
-                "stopped by {signal}; the {reaped} children still running were stopped and reaped"
-            ));
+            log::warn(match reaped {
+                0 => format!("stopped by {signal}; no child was left running"),
+                n => format!(
+                    "stopped by {signal}; the {n} children still running were stopped and reaped"
+                ),
+            });
             128 + signal as u8
         }
         (None, Err(_)) => {
