@@ -92,7 +92,7 @@ pub fn parse<A: clap::Parser>(about: &About) -> A {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("bad arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("{}: {first} (see --help)", about.name);
+            log::plain_error(format!("{}: {first} (see --help)", about.name));
             std::process::exit(2);
         }
     }
@@ -115,11 +115,14 @@ pub fn run<A: clap::Parser>(
     let trace = match begin(&about, options(&args)) {
         Ok(trace) => trace,
         Err(e) => {
-            eprintln!("{}: {e}", about.name);
+            log::plain_error(format!("{}: {e}", about.name));
             return ExitCode::FAILURE;
         }
     };
     let outcome = catch_unwind(AssertUnwindSafe(|| body(&args)));
+    if !matches!(outcome, Ok(Ok(()))) && process::stop_signal().is_none() {
+        process::signal_all(nix::sys::signal::Signal::SIGTERM);
+    }
     let reaped = process::reap_all();
     let code = match (process::stop_signal(), outcome) {
         (Some(signal), _) => {
@@ -132,16 +135,16 @@ pub fn run<A: clap::Parser>(
             128 + signal as u8
         }
         (None, Err(_)) => {
-            log::warn("the lesson panicked; its children were reaped all the same");
+            log::warn("the lesson panicked; its children were stopped and reaped all the same");
             101
         }
         (None, Ok(Err(e))) => {
-            eprintln!("{}: {e}", about.name);
+            log::plain_error(format!("{}: {e}", about.name));
             if e.is::<Usage>() { 2 } else { 1 }
         }
         (None, Ok(Ok(()))) => match log::read_trace(&trace).and_then(|r| after(&args, &r)) {
             Err(e) => {
-                eprintln!("{}: {e}", about.name);
+                log::plain_error(format!("{}: {e}", about.name));
                 1
             }
             Ok(()) if process::failures() > 0 => 1,
@@ -196,10 +199,10 @@ pub fn adopt_orphans(leave_to_system: bool) -> bool {
 
 /// Prints a part's title and a few lines of explanation.
 pub fn heading(title: &str, text: &str) {
-    println!();
-    println!("── {title} ──");
+    log::plain("");
+    log::plain(format!("── {title} ──"));
     for line in text.lines() {
-        println!("{}", line.trim());
+        log::plain(line.trim());
     }
 }
 

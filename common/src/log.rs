@@ -111,6 +111,20 @@ fn emit(to_stderr: bool, text: &str) {
     };
 }
 
+/// Prints `text` as it is, a line of a report or a heading. Like every
+/// line here, never panics: a closed output (`| head`) must not turn into
+/// a panic that leaves children behind.
+pub fn plain(text: impl std::fmt::Display) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
+/// Prints `text` as it is on standard error: the one line of a failure.
+pub fn plain_error(text: impl std::fmt::Display) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}").and_then(|()| err.flush());
+}
+
 /// Prints `text` and records `event` in the trace.
 pub fn say(event: &str, text: impl std::fmt::Display) {
     say_with(event, Value::Null, text);

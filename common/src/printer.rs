@@ -4,9 +4,9 @@
 
 use std::process::ExitCode;
 
-use crate::Result;
 use crate::lesson::{self, About, Options};
 use crate::log::Record;
+use crate::{Result, log};
 
 /// More colleagues than this is a fork bomb, not a lesson.
 pub const MAX_WORKERS: u32 = 2000;
@@ -35,16 +35,16 @@ pub fn lesson(about: About, body: impl FnOnce(Vec<String>) -> Result) -> ExitCod
         |args| body((1..=args.workers).map(|i| format!("p{i}")).collect()),
         |args, records| {
             let turns = turns(records);
-            println!();
+            log::plain("");
             for line in timeline(&turns).iter().chain(&verdict(&turns)) {
-                println!("{line}");
+                log::plain(line);
             }
             let missing = args.workers as usize - turns.len();
             if missing > 0 {
-                println!(
+                log::plain(format!(
                     "{missing} of {} colleagues never finished printing.",
                     args.workers
-                );
+                ));
             }
             Ok(())
         },

@@ -420,6 +420,17 @@ pub fn reap_all() -> usize {
     children.len() + adopted
 }
 
+/// Sends `signal` to every child not yet reaped; returns how many. The
+/// lesson does so when it fails, before it reaps them: a child may be
+/// waiting for something the failed lesson will never do.
+pub fn signal_all(signal: Signal) -> usize {
+    let children = live().clone();
+    for child in &children {
+        let _ = nix::sys::signal::kill(child.pid, signal);
+    }
+    children.len()
+}
+
 /// How many children ended abnormally (failed, panicked, killed).
 pub fn failures() -> usize {
     FAILURES.load(Ordering::SeqCst)

@@ -270,6 +270,17 @@ pub fn check_usage(program: &str, description: &str, bad: &[&[&str]]) {
 /// Runs a lesson `command` to the end and collects its output, like
 /// `Command::output`.
 pub fn output(command: &mut Command) -> std::process::Output {
+    let (out, left) = output_leaving(command);
+    assert!(
+        left.is_empty(),
+        "{command:?} left processes behind: {left:#?}"
+    );
+    out
+}
+
+/// Like [`output`], and returns what the command left in its process
+/// group (this test process has reaped what it adopted).
+pub fn output_leaving(command: &mut Command) -> (std::process::Output, Vec<system::ProcessInfo>) {
     let child = spawn(
         command
             .env("NO_COLOR", "1")
@@ -277,7 +288,11 @@ pub fn output(command: &mut Command) -> std::process::Output {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
-    child.wait_with_output().expect("waiting for the lesson")
+    let pid = child.id() as i32;
+    let out = child.wait_with_output().expect("waiting for the lesson");
+    let left = left_behind(pid);
+    clean_up(&left);
+    (out, left)
 }
 
 /// A directory of its own for one test, removed when dropped.

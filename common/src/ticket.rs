@@ -345,7 +345,7 @@ pub fn lesson(about: About, body: impl Fn(&Office, Vec<String>) -> Result<Sale>)
                 } else {
                     "\nReckoning: ".to_owned()
                 };
-                println!("{prefix}{}", reckoning.verdict());
+                log::plain(format!("{prefix}{}", reckoning.verdict()));
                 if let Err(e) = left {
                     return Err(format!("the file went bad during the sale: {e}").into());
                 }
@@ -359,10 +359,10 @@ pub fn lesson(about: About, body: impl Fn(&Office, Vec<String>) -> Result<Sale>)
                     .max()
                     .unwrap_or(0);
                 let off = reckonings.iter().filter(|r| !r.balanced()).count();
-                println!(
+                log::plain(format!(
                     "\n{oversold} of {} runs oversold (by {most} tickets at most); the count was off in {off}.",
                     args.runs
-                );
+                ));
             }
             Ok(())
         },

@@ -3,7 +3,9 @@
 //! that never reaps piles zombies up, and killing it gets them reaped.
 
 use common::log::Record;
-use common::testing::{Run, check_usage, run, start};
+use std::process::Command;
+
+use common::testing::{Run, check_usage, output_leaving, run, start};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_zombie");
@@ -131,6 +133,17 @@ fn ctrl_c_among_the_zombies_leaves_none_behind() {
     lesson.signal(Signal::SIGINT);
     let run = lesson.finish();
     assert_eq!(run.code(), Some(130), "{}", run.output());
+}
+
+/// `| head` closes the lesson's output early: printing must not fail the
+/// lesson (it would be left waiting for the flood's parent, which waits
+/// to be killed), and nothing may be left.
+#[test]
+fn a_closed_output_neither_hangs_the_lesson_nor_leaves_zombies() {
+    let script = format!("{LESSON} --speed max --cpu-ms 0 | head -n 1");
+    let (out, left) = output_leaving(Command::new("bash").args(["-c", &script]));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(left.is_empty(), "{left:#?}");
 }
 
 #[test]
