@@ -34,22 +34,21 @@ report() {
     }'
 }
 
-# floor N: the median time of forking, exiting and reaping N bare children.
+# floor N MS: prints the floor measured for N children.
 floor() {
-    local ms
-    ms=$(median_ms "$bin/fork-floor" "$1")
-    printf '%-62s %8.1f ms  %7.3f ms each\n' "floor: fork + _exit + waitpid x $1" "$ms" \
-        "$(awk -v a="$ms" -v n="$1" 'BEGIN { printf "%.3f", a / n }')" >&2
-    echo "$ms"
+    printf '%-62s %8.1f ms  %7.3f ms each\n' "floor: fork + _exit + waitpid x $1" "$2" \
+        "$(awk -v a="$2" -v n="$1" 'BEGIN { printf "%.3f", a / n }')"
 }
 
 n=500
-floor500=$(floor "$n")
+floor500=$(median_ms "$bin/fork-floor" "$n")
+floor "$n" "$floor500"
 report "printer-v3 --workers $n --speed max" "$n" \
     "$(median_ms "$bin/printer-v3" --workers "$n" --speed max)" "$floor500" 3
 
 n=1000
-floor1000=$(floor "$n")
+floor1000=$(median_ms "$bin/fork-floor" "$n")
+floor "$n" "$floor1000"
 report "zombie --flood $n --speed max --cpu-ms 0" "$n" \
     "$(median_ms "$bin/zombie" --flood "$n" --speed max --cpu-ms 0)" "$floor1000" 3
 
@@ -75,4 +74,20 @@ fi
 offices+=("$(mktemp -d)")
 sale "${offices[-1]}" "on disk, $(df -T "${offices[-1]}" | awk 'NR == 2 { print $2 }') ${offices[-1]%/*}"
 
-echo "(median of $runs runs each, $(nproc) cores)"
+# The walkthrough once built, and a cold build of the workspace (the
+# dependencies already downloaded, nothing compiled).
+cargo build --workspace --quiet
+start=$(date +%s%N)
+scripts/run_all.sh --fast >/dev/null 2>&1
+walk=$((($(date +%s%N) - start) / 1000000))
+printf '%-62s %8.1f s   (target < 10 s: %s)\n' "scripts/run_all.sh --fast, once built" "$(awk -v ms="$walk" 'BEGIN { print ms / 1000 }')" \
+    "$([ "$walk" -lt 10000 ] && echo met || echo MISSED)"
+cold=$(mktemp -d)
+offices+=("$cold")
+start=$(date +%s%N)
+CARGO_TARGET_DIR=$cold cargo build --workspace --quiet
+build=$((($(date +%s%N) - start) / 1000000))
+printf '%-62s %8.1f s   (target < 25 s: %s)\n' "cold cargo build --workspace" "$(awk -v ms="$build" 'BEGIN { print ms / 1000 }')" \
+    "$([ "$build" -lt 25000 ] && echo met || echo MISSED)"
+
+echo "(medians of $runs runs each, $(nproc) cores)"
