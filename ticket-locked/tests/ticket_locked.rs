@@ -5,11 +5,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::testing::{Run, Scratch, check_usage, lock_holder, output, run, start};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use common::testing::{Run, Scratch, check_usage, output, run, start};
 use serde_json::Value;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
@@ -244,75 +241,85 @@ fn a_file_gone_bad_mid_sale_stops_the_buyers_and_is_kept() {
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "garbage");
 }
 
-/// The holder is killed just after it took the lock, in the 0.5 to 1.5 s it
-/// holds it before writing, and so is a buyer waiting for it: no ticket may
-/// be lost or sold by them, and the others must go on.
+/// Needs `/proc/locks` to find who holds the lock.
 #[cfg(target_os = "linux")]
-#[test]
-fn killing_the_lock_holder_loses_no_ticket_and_blocks_nobody() {
-    let dir = Scratch::new();
-    let file = dir.path("ticket.json");
-    let lock = format!("{file}.lock");
-    let lesson = start(
-        LESSON,
-        &[
-            "--file",
-            &file,
-            "--tickets",
-            "3",
-            "--buyers",
-            "6",
-            "--speed",
-            "2",
-        ],
-    );
-    lesson.wait_for("search", 1);
-    let first = wait_for_holder(&lock, None);
-    let second = wait_for_holder(&lock, Some(first));
-    kill(Pid::from_raw(second), Signal::SIGKILL).expect("kill");
-    // And one that has not had the lock yet (the first has just written).
-    let waiting = common::system::children_of(lesson.pid())
-        .into_iter()
-        .find(|p| !p.is_zombie() && p.pid != first && p.pid != second)
-        .expect("a buyer still waiting");
-    kill(Pid::from_raw(waiting.pid), Signal::SIGKILL).expect("kill");
-    let run = lesson.finish();
-    assert_eq!(
-        run.code(),
-        Some(1),
-        "a killed buyer fails the lesson\n{}",
-        run.output()
-    );
-    let s = summary(&run);
-    assert_eq!(s["errors"], 2, "{}", run.output());
-    let (bought, left) = (
-        s["bought"].as_u64().unwrap_or(0),
-        s["left"].as_u64().unwrap_or(99),
-    );
-    assert_eq!(bought + left, 3, "{}", run.output());
-    assert_eq!(
-        bought,
-        3,
-        "the others bought every ticket\n{}",
-        run.output()
-    );
-    assert!(
-        run.stderr.contains("was killed by SIGKILL"),
-        "{}",
-        run.stderr
-    );
-}
+mod killed {
+    use std::time::{Duration, Instant};
 
-/// Waits for a process other than `not` to hold the lock on `lock`.
-#[cfg(target_os = "linux")]
-fn wait_for_holder(lock: &str, not: Option<i32>) -> i32 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(pid) = lock_holder(lock).filter(|&p| Some(p) != not) {
-            return pid;
+    use common::testing::{Scratch, lock_holder, start};
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    use super::{LESSON, summary};
+
+    /// The holder is killed just after it took the lock, in the 0.5 to 1.5 s it
+    /// holds it before writing, and so is a buyer waiting for it: no ticket may
+    /// be lost or sold by them, and the others must go on.
+    #[test]
+    fn killing_the_lock_holder_loses_no_ticket_and_blocks_nobody() {
+        let dir = Scratch::new();
+        let file = dir.path("ticket.json");
+        let lock = format!("{file}.lock");
+        let lesson = start(
+            LESSON,
+            &[
+                "--file",
+                &file,
+                "--tickets",
+                "3",
+                "--buyers",
+                "6",
+                "--speed",
+                "2",
+            ],
+        );
+        lesson.wait_for("search", 1);
+        let first = wait_for_holder(&lock, None);
+        let second = wait_for_holder(&lock, Some(first));
+        kill(Pid::from_raw(second), Signal::SIGKILL).expect("kill");
+        // And one that has not had the lock yet (the first has just written).
+        let waiting = common::system::children_of(lesson.pid())
+            .into_iter()
+            .find(|p| !p.is_zombie() && p.pid != first && p.pid != second)
+            .expect("a buyer still waiting");
+        kill(Pid::from_raw(waiting.pid), Signal::SIGKILL).expect("kill");
+        let run = lesson.finish();
+        assert_eq!(
+            run.code(),
+            Some(1),
+            "a killed buyer fails the lesson\n{}",
+            run.output()
+        );
+        let s = summary(&run);
+        assert_eq!(s["errors"], 2, "{}", run.output());
+        let (bought, left) = (
+            s["bought"].as_u64().unwrap_or(0),
+            s["left"].as_u64().unwrap_or(99),
+        );
+        assert_eq!(bought + left, 3, "{}", run.output());
+        assert_eq!(
+            bought,
+            3,
+            "the others bought every ticket\n{}",
+            run.output()
+        );
+        assert!(
+            run.stderr.contains("was killed by SIGKILL"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    /// Waits for a process other than `not` to hold the lock on `lock`.
+    fn wait_for_holder(lock: &str, not: Option<i32>) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(pid) = lock_holder(lock).filter(|&p| Some(p) != not) {
+                return pid;
+            }
+            assert!(Instant::now() < deadline, "nobody took the lock");
+            std::thread::sleep(Duration::from_micros(200));
         }
-        assert!(Instant::now() < deadline, "nobody took the lock");
-        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
