@@ -61,57 +61,50 @@ pub fn processes() -> Vec<ProcessInfo> {
         .collect()
 }
 
+/// The process `pid`, or `None` if there is no such process.
 #[cfg(not(target_os = "linux"))]
 pub fn process(pid: i32) -> Option<ProcessInfo> {
-    let out = std::process::Command::new("ps")
-        .args(["-o", "stat=,ppid=,pgid=,comm=", "-p", &pid.to_string()])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut fields = text.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgid = fields.next()?.parse().ok()?;
-    let comm = fields.collect::<Vec<_>>().join(" ");
-    let comm = comm.rsplit('/').next().unwrap_or_default().to_owned();
-    Some(ProcessInfo {
-        pid,
-        comm,
-        state,
-        ppid,
-        pgid,
-        start_ticks: 0,
-    })
+    ps(&["-p", &pid.to_string()]).pop()
 }
 
+/// Every process of the system.
 #[cfg(not(target_os = "linux"))]
 pub fn processes() -> Vec<ProcessInfo> {
+    ps(&["-A"])
+}
+
+/// Asks `ps` (where there is no `/proc`) about the processes `which` selects.
+#[cfg(not(target_os = "linux"))]
+fn ps(which: &[&str]) -> Vec<ProcessInfo> {
     let Ok(out) = std::process::Command::new("ps")
-        .args(["-A", "-o", "pid=,stat=,ppid=,pgid=,comm="])
+        .args(which)
+        .args(["-o", "pid=,stat=,ppid=,pgid=,comm="])
         .output()
     else {
         return Vec::new();
     };
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let pid = fields.next()?.parse().ok()?;
-            let state = fields.next()?.chars().next()?;
-            let ppid = fields.next()?.parse().ok()?;
-            let pgid = fields.next()?.parse().ok()?;
-            let comm = fields.collect::<Vec<_>>().join(" ");
-            let comm = comm.rsplit('/').next().unwrap_or_default().to_owned();
-            Some(ProcessInfo {
-                pid,
-                comm,
-                state,
-                ppid,
-                pgid,
-                start_ticks: 0,
-            })
-        })
+        .filter_map(parse_ps)
         .collect()
+}
+
+/// Parses a line of `ps -o pid=,stat=,ppid=,pgid=,comm=`.
+pub fn parse_ps(line: &str) -> Option<ProcessInfo> {
+    let mut fields = line.split_whitespace();
+    let pid = fields.next()?.parse().ok()?;
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgid = fields.next()?.parse().ok()?;
+    let path = fields.collect::<Vec<_>>().join(" ");
+    Some(ProcessInfo {
+        pid,
+        comm: path.rsplit('/').next().unwrap_or_default().to_owned(),
+        state,
+        ppid,
+        pgid,
+        start_ticks: 0,
+    })
 }
 
 /// The children of `ppid`, as the process table lists them.
@@ -188,6 +181,15 @@ mod tests {
         assert_eq!(
             (p.pid, p.comm.as_str(), p.state, p.ppid, p.start_ticks),
             (42, "a (b) c", 'Z', 7, 12345)
+        );
+    }
+
+    #[test]
+    fn a_ps_line_is_read_as_on_macos() {
+        let p = parse_ps("  501 Z+     500   500 /usr/bin/my prog").expect("parses");
+        assert_eq!(
+            (p.pid, p.state, p.ppid, p.pgid, p.comm.as_str()),
+            (501, 'Z', 500, 500, "my prog")
         );
     }
 

@@ -311,6 +311,13 @@ impl Scratch {
     pub fn path(&self, name: &str) -> String {
         self.0.join(name).to_string_lossy().into_owned()
     }
+
+    /// Writes the file `name` inside it; returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {path}: {e}"));
+        path
+    }
 }
 
 impl Default for Scratch {

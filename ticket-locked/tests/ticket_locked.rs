@@ -134,8 +134,7 @@ fn every_bad_file_is_refused_in_one_line_and_left_byte_for_byte() {
     .into_iter()
     .enumerate()
     {
-        let file = dir.path(&format!("bad-{i}.json"));
-        std::fs::write(&file, bytes).expect("write");
+        let file = dir.write(&format!("bad-{i}.json"), bytes);
         for extra in [&[][..], &["--tickets", "5"]] {
             let mut args = vec!["--file", file.as_str(), "--speed", "max"];
             args.extend_from_slice(extra);
@@ -163,8 +162,7 @@ fn every_bad_file_is_refused_in_one_line_and_left_byte_for_byte() {
 #[test]
 fn bad_options_are_refused_and_the_file_left_alone() {
     let dir = Scratch::new();
-    let file = dir.path("ticket.json");
-    std::fs::write(&file, "{\"count\": 4}").expect("write");
+    let file = dir.write("ticket.json", "{\"count\": 4}");
     for args in [
         &["--buyers", "0"][..],
         &["--buyers", "4001"],
@@ -185,8 +183,7 @@ fn bad_options_are_refused_and_the_file_left_alone() {
 #[test]
 fn an_unreadable_file_is_refused_and_kept() {
     let dir = Scratch::new();
-    let file = dir.path("ticket.json");
-    std::fs::write(&file, "{\"count\": 4}").expect("write");
+    let file = dir.write("ticket.json", "{\"count\": 4}");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let mut command = Command::new(LESSON);
     command.args(["--file", &file, "--speed", "max"]);
@@ -326,8 +323,7 @@ mod killed {
 #[test]
 fn two_sales_on_one_file_exclude_each_other() {
     let dir = Scratch::new();
-    let file = dir.path("ticket.json");
-    std::fs::write(&file, "{\"count\": 40}").expect("write");
+    let file = dir.write("ticket.json", "{\"count\": 40}");
     let args = ["--file", &file, "--buyers", "30", "--speed", "max"];
     let (one, two) = (start(LESSON, &args), start(LESSON, &args));
     let (one, two) = (one.finish(), two.finish());

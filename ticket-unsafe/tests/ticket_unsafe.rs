@@ -49,8 +49,7 @@ fn six_buyers_for_three_tickets_all_buy() {
 #[test]
 fn a_broken_file_is_refused_and_kept() {
     let dir = Scratch::new();
-    let file = dir.path("ticket.json");
-    std::fs::write(&file, "{\"count\": \"three\"}").expect("write");
+    let file = dir.write("ticket.json", "{\"count\": \"three\"}");
     let run = run(LESSON, &["--file", &file, "--speed", "max"]);
     assert_eq!(run.code(), Some(1));
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
