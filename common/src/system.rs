@@ -120,6 +120,27 @@ pub fn zombies_of(ppid: i32) -> Vec<ProcessInfo> {
         .collect()
 }
 
+/// Waits up to `within` for whoever adopted the zombies `pids` to reap
+/// them; returns how many are still zombies.
+pub fn wait_until_reaped(pids: &[i32], within: std::time::Duration) -> usize {
+    let still = || {
+        pids.iter()
+            .filter(|&&pid| process(pid).is_some_and(|p| p.is_zombie()))
+            .count()
+    };
+    let deadline = std::time::Instant::now() + within;
+    while still() > 0 && std::time::Instant::now() < deadline && !crate::process::stopping() {
+        crate::timing::sleep(std::time::Duration::from_millis(10));
+    }
+    still()
+}
+
+/// Why an adopter may never reap, and what to do about it.
+pub const PID_1_PROBLEM: &str = "This is the container pid-1 problem: whatever runs as pid 1 \
+    must reap the orphans it adopts, and most programs never do. Put a small init in front of \
+    them (tini, or docker run --init). Until their adopter reaps them or the system restarts, \
+    these zombies stay.";
+
 /// "pid 1 (init)": a process's pid and command name, for the learner.
 pub fn describe(pid: i32) -> String {
     match process(pid) {

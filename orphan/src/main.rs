@@ -3,7 +3,7 @@
 //! (init, a subreaper, or this lesson), and be reaped by its new parent.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::orphan::wait_for_new_parent;
 use common::process::{adopt, stopping};
@@ -93,11 +93,8 @@ fn watch_the_system_reap(orphan: Pid) {
         log::line(format!("C (pid {orphan}) has been reaped by its adopter"));
         return;
     };
-    let deadline = Instant::now() + timing::scaled(2.0).max(Duration::from_millis(200));
-    while system::process(orphan.as_raw()).is_some() && Instant::now() < deadline {
-        timing::sleep(Duration::from_millis(10));
-    }
-    if system::process(orphan.as_raw()).is_none() {
+    let within = timing::scaled(2.0).max(Duration::from_millis(200));
+    if system::wait_until_reaped(&[orphan.as_raw()], within) == 0 {
         log::line(format!(
             "C (pid {orphan}) ended and {} reaped it",
             system::describe(zombie.ppid)
@@ -108,10 +105,9 @@ fn watch_the_system_reap(orphan: Pid) {
         "unreaped",
         json!({"of": orphan.as_raw(), "by": zombie.ppid}),
         format!(
-            "C (pid {orphan}) ended, but {} has not reaped it: it stays a zombie. This is the \
-             container pid-1 problem: whatever runs as pid 1 must reap the orphans it adopts, and \
-             most programs never do; put a small init in front (tini, or docker run --init)",
+            "C (pid {orphan}) ended, but {} has not reaped it: it stays a zombie",
             system::describe(zombie.ppid)
         ),
     );
+    log::line(system::PID_1_PROBLEM);
 }

@@ -198,16 +198,9 @@ fn kill_the_parent(parent: Child, adopting: bool) -> Result<()> {
         "they were adopted by {}",
         system::describe(adopter)
     ));
-    let still = |zs: &[Pid]| {
-        zs.iter()
-            .filter(|z| system::process(z.as_raw()).is_some_and(|p| p.is_zombie()))
-            .count()
-    };
-    let deadline = Instant::now() + timing::scaled(2.0).max(Duration::from_millis(200));
-    while still(&zombies) > 0 && Instant::now() < deadline && !stopping() {
-        timing::sleep(Duration::from_millis(10));
-    }
-    let left = still(&zombies);
+    let pids: Vec<i32> = zombies.iter().map(|z| z.as_raw()).collect();
+    let left =
+        system::wait_until_reaped(&pids, timing::scaled(2.0).max(Duration::from_millis(200)));
     if left == 0 {
         log::line(format!(
             "{} reaped them all in {:.1} ms",
@@ -225,11 +218,7 @@ fn kill_the_parent(parent: Child, adopting: bool) -> Result<()> {
             system::describe(adopter)
         ),
     );
-    log::line(
-        "This is the container pid-1 problem: whatever runs as pid 1 must reap adopted orphans, \
-         and most programs never do. Put a small init in front of them (tini, or docker run \
-         --init). These zombies stay until their adopter reaps them or the system restarts.",
-    );
+    log::line(system::PID_1_PROBLEM);
     Ok(())
 }
 
