@@ -4,12 +4,14 @@ use common::testing::{Scratch, check_usage, run};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-unsafe");
 
-/// Every buyer reads the count at 1, 2 or 3 time units (its `search` sleep)
-/// and writes it back 1 to 3 units later, so no write lands before unit 2.
-/// A buyer reading at unit 2 or 3 can only have been preceded by writers that
-/// read at unit 1, saw 3 tickets and wrote 2. So every buyer sees at least 2
-/// tickets, and all six buy: the oversell does not depend on the draws. A
-/// unit is 100 ms at speed 10, far more than any scheduling delay.
+/// Every buyer reads the count at 1, 2 or 3 time units (its `search`
+/// sleep) and writes it back 1 to 3 units later, so no write lands before
+/// unit 2 and every read is over by unit 3. A reader at unit 3 can follow at
+/// most two writes made one after the other (read at 1 and written at 2,
+/// then read at 2 and written at 3): it sees 1 ticket at least. Selling out
+/// would take a third write before the last read, at unit 4 or later: never.
+/// So all six buy, whatever the draws. A unit is 100 ms at speed 10, far
+/// more than any scheduling delay.
 #[test]
 fn six_buyers_for_three_tickets_all_buy() {
     let dir = Scratch::new();
