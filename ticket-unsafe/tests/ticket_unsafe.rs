@@ -38,8 +38,6 @@ fn six_buyers_for_three_tickets_all_buy() {
         run.events("search")
             .all(|r| r.fields["count"].as_u64() >= Some(1))
     );
-    let left = summary["left"].as_u64().expect("left");
-    assert!(left >= 1, "the file still claims tickets are left: {left}");
     assert!(
         run.stdout
             .contains("OVERSOLD: 6 buyers hold a ticket, but only 3 existed"),
