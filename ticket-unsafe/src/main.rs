@@ -1,6 +1,6 @@
 //! 抢票系统 (ticket office), without a lock: the buyers share one JSON file.
 //! Each looks at the count, then buys: reads it, takes one, and writes it
-//! back a moment later. They all read before anyone writes, so watch every
+//! back a moment later, while others still read the old count. Watch every
 //! buyer be told "bought", and the reckoning find more sold than existed.
 
 use std::process::ExitCode;
