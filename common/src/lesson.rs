@@ -116,6 +116,7 @@ pub fn run<A: clap::Parser>(
         Ok(trace) => trace,
         Err(e) => {
             log::plain_error(format!("{}: {e}", about.name));
+            remove_scratch_dir();
             return ExitCode::FAILURE;
         }
     };

@@ -275,29 +275,34 @@ impl Reckoning {
             sold_out,
             errors,
         } = self.sale;
-        let left = self
+        let file_says = self
             .left
             .map_or_else(|| "no readable count".to_owned(), |l| format!("{l} left"));
         let mut text = format!(
-            "{} tickets at the start, the file says {left}; {bought} buyers were told \"bought\", \
-             {sold_out} \"sold out\", {errors} failed.",
+            "{} tickets at the start, the file says {file_says}; {bought} buyers were told \
+             \"bought\", {sold_out} \"sold out\", {errors} failed.",
             self.initial
         );
-        if self.oversold() > 0 {
-            text += &format!(
-                " OVERSOLD: {bought} buyers hold a ticket, but only {} existed.",
-                self.initial
-            );
-        } else if self.balanced() {
-            text += &format!(
-                " Every ticket is accounted for: {bought} bought + {left} == {}.",
-                self.initial
-            );
-        } else if let Some(l) = self.left {
-            text += &format!(
-                " The count is off: {bought} bought + {l} left != {}.",
-                self.initial
-            );
+        match self.left {
+            _ if self.oversold() > 0 => {
+                text += &format!(
+                    " OVERSOLD: {bought} buyers hold a ticket, but only {} existed.",
+                    self.initial
+                );
+            }
+            Some(left) if self.balanced() => {
+                text += &format!(
+                    " Every ticket is accounted for: {bought} bought + {left} left == {}.",
+                    self.initial
+                );
+            }
+            Some(left) => {
+                text += &format!(
+                    " The count is off: {bought} bought + {left} left != {}.",
+                    self.initial
+                );
+            }
+            None => {}
         }
         text
     }
