@@ -7,7 +7,8 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::OwnedFd;
 
-use crate::{Context, Result, process};
+use crate::error::{Context, Result};
+use crate::signals;
 
 /// Make it before `fork`; the child `send`s, the parent `recv`s.
 #[derive(Debug)]
@@ -45,7 +46,7 @@ impl Channel {
             match (&self.read).read(&mut bytes[got..]) {
                 Ok(0) => return Ok(None),
                 Ok(n) => got += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted && !process::stopping() => continue,
+                Err(e) if e.kind() == ErrorKind::Interrupted && !signals::stopping() => continue,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {
                     return Err("stopped while waiting".into());
                 }

@@ -11,22 +11,16 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::error::ErrorKind;
-
-use crate::log::{self, Record};
-use crate::timing::{self, Speed};
+use clap::{FromArgMatches, Parser};
 use nix::libc;
+use nix::sys::signal::Signal;
 use nix::unistd::getuid;
 
-use crate::{Context, Result, process, system};
+use crate::error::{Context, Result, Usage};
+use crate::timing::{self, Speed};
+use crate::{child, log, signals, system};
 
-/// The lesson's name and what it demonstrates, for `--help` and messages.
-#[derive(Debug, Clone, Copy)]
-pub struct About {
-    pub name: &'static str,
-    pub description: &'static str,
-}
-
-/// The options every lesson has.
+/// The options every lesson has: flatten them into the lesson's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
     /// Run the clock N times faster (each sleep is divided by N); 'max' never sleeps
@@ -57,75 +51,30 @@ pub struct Options {
     pub panic_in: Option<String>,
 }
 
-/// A value the command line allowed but this system cannot take: reported
-/// like a bad option, with exit status 2.
-#[derive(Debug)]
-pub struct Usage(pub String);
-
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (see --help)", self.0)
-    }
-}
-
-impl std::error::Error for Usage {}
-
-static PANIC_IN: OnceLock<String> = OnceLock::new();
+/// The lesson's name, and the process that made the scratch directory.
+static NAME: OnceLock<String> = OnceLock::new();
 static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
-/// Parses the command line; `--help` prints and exits 0, a bad option or value
-/// is one line on standard error and exit status 2.
-pub fn parse<A: clap::Parser>(about: &About) -> A {
-    let command = A::command()
-        .name(about.name)
-        .bin_name(about.name)
-        .about(about.description);
-    match command
-        .try_get_matches()
-        .and_then(|m| A::from_arg_matches(&m))
-    {
-        Ok(args) => args,
-        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            e.exit()
-        }
-        Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            log::plain_error(format!("{}: {first} (see --help)", about.name));
-            std::process::exit(2);
-        }
-    }
-}
-
-/// Runs a lesson: parses `A`, sets up logging, timing and the trace, runs
-/// `body`, reaps every child still running, then runs `after` with the trace
-/// records (to draw and judge what happened).
+/// Runs a lesson: parses its `Args` (`--help` prints and exits 0; a bad
+/// option is one line on standard error and exit status 2), opens the
+/// trace, runs `lesson`, then reaps every child still running.
 ///
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
-pub fn run<A: clap::Parser>(
-    about: About,
-    options: impl Fn(&A) -> &Options,
-    body: impl FnOnce(&A) -> Result,
-    after: impl FnOnce(&A, &[Record]) -> Result,
-) -> ExitCode {
-    let args: A = parse(&about);
-    let trace = match begin(&about, options(&args)) {
-        Ok(trace) => trace,
-        Err(e) => {
-            log::plain_error(format!("{}: {e}", about.name));
-            remove_scratch_dir();
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = catch_unwind(AssertUnwindSafe(|| body(&args)));
-    if !matches!(outcome, Ok(Ok(()))) && process::stop_signal().is_none() {
-        process::signal_all(nix::sys::signal::Signal::SIGTERM);
+pub fn run<A: Parser>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
+    let (args, options) = parse::<A>();
+    if let Err(e) = begin(&options) {
+        log::plain_error(format!("{}: {e}", name()));
+        remove_scratch_dir();
+        return ExitCode::FAILURE;
     }
-    let reaped = process::reap_all();
-    let code = match (process::stop_signal(), outcome) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| lesson(args)));
+    if !matches!(outcome, Ok(Ok(()))) && !signals::stopping() {
+        child::kill_all(Signal::SIGTERM);
+    }
+    let reaped = child::reap_all();
+    let code = match (signals::stop_signal(), outcome) {
         (Some(signal), _) => {
             log::warn(match reaped {
                 0 => format!("stopped by {signal}; no child was left running"),
@@ -140,26 +89,46 @@ pub fn run<A: clap::Parser>(
             101
         }
         (None, Ok(Err(e))) => {
-            log::plain_error(format!("{}: {e}", about.name));
+            log::plain_error(format!("{}: {e}", name()));
             if e.is::<Usage>() { 2 } else { 1 }
         }
-        (None, Ok(Ok(()))) => match log::read_trace(&trace).and_then(|r| after(&args, &r)) {
-            Err(e) => {
-                log::plain_error(format!("{}: {e}", about.name));
-                1
-            }
-            Ok(()) if process::failures() > 0 => 1,
-            Ok(()) => 0,
-        },
+        (None, Ok(Ok(()))) if child::failures() > 0 => 1,
+        (None, Ok(Ok(()))) => 0,
     };
     remove_scratch_dir();
     ExitCode::from(code)
 }
 
-/// Sets up the lesson process; returns the trace file it writes.
-fn begin(about: &About, options: &Options) -> Result<PathBuf> {
+/// The lesson's `Args`, and the options every lesson has, flattened in them.
+fn parse<A: Parser>() -> (A, Options) {
+    let command = A::command();
+    let _ = NAME.set(command.get_name().to_owned());
+    let parsed = command
+        .try_get_matches()
+        .and_then(|m| Ok((A::from_arg_matches(&m)?, Options::from_arg_matches(&m)?)));
+    match parsed {
+        Ok(parsed) => parsed,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            log::plain_error(format!("{}: {first} (see --help)", name()));
+            std::process::exit(2);
+        }
+    }
+}
+
+fn name() -> &'static str {
+    NAME.get().map_or("lesson", String::as_str)
+}
+
+/// Sets up the lesson process: the trace, the clock, Ctrl-C.
+fn begin(options: &Options) -> Result<()> {
     if let Some(name) = &options.panic_in {
-        let _ = PANIC_IN.set(name.clone());
+        child::panic_in(name);
     }
     let trace = match &options.trace {
         Some(path) => path.clone(),
@@ -171,40 +140,16 @@ fn begin(about: &About, options: &Options) -> Result<PathBuf> {
         .open(&trace)
         .and_then(|f| f.set_len(0).map(|()| f))
         .context(format!("opening the trace {}", trace.display()))?;
-    log::init(Some(file));
+    log::init(file, &trace);
     let seed = timing::init(options.speed, options.seed);
-    process::forward_stop_signals()?;
-    log::line(format!(
+    signals::forward_stop_signals()?;
+    log::say(format!(
         "{} starts: pid {}, speed {}, seed {seed} (--seed {seed} replays these draws)",
-        about.name,
+        name(),
         std::process::id(),
         options.speed
     ));
-    Ok(trace)
-}
-
-/// Makes the lesson adopt its orphaned descendants (unless `leave_to_system`),
-/// and says which it will be. Returns true if the lesson is the subreaper.
-pub fn adopt_orphans(leave_to_system: bool) -> bool {
-    if leave_to_system {
-        return false;
-    }
-    match process::become_subreaper() {
-        Ok(()) => true,
-        Err(e) => {
-            log::warn(format!("cannot adopt orphans ({e}); they go to the system"));
-            false
-        }
-    }
-}
-
-/// Prints a part's title and a few lines of explanation.
-pub fn heading(title: &str, text: &str) {
-    log::plain("");
-    log::plain(format!("── {title} ──"));
-    for line in text.lines() {
-        log::plain(line.trim());
-    }
+    Ok(())
 }
 
 /// Refuses an `option` of `n` processes that would come near the system's
@@ -213,7 +158,9 @@ pub fn check_room(n: u32, option: &str) -> Result<()> {
     let user = if getuid().is_root() {
         None // root ignores the process limit
     } else {
-        let limit = nproc_limit().ok().filter(|&l| l != libc::RLIM_INFINITY);
+        let limit = system::getrlimit_nproc()
+            .ok()
+            .filter(|&l| l != libc::RLIM_INFINITY);
         limit.map(|l| (system::processes_of_user(getuid().as_raw()), l))
     };
     room(
@@ -250,41 +197,9 @@ fn room(
     Ok(())
 }
 
-// Through libc: nix has no RLIMIT_NPROC on macOS, which has the limit.
-
-/// The soft limit on the processes of this process's user.
-fn nproc_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid, writable rlimit.
-    match unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut limit) } {
-        0 => Ok(limit.rlim_cur),
-        _ => Err(std::io::Error::last_os_error()),
-    }
-}
-
-pub(crate) fn set_nproc_limit(max: u64) -> std::io::Result<()> {
-    let limit = libc::rlimit {
-        rlim_cur: max,
-        rlim_max: max,
-    };
-    // SAFETY: `limit` is a valid rlimit.
-    match unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) } {
-        0 => Ok(()),
-        _ => Err(std::io::Error::last_os_error()),
-    }
-}
-
-/// True if `--panic-in` names this child.
-pub(crate) fn panics_in(name: &str) -> bool {
-    PANIC_IN.get().is_some_and(|n| n == name)
-}
-
 /// A private directory (mode 0700) for this run's lock and trace files,
 /// removed when the lesson ends.
-pub fn scratch_dir() -> Result<&'static Path> {
+pub(crate) fn scratch_dir() -> Result<&'static Path> {
     if let Some((dir, _)) = SCRATCH.get() {
         return Ok(dir);
     }

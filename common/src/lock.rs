@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use crate::{Context, Result};
+use crate::error::{Context, Result};
 
 /// A lock shared by the processes of a lesson: create it in the parent,
 /// hand it to the children, `acquire` it in each.
@@ -40,7 +40,7 @@ impl Lock {
 
     /// The lock whose file is `path`, created if missing and never replaced,
     /// so that separate runs that name the same file exclude each other too.
-    pub fn at(path: &Path) -> Result<Lock> {
+    fn at(path: &Path) -> Result<Lock> {
         open(path)?;
         Ok(Lock {
             path: path.to_owned(),
@@ -54,10 +54,6 @@ impl Lock {
         let mut name = path.as_os_str().to_owned();
         name.push(".lock");
         Lock::at(Path::new(&name))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Waits until no other process holds the lock, then holds it.

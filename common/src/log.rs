@@ -3,13 +3,18 @@
 //! The same moments go to the trace, one JSON object a line, for the timeline
 //! and the tests.
 
+use std::fmt::Display;
 use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::error::{Context, Result};
 
 /// Set once in the lesson process before any `fork`; every child inherits it,
 /// so all processes measure time from the same instant and append to the
@@ -17,7 +22,8 @@ use serde_json::Value;
 struct Setup {
     start: Instant,
     colour: bool,
-    trace: Option<File>,
+    trace: File,
+    path: PathBuf,
 }
 
 static SETUP: OnceLock<Setup> = OnceLock::new();
@@ -35,18 +41,19 @@ struct Who {
 }
 
 static TRACE_FAILED: AtomicBool = AtomicBool::new(false);
-/// Set for long runs: [`say`] then only traces, it prints nothing.
+/// Set for long runs: [`event`] then only traces, it prints nothing.
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 const PALETTE: [u8; 12] = [32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91];
 
-pub(crate) fn init(trace: Option<File>) {
+pub(crate) fn init(trace: File, path: &Path) {
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = SETUP.set(Setup {
         start: Instant::now(),
         colour,
         trace,
+        path: path.to_owned(),
     });
 }
 
@@ -58,12 +65,12 @@ pub(crate) fn become_child(name: &str, ordinal: usize) {
 }
 
 /// Seconds since the lesson started.
-pub fn elapsed() -> f64 {
+fn elapsed() -> f64 {
     SETUP.get().map_or(0.0, |s| s.start.elapsed().as_secs_f64())
 }
 
 /// The short name of the calling process ("main" for the lesson itself).
-pub fn who() -> String {
+fn who() -> String {
     let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
     if who.name.is_empty() {
         "main".to_owned()
@@ -73,26 +80,22 @@ pub fn who() -> String {
 }
 
 /// Prints one line for the learner, prefixed with time, pid and name.
-pub fn line(text: impl std::fmt::Display) {
+pub fn say(text: impl Display) {
     emit(false, &text.to_string());
 }
 
-/// Like [`line`], on standard error: for what went wrong.
-pub fn warn(text: impl std::fmt::Display) {
+/// Like [`say`], on standard error: for what went wrong.
+pub(crate) fn warn(text: impl std::fmt::Display) {
     emit(true, &text.to_string());
 }
 
 fn emit(to_stderr: bool, text: &str) {
-    let (name, colour) = {
-        let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-        (who.name.clone(), who.colour)
-    };
-    let name = if name.is_empty() { "main" } else { &name };
+    let colour = WHO.lock().unwrap_or_else(|e| e.into_inner()).colour;
     let mut line = format!(
         "{:>7.3}s {:>7} {:<9} {}",
         elapsed(),
         std::process::id(),
-        name,
+        who(),
         text
     );
     let colour = colour.filter(|_| SETUP.get().is_some_and(|s| s.colour));
@@ -111,51 +114,53 @@ fn emit(to_stderr: bool, text: &str) {
     };
 }
 
-/// Prints `text` as it is, a line of a report or a heading. Like every
-/// line here, never panics: a closed output (`| head`) must not turn into
-/// a panic that leaves children behind.
-pub fn plain(text: impl std::fmt::Display) {
+/// Prints `text` as it is, a line of a report. Like every line here, never
+/// panics: a closed output (`| head`) must not turn into a panic that leaves
+/// children behind.
+pub(crate) fn plain(text: impl Display) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 /// Prints `text` as it is on standard error: the one line of a failure.
-pub fn plain_error(text: impl std::fmt::Display) {
+pub(crate) fn plain_error(text: impl Display) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{text}").and_then(|()| err.flush());
 }
 
-/// Prints `text` and records `event` in the trace.
-pub fn say(event: &str, text: impl std::fmt::Display) {
-    say_with(event, Value::Null, text);
-}
-
-/// Prints `text` and records `event` with extra fields (a JSON object).
-pub fn say_with(event: &str, fields: Value, text: impl std::fmt::Display) {
-    trace_with(event, fields);
-    if !QUIET.load(Ordering::Relaxed) {
-        line(text);
+/// Prints a part's title and a few lines of explanation, between the
+/// processes' lines.
+pub fn heading(title: &str, text: &str) {
+    plain("");
+    plain(format!("── {title} ──"));
+    for line in text.lines() {
+        plain(line.trim());
     }
 }
 
-/// From now on, in this process and the children it starts, [`say`] only
+/// Prints `text`, like [`say`], and records `event` in the trace with
+/// `fields` (a JSON object, or `()` for none).
+pub fn event(event: &str, fields: impl Serialize, text: impl Display) {
+    record(event, fields);
+    if !QUIET.load(Ordering::Relaxed) {
+        say(text);
+    }
+}
+
+/// From now on, in this process and the children it starts, [`event`] only
 /// records its events: for sales repeated hundreds of times.
-pub fn quiet() {
+pub(crate) fn quiet() {
     QUIET.store(true, Ordering::Relaxed);
 }
 
-/// Records `event` in the trace only.
-pub fn trace(event: &str) {
-    trace_with(event, Value::Null);
-}
-
-/// Records `event` with extra fields (a JSON object) in the trace only:
-/// `{"t": …, "pid": …, "ppid": …, "who": …, "event": …, <fields>}`.
-pub fn trace_with(event: &str, fields: Value) {
-    let Some(file) = SETUP.get().and_then(|s| s.trace.as_ref()) else {
+/// Records `event` with `fields` (a JSON object, or `()` for none) in the
+/// trace only: `{"t": …, "pid": …, "ppid": …, "who": …, "event": …, <fields>}`.
+pub fn record(event: &str, fields: impl Serialize) {
+    let Some(file) = SETUP.get().map(|s| &s.trace) else {
         return;
     };
-    let record = record(event, &fields);
+    let fields = serde_json::to_value(fields).unwrap_or(Value::Null);
+    let record = json_line(event, &fields);
     if let Err(e) = (&*file).write_all(record.as_bytes()) {
         if !TRACE_FAILED.swap(true, Ordering::Relaxed) {
             warn(format!("cannot write the trace: {e}"));
@@ -163,7 +168,7 @@ pub fn trace_with(event: &str, fields: Value) {
     }
 }
 
-fn record(event: &str, fields: &Value) -> String {
+fn json_line(event: &str, fields: &Value) -> String {
     let quote = |s: &str| Value::from(s).to_string();
     let mut line = format!(
         "{{\"t\":{:.6},\"pid\":{},\"ppid\":{},\"who\":{},\"event\":{}",
@@ -198,9 +203,17 @@ pub struct Record {
     pub fields: serde_json::Map<String, Value>,
 }
 
-/// Reads a trace written by [`trace_with`]: one JSON object a line.
-pub fn read_trace(path: &std::path::Path) -> crate::Result<Vec<Record>> {
-    use crate::Context;
+/// The records this lesson's processes have written so far.
+pub fn records() -> Result<Vec<Record>> {
+    let path = SETUP
+        .get()
+        .map(|s| s.path.clone())
+        .ok_or("no trace was opened")?;
+    read_trace(&path)
+}
+
+/// Reads a trace written by [`record`]: one JSON object a line.
+pub fn read_trace(path: &Path) -> Result<Vec<Record>> {
     let text =
         std::fs::read_to_string(path).context(format!("reading the trace {}", path.display()))?;
     text.lines()
@@ -217,14 +230,14 @@ mod tests {
 
     #[test]
     fn a_record_is_one_json_object_on_one_line() {
-        let line = record("bought", &serde_json::json!({"left": 2, "note": "a\nb"}));
+        let line = json_line("bought", &serde_json::json!({"left": 2, "note": "a\nb"}));
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         let v: Value = serde_json::from_str(&line).expect("valid JSON");
         assert_eq!(v["event"], "bought");
         assert_eq!(v["who"], "main");
         assert_eq!(v["left"], 2);
         assert_eq!(v["note"], "a\nb");
-        let again = record("parent", &serde_json::json!({"ppid": 1, "pid": 2}));
+        let again = json_line("parent", &serde_json::json!({"ppid": 1, "pid": 2}));
         assert_eq!(again.matches("\"ppid\"").count(), 1, "{again}");
         assert_eq!(again.matches("\"pid\"").count(), 1, "{again}");
         assert!(v["t"].is_f64() && v["pid"].is_u64() && v["ppid"].is_u64());

@@ -1,7 +1,14 @@
 //! What the system reports about a process: its state (`R`, `S`, `Z` …), its
 //! parent and its command name. Linux reads `/proc/PID/stat`, which has the
 //! whole name up to the kernel's 15 bytes and no column cut by `ps`; macOS,
-//! which has no `/proc`, asks `ps`.
+//! which has no `/proc`, asks `ps`. Also the limits on processes: the
+//! pids the system has, and how many one user may run (`RLIMIT_NPROC`).
+
+use std::time::{Duration, Instant};
+
+use nix::libc;
+
+use crate::{signals, timing};
 
 /// One process as the system reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,8 +21,6 @@ pub struct ProcessInfo {
     pub ppid: i32,
     /// Its process group.
     pub pgid: i32,
-    /// When it started, in clock ticks since boot (Linux only, else 0).
-    pub start_ticks: u64,
 }
 
 impl ProcessInfo {
@@ -31,9 +36,10 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
     parse_stat(&stat)
 }
 
-/// Parses `/proc/PID/stat`: `pid (comm) state ppid … starttime …`. The name
+/// Parses `/proc/PID/stat`: `pid (comm) state ppid pgrp …`. The name
 /// may itself hold spaces and parentheses, so it ends at the last `)`.
-pub fn parse_stat(stat: &str) -> Option<ProcessInfo> {
+#[cfg(any(test, target_os = "linux"))]
+fn parse_stat(stat: &str) -> Option<ProcessInfo> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let pid = stat[..open].trim().parse().ok()?;
@@ -45,7 +51,6 @@ pub fn parse_stat(stat: &str) -> Option<ProcessInfo> {
         state: rest.first()?.chars().next()?,
         ppid: rest.get(1)?.parse().ok()?,
         pgid: rest.get(2)?.parse().ok()?,
-        start_ticks: rest.get(19)?.parse().ok()?,
     })
 }
 
@@ -90,7 +95,8 @@ fn ps(which: &[&str]) -> Vec<ProcessInfo> {
 }
 
 /// Parses a line of `ps -o pid=,stat=,ppid=,pgid=,comm=`.
-pub fn parse_ps(line: &str) -> Option<ProcessInfo> {
+#[cfg(any(test, not(target_os = "linux")))]
+fn parse_ps(line: &str) -> Option<ProcessInfo> {
     let mut fields = line.split_whitespace();
     let pid = fields.next()?.parse().ok()?;
     let state = fields.next()?.chars().next()?;
@@ -103,7 +109,6 @@ pub fn parse_ps(line: &str) -> Option<ProcessInfo> {
         state,
         ppid,
         pgid,
-        start_ticks: 0,
     })
 }
 
@@ -120,17 +125,18 @@ pub fn zombies_of(ppid: i32) -> Vec<ProcessInfo> {
         .collect()
 }
 
-/// Waits up to `within` for whoever adopted the zombies `pids` to reap
-/// them; returns how many are still zombies.
-pub fn wait_until_reaped(pids: &[i32], within: std::time::Duration) -> usize {
+/// Gives whoever adopted the zombies `pids` two of the lesson's seconds (at
+/// least 0.2 s) to reap them; returns how many are still zombies.
+pub fn wait_until_reaped(pids: &[i32]) -> usize {
     let still = || {
         pids.iter()
             .filter(|&&pid| process(pid).is_some_and(|p| p.is_zombie()))
             .count()
     };
-    let deadline = std::time::Instant::now() + within;
-    while still() > 0 && std::time::Instant::now() < deadline && !crate::process::stopping() {
-        crate::timing::sleep(std::time::Duration::from_millis(10));
+    let within = timing::scaled(2.0).max(Duration::from_millis(200));
+    let deadline = Instant::now() + within;
+    while still() > 0 && Instant::now() < deadline && !signals::stopping() {
+        timing::sleep(Duration::from_millis(10));
     }
     still()
 }
@@ -191,6 +197,36 @@ pub fn processes_of_user(uid: u32) -> usize {
         .count()
 }
 
+// Through libc: nix has no RLIMIT_NPROC on macOS, which has the limit.
+
+/// `getrlimit(RLIMIT_NPROC)`: the soft limit on the processes of this
+/// process's user (`ulimit -u`).
+pub fn getrlimit_nproc() -> std::io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable rlimit.
+    match unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut limit) } {
+        0 => Ok(limit.rlim_cur),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+/// `setrlimit(RLIMIT_NPROC)`: sets both limits on the processes of this
+/// process's user to `max`.
+pub fn setrlimit_nproc(max: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: max,
+        rlim_max: max,
+    };
+    // SAFETY: `limit` is a valid rlimit.
+    match unsafe { libc::setrlimit(libc::RLIMIT_NPROC, &limit) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,8 +236,8 @@ mod tests {
         let stat = "42 (a (b) c) Z 7 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 12345 0 0";
         let p = parse_stat(stat).expect("parses");
         assert_eq!(
-            (p.pid, p.comm.as_str(), p.state, p.ppid, p.start_ticks),
-            (42, "a (b) c", 'Z', 7, 12345)
+            (p.pid, p.comm.as_str(), p.state, p.ppid, p.pgid),
+            (42, "a (b) c", 'Z', 7, 42)
         );
     }
 

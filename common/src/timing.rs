@@ -70,14 +70,14 @@ pub(crate) fn draws_for(name: &str) {
 }
 
 /// `random.randint(low, high)`: a whole number from `low` to `high`, both included.
-pub fn randint(low: u64, high: u64) -> u64 {
+fn randint(low: u64, high: u64) -> u64 {
     let mut rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     rng.get_or_insert_with(|| StdRng::seed_from_u64(0))
         .random_range(low..=high)
 }
 
 /// The lesson's speed.
-pub fn speed() -> Speed {
+fn speed() -> Speed {
     PLAN.get().map_or(Speed::Times(1.0), |p| p.speed)
 }
 
@@ -97,35 +97,22 @@ pub fn sleep_like_seed() -> u64 {
     seconds
 }
 
+/// A `timeval` (seconds and microseconds, as the kernel reports CPU time)
+/// as a `Duration`.
+pub(crate) fn duration(seconds: impl Into<i64>, micros: impl Into<i64>) -> Duration {
+    let micros = seconds.into() * 1_000_000 + micros.into();
+    Duration::from_micros(micros.max(0).unsigned_abs())
+}
+
 /// Sleeps, but wakes early when the lesson is being stopped (Ctrl-C), so
 /// that a parent that sleeps does not keep the learner waiting.
 pub fn sleep(duration: Duration) {
     const STEP: Duration = Duration::from_millis(20);
     let mut left = duration;
-    while !left.is_zero() && !crate::process::stopping() {
+    while !left.is_zero() && !crate::signals::stopping() {
         let step = left.min(STEP);
         std::thread::sleep(step);
         left -= step;
-    }
-}
-
-/// Keeps the CPU busy until this process has used `total` of CPU time in
-/// all (user + system), so that its parent can read that figure back.
-pub fn burn_cpu(total: Duration) {
-    use nix::sys::resource::{UsageWho, getrusage};
-    let used = || {
-        getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::MAX, |u| {
-            let micros = |t: nix::sys::time::TimeVal| {
-                Duration::from_secs(t.tv_sec().max(0) as u64)
-                    + Duration::from_micros(t.tv_usec().max(0) as u64)
-            };
-            micros(u.user_time()) + micros(u.system_time())
-        })
-    };
-    while used() < total {
-        for i in 0..20_000u32 {
-            std::hint::black_box(i);
-        }
     }
 }
 

@@ -1,35 +1,52 @@
 //! 孤儿进程 (orphan processes): a parent ends while its child still runs.
-//! Watch the child notice that its parent changed, learn who adopted it
-//! (init, a subreaper, or this lesson), and be reaped by its new parent.
+//! Watch the child notice that its parent changed (`getppid`), learn who
+//! adopted it (init, a subreaper, or this lesson), and be reaped by its new parent.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::orphan::wait_for_new_parent;
-use common::process::{adopt, stopping};
-use common::{
-    Channel, Pid, Result, heading, json, log, say, say_with, sleep_like_seed, spawn, system, timing,
-};
+use common::child::adopt;
+use common::{Channel, Options, Result, event, fork, heading, say, sleep_like_seed, system};
+use nix::unistd::{Pid, getpid, getppid};
+use serde_json::json;
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    about,
+    after_help = "WARNING: with --no-subreaper, on a system whose pid 1 does not reap adopted \
+children (many containers), the orphan stays a zombie until reboot."
+)]
+struct Args {
+    /// Do not adopt the orphan: leave it to the system (see the warning below)
+    #[arg(long)]
+    no_subreaper: bool,
+
+    #[command(flatten)]
+    options: Options,
+}
 
 fn main() -> ExitCode {
-    common::orphan::lesson(common::about!(), |adopting| {
+    common::run(|args: Args| {
+        // An orphan goes to the nearest subreaper, else to init. This lesson
+        // makes itself one (Linux), so that it can watch the adoption and reap.
+        let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
         heading(
             "Orphans",
             "The lesson starts a parent P, and P starts a child C. P ends while C still runs:
              C is an orphan, and some other process adopts it, becomes its parent and reaps it.",
         );
-        let lesson = Pid::this();
+        let lesson = getpid();
         let news = Channel::new()?;
-        let parent = spawn("P", || parent(lesson, &news))?;
+        let parent = fork("P", || parent(lesson, &news))?;
         let orphan = Pid::from_raw(news.recv()?.ok_or("P ended before it started C")?);
-        let ended = parent.join()?;
-        log::line(format!(
+        let ended = parent.wait4()?.ended;
+        say(format!(
             "reaped P at once: it {ended}; C (pid {orphan}) runs on without a parent"
         ));
         if adopting {
-            let reaped = adopt(orphan, "C")?.join_with_usage()?;
+            let reaped = adopt(orphan, "C")?.wait4()?;
             let text = format!("reaped C, the orphan I adopted: it {}", reaped.ended);
-            say_with("reaped", reaped.fields(), text);
+            event("reaped", reaped.fields(), text);
         } else {
             watch_the_system_reap(orphan);
         }
@@ -40,18 +57,16 @@ fn main() -> ExitCode {
 /// P: starts C, waits until C has seen who its parent is, then exits.
 fn parent(lesson: Pid, news: &Channel) -> Result<()> {
     let told = Channel::new()?;
-    let me = Pid::this();
-    let child = spawn("C", || orphan(lesson, me, &told))?;
+    let me = getpid();
+    let child = fork("C", || orphan(lesson, me, &told))?;
     told.recv()?
         .ok_or("C ended before it reported its parent")?;
     news.send(child.pid().as_raw())?;
-    say(
-        "exit",
-        format!(
-            "I exit now, while my child C (pid {}) still runs",
-            child.pid()
-        ),
+    let text = format!(
+        "I exit now, while my child C (pid {}) still runs",
+        child.pid()
     );
+    event("exit", (), text);
     Ok(())
 }
 
@@ -59,9 +74,21 @@ fn parent(lesson: Pid, news: &Channel) -> Result<()> {
 /// longer as an orphan, and exits.
 fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     // The record's own "ppid" field is the one this event is about.
-    say("parent", format!("my parent is P (pid {})", Pid::parent()));
+    event("parent", (), format!("my parent is P (pid {})", getppid()));
     told.send(0)?;
-    let adopter = wait_for_new_parent(parent)?;
+    // Nothing tells an orphan that its parent died: it asks getppid() until
+    // the answer changes, to whoever adopted it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let adopter = loop {
+        let now = getppid();
+        if now != parent {
+            break now;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("pid {parent} is still my parent after 30 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
     let comm = system::process(adopter.as_raw())
         .map(|p| p.comm)
         .unwrap_or_default();
@@ -72,13 +99,17 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     } else {
         "a subreaper (as systemd --user is)"
     };
-    say_with(
+    event(
         "adopted",
         json!({"old": parent.as_raw(), "new": adopter.as_raw(), "comm": comm}),
         format!("P is gone: my parent is now pid {adopter} ({comm}), {who}"),
     );
     sleep_like_seed();
-    say("exit", "I exit with status 3; my new parent should reap me");
+    event(
+        "exit",
+        (),
+        "I exit with status 3; my new parent should reap me",
+    );
     Ok(3)
 }
 
@@ -86,28 +117,22 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
 /// adopter does.
 fn watch_the_system_reap(orphan: Pid) {
     let alive = || system::process(orphan.as_raw()).is_some_and(|p| !p.is_zombie());
-    while alive() && !stopping() {
-        timing::sleep(Duration::from_millis(10));
+    while alive() && !common::stopping() {
+        common::timing::sleep(Duration::from_millis(10));
     }
     let Some(zombie) = system::process(orphan.as_raw()) else {
-        log::line(format!("C (pid {orphan}) has been reaped by its adopter"));
+        say(format!("C (pid {orphan}) has been reaped by its adopter"));
         return;
     };
-    let within = timing::scaled(2.0).max(Duration::from_millis(200));
-    if system::wait_until_reaped(&[orphan.as_raw()], within) == 0 {
-        log::line(format!(
-            "C (pid {orphan}) ended and {} reaped it",
-            system::describe(zombie.ppid)
-        ));
+    let adopter = system::describe(zombie.ppid);
+    if system::wait_until_reaped(&[orphan.as_raw()]) == 0 {
+        say(format!("C (pid {orphan}) ended and {adopter} reaped it"));
         return;
     }
-    say_with(
+    event(
         "unreaped",
         json!({"of": orphan.as_raw(), "by": zombie.ppid}),
-        format!(
-            "C (pid {orphan}) ended, but {} has not reaped it: it stays a zombie",
-            system::describe(zombie.ppid)
-        ),
+        format!("C (pid {orphan}) ended, but {adopter} has not reaped it: it stays a zombie"),
     );
-    log::line(system::PID_1_PROBLEM);
+    say(system::PID_1_PROBLEM);
 }

@@ -1,7 +1,7 @@
 //! The orphan lesson's claims: the child's parent changes from P to its
 //! adopter, and the adopter reaps it.
 
-use common::testing::{check_usage, run, start};
+use lesson_testing::{check_usage, run, start};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_orphan");

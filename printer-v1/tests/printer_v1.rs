@@ -1,8 +1,8 @@
 //! Version 1's claim: with nothing to order them, the colleagues print at
 //! the same time.
 
-use common::printer::{overlaps, turns};
-use common::testing::{check_usage, run};
+use common::timeline::{overlaps, turns};
+use lesson_testing::{check_usage, run};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_printer-v1");
 

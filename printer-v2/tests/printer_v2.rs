@@ -3,8 +3,8 @@
 //! that panics is reported and does not run its parent's code, and Ctrl-C
 //! stops every child.
 
-use common::printer::{overlaps, turns};
-use common::testing::{run, start};
+use common::timeline::{overlaps, turns};
+use lesson_testing::{run, start};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_printer-v2");

@@ -1,8 +1,8 @@
 //! Version 3's claim: a `Lock` makes the printing serial, and the order comes
 //! from the competition, not from the code.
 
-use common::printer::{most_at_once, overlaps, turns};
-use common::testing::{run, start};
+use common::timeline::{most_at_once, overlaps, turns};
+use lesson_testing::{run, start};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_printer-v3");

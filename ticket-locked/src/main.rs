@@ -3,16 +3,70 @@
 //! purchases come one at a time, the last buyers find them sold out, and the
 //! reckoning account for every ticket.
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use common::ticket::{Office, Outcome, Sale};
-use common::{Lock, Process, Result, json, say, say_with, sleep_like_seed};
+use common::sale::{self, Outcome};
+use common::{Context, Lock, Options, Process, Result, event, sleep_like_seed};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, clap::Parser)]
+#[command(about)]
+struct Args {
+    #[command(flatten)]
+    office: sale::Office,
+
+    #[command(flatten)]
+    options: Options,
+}
+
+/// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
+/// with whatever else the file holds kept as it was, where it was.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(try_from = "Map<String, Value>", into = "Map<String, Value>")]
+struct Tickets {
+    count: u64,
+    dic: Map<String, Value>,
+}
+
+impl TryFrom<Map<String, Value>> for Tickets {
+    type Error = String;
+
+    fn try_from(dic: Map<String, Value>) -> std::result::Result<Self, String> {
+        let count = sale::check_count(&dic)?;
+        Ok(Tickets { count, dic })
+    }
+}
+
+impl From<Tickets> for Map<String, Value> {
+    fn from(Tickets { count, mut dic }: Tickets) -> Self {
+        dic.insert("count".to_owned(), count.into());
+        dic
+    }
+}
+
+/// `json.load(open("ticket.json"))`: every process opens and reads the file
+/// itself; a file is what processes, each with its own memory, can share.
+fn load(file: &Path) -> Result<Tickets> {
+    let dic = sale::read_json_object(file)?;
+    serde_json::from_value(Value::Object(dic)).context(file.display())
+}
+
+/// `json.dump(dic, open("ticket.json", "w"))`, but never half written:
+/// `open(..., "w")` empties the file first, and a buyer reading it then
+/// finds no JSON. So the new text goes to a temporary file, and `rename`
+/// swaps it in: readers see the old file or the new one.
+fn dump(file: &Path, tickets: &Tickets) -> Result<()> {
+    let text = serde_json::to_string(tickets)? + "\n";
+    common::file::replace(file, text.as_bytes())
+}
 
 /// 查票: look at how many are left; any number of buyers may at once.
-fn search(office: &Office) -> Result<()> {
+fn search(file: &Path) -> Result<()> {
     sleep_like_seed();
-    let count = office.read()?.count;
-    say_with(
+    let count = load(file)?.count;
+    event(
         "search",
         json!({"count": count}),
         format!("sees {count} tickets left"),
@@ -22,16 +76,16 @@ fn search(office: &Office) -> Result<()> {
 
 /// 买票: read the count, take a ticket, write the count back. The sleep is
 /// the notes' network delay, in which others still read the old count.
-fn buy(office: &Office) -> Result<Outcome> {
-    let mut tickets = office.read()?;
+fn buy(file: &Path) -> Result<Outcome> {
+    let mut tickets = load(file)?;
     if tickets.count == 0 {
-        say("sold_out", "finds them sold out");
+        event("sold_out", (), "finds them sold out");
         return Ok(Outcome::SoldOut);
     }
     tickets.count -= 1;
     sleep_like_seed();
-    office.write(&tickets)?;
-    say_with(
+    dump(file, &tickets)?;
+    event(
         "bought",
         json!({"left": tickets.count}),
         format!("bought a ticket; {} left", tickets.count),
@@ -40,29 +94,33 @@ fn buy(office: &Office) -> Result<Outcome> {
 }
 
 /// One buyer: the notes' task.
-fn task(office: &Office, mutex: &Lock) -> Result<Outcome> {
-    search(office)?;
+fn task(file: &Path, mutex: &Lock) -> Result<Outcome> {
+    search(file)?;
+    // Opens the lock file itself, then flock()s it: one opened before fork
+    // would be a single lock shared by all, and exclude nobody.
     let held = mutex.acquire()?;
-    let outcome = buy(office)?;
+    let outcome = buy(file)?;
     held.release()?;
     Ok(outcome)
 }
 
 fn main() -> ExitCode {
-    common::ticket::lesson(common::about!(), |office, names| {
-        let mutex = Lock::beside(office.path())?;
-        let mut buyers: Vec<Process> = Vec::new();
-        for name in names {
-            buyers.push(Process::new(name, || task(office, &mutex)));
-        }
-        for b in &mut buyers {
-            b.start()?;
-        }
-        // Each buyer's exit status says how it ended: the kernel keeps it for us.
-        let mut sale = Sale::default();
-        for b in &mut buyers {
-            sale.tally(b.join()?);
-        }
-        Ok(sale)
+    common::run(|args: Args| {
+        let file = args.office.file.as_path();
+        // A lock file of its own: `dump` replaces ticket.json, a lock with it.
+        let mutex = Lock::beside(file)?;
+        sale::hold(&args.office, || {
+            let mut buyers: Vec<Process> = Vec::new();
+            for i in 1..=args.office.buyers {
+                buyers.push(Process::new(format!("buyer-{i}"), || task(file, &mutex)));
+            }
+            for b in &mut buyers {
+                b.start()?;
+            }
+            // Python's main process waits for its children before it exits.
+            // This one joins them, and learns from each exit status how that
+            // buyer ended: the kernel keeps it for the parent, for the reckoning.
+            buyers.iter_mut().map(Process::join).collect()
+        })
     })
 }

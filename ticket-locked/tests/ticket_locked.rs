@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use common::testing::{Run, Scratch, check_usage, output, run, start};
+use lesson_testing::{Run, Scratch, check_usage, output, run, start};
 use serde_json::Value;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
@@ -243,7 +243,7 @@ fn a_file_gone_bad_mid_sale_stops_the_buyers_and_is_kept() {
 mod killed {
     use std::time::{Duration, Instant};
 
-    use common::testing::{Scratch, lock_holder, start};
+    use lesson_testing::{Scratch, lock_holder, start};
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
 

@@ -1,6 +1,6 @@
 //! Without a lock, tickets are oversold, and not by luck.
 
-use common::testing::{Scratch, check_usage, run};
+use lesson_testing::{Scratch, check_usage, run};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-unsafe");
 

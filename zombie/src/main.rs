@@ -3,15 +3,56 @@
 //! state Z and hand its parent the exit status and CPU time it kept; then
 //! watch zombies pile up under a parent that never reaps, until it is killed.
 
+mod flood;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::process::{Child, ForkFailed, adopt, stopping, wait_until_dead};
-use common::system;
-use common::{Channel, Pid, Result, Signal, heading, json, log, say_with, spawn, timing};
+use common::child::{Child, ForkFailed, adopt};
+use common::{Channel, waitid_wnowait};
+use common::{Context, Options, Result, event, fork, heading, record, say, system, timing};
+use nix::errno::Errno;
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::signal::Signal;
+use nix::sys::time::TimeValLike;
+use nix::unistd::{Pid, getpid};
+use serde_json::json;
+
+/// The most zombies `--flood` makes: far below any real limit, and below
+/// the lessons' limit on children at once.
+const MAX_FLOOD: u32 = 4000;
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    about,
+    after_help = "WARNING: with --no-subreaper, on a system whose pid 1 does not reap adopted \
+children (many containers), the flood's zombies stay in the process table until reboot."
+)]
+struct Args {
+    /// How many children exit under a parent that never reaps them (part 2)
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_FLOOD)))]
+    flood: u32,
+
+    /// CPU time the first child burns before it exits, in milliseconds (part 1)
+    #[arg(long, value_name = "MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    cpu_ms: u64,
+
+    /// Do not adopt the orphaned zombies: leave them to the system (see the warning below)
+    #[arg(long)]
+    no_subreaper: bool,
+
+    #[command(flatten)]
+    options: Options,
+}
 
 fn main() -> ExitCode {
-    common::zombie::lesson(common::about!(), |args, adopting| {
+    common::run(|args: Args| {
+        common::check_room(args.flood, "--flood")?;
+        // Orphans go to the nearest subreaper, else to init. This lesson makes
+        // itself one (Linux), so that it can reap the flood in part 3.
+        let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
         every_child_is_a_zombie_until_reaped(Duration::from_millis(args.cpu_ms))?;
         pause();
         let parent = zombies_pile_up(args.flood)?;
@@ -26,21 +67,21 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
         "A child that ends gives back its memory and open files at once, but the kernel keeps
          its pid, how it ended and the CPU time it used, until its parent asks (wait).",
     );
-    let child = spawn("child", || {
+    let child = fork("child", || {
         let text = format!(
             "burns {} ms of CPU, then exits with status 7",
             cpu.as_millis()
         );
-        say_with("exit", json!({"status": 7}), text);
-        timing::burn_cpu(cpu);
+        event("exit", json!({"status": 7}), text);
+        burn_cpu(cpu);
         7
     })?;
     let pid = child.pid();
-    // waitid(WNOWAIT): returns once the child is dead, and leaves it unreaped.
-    wait_until_dead(pid)?;
+    // Returns once the child has ended, and leaves it unreaped.
+    waitid_wnowait(pid).context("waitid")?;
     let seen =
         system::process(pid.as_raw()).ok_or("the dead child vanished before it was reaped")?;
-    say_with(
+    event(
         "state",
         json!({"of": pid.as_raw(), "state": seen.state.to_string()}),
         format!(
@@ -54,29 +95,47 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
             }
         ),
     );
-    let reaped = child.join_with_usage()?;
-    let (user, sys) = reaped.cpu_ms();
-    say_with(
+    let reaped = child.wait4()?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    event(
         "reaped",
         reaped.fields(),
         format!(
-            "reaped pid {pid} (wait4): it {}, after {user:.0} ms of CPU in its own code and \
-             {sys:.0} ms in the kernel: what the kernel had kept for me",
-            reaped.ended
+            "reaped pid {pid} (wait4): it {}, after {:.0} ms of CPU in its own code and \
+             {:.0} ms in the kernel: what the kernel had kept for me",
+            reaped.ended,
+            ms(reaped.user),
+            ms(reaped.sys)
         ),
     );
     match system::process(pid.as_raw()) {
-        None => say_with(
+        None => event(
             "gone",
             json!({"of": pid.as_raw()}),
             format!("pid {pid} is gone from the process table"),
         ),
-        Some(p) => log::line(format!(
+        Some(p) => say(format!(
             "pid {pid} is listed again, now as {}: the pid was reused",
             p.comm
         )),
     }
     Ok(())
+}
+
+/// Keeps the CPU busy until this process has used `total` of CPU time in
+/// all (user + system, as `getrusage` counts it), for its parent to read back.
+fn burn_cpu(total: Duration) {
+    let used = || {
+        getrusage(UsageWho::RUSAGE_SELF).map_or(Duration::MAX, |u| {
+            let micros = u.user_time().num_microseconds() + u.system_time().num_microseconds();
+            Duration::from_micros(micros.max(0).unsigned_abs())
+        })
+    };
+    while used() < total {
+        for i in 0..20_000u32 {
+            std::hint::black_box(i);
+        }
+    }
 }
 
 fn zombies_pile_up(n: u32) -> Result<Child> {
@@ -86,12 +145,12 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
          a pid and counts against its user's process limit until it is reaped.",
     );
     let ready = Channel::new()?;
-    let parent = spawn("parent", || never_reaps(n, &ready))?;
+    let parent = fork("parent", || never_reaps(n, &ready))?;
     ready
         .recv()?
         .ok_or("the parent ended before its children did")?;
     let zombies = system::zombies_of(parent.pid().as_raw()).len();
-    say_with(
+    event(
         "flood",
         json!({"zombies": zombies}),
         format!(
@@ -103,49 +162,56 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
         Some(max) => format!("{zombies} of the {max} pids this system has (pid_max)"),
         None => format!("{zombies} pids"),
     };
-    log::line(format!(
+    say(format!(
         "they hold {pids}: a parent that leaked zombies in a loop would take them all, and then \
          nobody could start a process"
     ));
     Ok(parent)
 }
 
-/// The parent of part 2: it makes `n` children and never reaps them.
+/// The parent of part 2: it forks `n` children and never reaps them.
 fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
-    let confined = common::zombie::confine_forks(n);
+    let confined = flood::confine_forks(n);
     match &confined {
-        Ok(how) => log::line(how),
-        Err(why) => log::line(format!("(fork cannot be made to fail here: {why})")),
+        Ok(how) => say(how),
+        Err(why) => say(format!("(fork cannot be made to fail here: {why})")),
     }
     let mut children = Vec::new();
     for i in 1..=n {
-        children.push(spawn(&format!("z{i}"), || ())?);
+        children.push(fork(&format!("z{i}"), || ())?);
     }
     for child in &children {
-        wait_until_dead(child.pid())?;
+        waitid_wnowait(child.pid()).context("waitid")?;
     }
-    log::line(format!(
+    say(format!(
         "my {n} children have all exited, and I never wait for them"
     ));
     if confined.is_ok() {
-        match spawn("one more", || ()) {
-            Err(e) if e.downcast_ref().is_some_and(ForkFailed::hit_process_limit) => say_with(
-                "fork_refused",
-                json!({"error": "EAGAIN"}),
-                format!("one more fork fails with EAGAIN: my {n} zombies use up my process limit"),
-            ),
+        match fork("one more", || ()) {
+            Err(e)
+                if e.downcast_ref()
+                    .is_some_and(|f: &ForkFailed| f.errno == Errno::EAGAIN) =>
+            {
+                event(
+                    "fork_refused",
+                    json!({"error": "EAGAIN"}),
+                    format!(
+                        "one more fork fails with EAGAIN: my {n} zombies use up my process limit"
+                    ),
+                )
+            }
             Err(e) => return Err(e),
-            Ok(_) => log::line("one more fork still worked: the process limit did not hold"),
+            Ok(_) => say("one more fork still worked: the process limit did not hold"),
         }
     }
     ready.send(0)?;
-    while !stopping() {
+    while !common::stopping() {
         timing::sleep(Duration::from_secs(1));
     }
     Ok(())
 }
 
-fn kill_the_parent(parent: Child, adopting: bool) -> Result<()> {
+fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     heading(
         "3. The fix: kill the parent",
         if adopting {
@@ -162,8 +228,9 @@ fn kill_the_parent(parent: Child, adopting: bool) -> Result<()> {
         .map(|z| Pid::from_raw(z.pid))
         .collect();
     let killed_at = Instant::now();
-    parent.terminate(Signal::SIGKILL)?;
-    log::line(format!(
+    parent.kill(Signal::SIGKILL)?;
+    parent.wait4()?;
+    say(format!(
         "killed the parent (SIGKILL) and reaped it: its {} zombies are orphans now",
         zombies.len()
     ));
@@ -172,60 +239,49 @@ fn kill_the_parent(parent: Child, adopting: bool) -> Result<()> {
     };
     let adopter = system::process(first.as_raw()).map_or(1, |z| z.ppid);
     for z in &zombies {
-        common::trace_with("adopted", json!({"of": z.as_raw(), "by": adopter}));
+        record("adopted", json!({"of": z.as_raw(), "by": adopter}));
     }
+    let ms = || killed_at.elapsed().as_secs_f64() * 1e3;
     if adopting {
-        log::line(format!(
+        say(format!(
             "all {} were adopted by pid {adopter}, this lesson",
             zombies.len()
         ));
         for z in zombies {
-            let reaped = adopt(z, "zombie")?.join_with_usage()?;
-            common::trace_with("reaped", reaped.fields());
+            let reaped = adopt(z, "zombie")?.wait4()?;
+            record("reaped", reaped.fields());
         }
-        let left = system::zombies_of(Pid::this().as_raw()).len();
-        say_with(
+        let left = system::zombies_of(getpid().as_raw()).len();
+        event(
             "flood",
             json!({"zombies": left}),
             format!(
                 "reaped them all, {:.1} ms after the kill: zombies left: {left}",
-                ms(killed_at.elapsed())
+                ms()
             ),
         );
         return Ok(());
     }
-    log::line(format!(
-        "they were adopted by {}",
-        system::describe(adopter)
-    ));
+    let adopter_is = system::describe(adopter);
+    say(format!("they were adopted by {adopter_is}"));
     let pids: Vec<i32> = zombies.iter().map(|z| z.as_raw()).collect();
-    let left =
-        system::wait_until_reaped(&pids, timing::scaled(2.0).max(Duration::from_millis(200)));
+    let left = system::wait_until_reaped(&pids);
     if left == 0 {
-        log::line(format!(
-            "{} reaped them all in {:.1} ms",
-            system::describe(adopter),
-            ms(killed_at.elapsed())
-        ));
+        say(format!("{adopter_is} reaped them all in {:.1} ms", ms()));
         return Ok(());
     }
-    say_with(
+    event(
         "unreaped",
         json!({"zombies": left, "by": adopter}),
         format!(
-            "{left} are still zombies {:.1} s later: {} does not reap the children it adopts",
-            killed_at.elapsed().as_secs_f64(),
-            system::describe(adopter)
+            "{left} are still zombies {:.1} s later: {adopter_is} does not reap the children it adopts",
+            killed_at.elapsed().as_secs_f64()
         ),
     );
-    log::line(system::PID_1_PROBLEM);
+    say(system::PID_1_PROBLEM);
     Ok(())
 }
 
 fn pause() {
     timing::sleep(timing::scaled(1.0));
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }

@@ -5,7 +5,7 @@
 use common::log::Record;
 use std::process::Command;
 
-use common::testing::{Run, check_usage, output_leaving, run, start};
+use lesson_testing::{Run, check_usage, output_leaving, run, start};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_zombie");
@@ -93,7 +93,7 @@ fn zombies_make_fork_fail_for_a_confined_parent() {
     assert_eq!(refused[0].fields["error"], "EAGAIN");
 }
 
-/// The test process is a subreaper (see `common::testing`), so here it is
+/// The test process is a subreaper (see `lesson_testing`), so here it is
 /// the system's adopter: one that, like this machine's pid 1, does not reap.
 #[test]
 fn without_a_subreaper_the_lesson_names_an_adopter_that_does_not_reap() {

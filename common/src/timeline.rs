@@ -1,54 +1,29 @@
-//! The printer lessons' frame: the `--workers` option, and once every
-//! colleague has been reaped, a timeline of who held the printer and a
-//! one-line verdict, both read from the trace (`ask`, `start`, `end`).
+//! The printer lessons' drawing: once every colleague has been reaped, a
+//! timeline of who held the printer and a one-line verdict, both read from
+//! the trace (`ask`, `start`, `end`).
 
-use std::process::ExitCode;
-
-use crate::lesson::{self, About, Options};
-use crate::log::Record;
-use crate::{Result, log};
-
-/// More colleagues than this is a fork bomb, not a lesson.
-pub const MAX_WORKERS: u32 = 2000;
+use crate::error::Result;
+use crate::log::{self, Record};
 
 /// A timeline of more rows than this becomes a summary.
 const MAX_ROWS: usize = 20;
 const WIDTH: usize = 48;
 
-#[derive(Debug, clap::Parser)]
-pub struct Args {
-    /// How many colleagues (processes p1, p2, …) share the printer
-    #[arg(long, value_name = "N", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_WORKERS)))]
-    pub workers: u32,
-
-    #[command(flatten)]
-    pub options: Options,
-}
-
-/// Runs a printer lesson: `body` gets the colleagues' names (p1, p2, …) and
-/// starts them; the lesson then waits for all of them and draws the timeline.
-pub fn lesson(about: About, body: impl FnOnce(Vec<String>) -> Result) -> ExitCode {
-    lesson::run(
-        about,
-        |args: &Args| &args.options,
-        |args| body((1..=args.workers).map(|i| format!("p{i}")).collect()),
-        |args, records| {
-            let turns = turns(records);
-            log::plain("");
-            for line in timeline(&turns).iter().chain(&verdict(&turns)) {
-                log::plain(line);
-            }
-            let missing = args.workers as usize - turns.len();
-            if missing > 0 {
-                log::plain(format!(
-                    "{missing} of {} colleagues never finished printing.",
-                    args.workers
-                ));
-            }
-            Ok(())
-        },
-    )
+/// Draws the timeline and the verdict of the `workers` colleagues, from
+/// this run's trace. Call it once they have all been reaped.
+pub fn draw(workers: u32) -> Result<()> {
+    let turns = turns(&log::records()?);
+    log::plain("");
+    for line in timeline(&turns).iter().chain(&verdict(&turns)) {
+        log::plain(line);
+    }
+    let missing = workers as usize - turns.len();
+    if missing > 0 {
+        log::plain(format!(
+            "{missing} of {workers} colleagues never finished printing."
+        ));
+    }
+    Ok(())
 }
 
 /// One colleague's time at the printer, in seconds since the lesson started.
@@ -125,7 +100,7 @@ pub fn most_at_once(turns: &[Turn]) -> usize {
 
 /// The timeline: a row a colleague, `█` while printing, `·` while waiting,
 /// on one time axis. Above [`MAX_ROWS`] colleagues, a summary instead.
-pub fn timeline(turns: &[Turn]) -> Vec<String> {
+fn timeline(turns: &[Turn]) -> Vec<String> {
     let (Some(t0), Some(t1)) = (
         turns.iter().map(|t| t.ask).min_by(f64::total_cmp),
         turns.iter().map(|t| t.end).max_by(f64::total_cmp),
@@ -180,7 +155,7 @@ pub fn timeline(turns: &[Turn]) -> Vec<String> {
 
 /// What the timeline shows, in one or two sentences: did they overlap, in
 /// what order did they print, did they get the printer in the order they asked.
-pub fn verdict(turns: &[Turn]) -> Vec<String> {
+fn verdict(turns: &[Turn]) -> Vec<String> {
     if turns.is_empty() {
         return Vec::new();
     }

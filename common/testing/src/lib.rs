@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::log::{Record, read_trace};
-use crate::system;
+use common::log::{Record, read_trace};
+use common::system;
 
 /// Longer than any lesson a test runs; past it the test fails, not hangs.
 const TIMEOUT: Duration = Duration::from_secs(60);

@@ -1,0 +1,453 @@
+//! Children: `fork` one that runs a closure, `wait4` for it, `kill` it; and
+//! the notes' `Process(target=…)`, `start()`, `join()` over the same calls.
+//!
+//! A child runs its closure and then `_exit`s: it never returns into its
+//! parent's code, not after an error and not after a panic. Its parent reaps
+//! it and learns how it ended. Every child not yet reaped is on a list, so
+//! that the lesson can reap it on any path and pass Ctrl-C on to it.
+
+use std::fmt;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::signal::Signal;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::{ForkResult, Pid};
+
+use crate::error::Result;
+use crate::signals::{self, MAX_CHILDREN};
+use crate::{log, timing};
+
+/// Exit status of a child whose closure returned an error.
+pub const EXIT_ERROR: i32 = 1;
+/// Exit status of a child whose closure panicked (Rust's own convention).
+pub const EXIT_PANIC: i32 = 101;
+
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+static FAILURES: AtomicUsize = AtomicUsize::new(0);
+static LIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+/// Whether orphaned descendants are adopted by this process (Linux).
+static SUBREAPER: AtomicBool = AtomicBool::new(false);
+/// The child that `--panic-in` names.
+static PANIC_IN: OnceLock<String> = OnceLock::new();
+
+/// How a child ended, as its parent learns it from `wait4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It called `exit` with this status (0: its closure returned normally).
+    Exited(i32),
+    /// Its closure returned an error (exit status [`EXIT_ERROR`]).
+    Failed,
+    /// Its closure panicked (exit status [`EXIT_PANIC`]).
+    Panicked,
+    /// A signal ended it.
+    Killed(Signal),
+}
+
+impl Ended {
+    fn from_status(status: WaitStatus) -> Self {
+        match status {
+            WaitStatus::Exited(_, EXIT_ERROR) => Ended::Failed,
+            WaitStatus::Exited(_, EXIT_PANIC) => Ended::Panicked,
+            WaitStatus::Exited(_, code) => Ended::Exited(code),
+            WaitStatus::Signaled(_, signal, _) => Ended::Killed(signal),
+            other => unreachable!("wait4 without WUNTRACED reported {other:?}"),
+        }
+    }
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::Exited(code) => write!(f, "exited with status {code}"),
+            Ended::Failed => write!(f, "failed (exit status {EXIT_ERROR})"),
+            Ended::Panicked => write!(f, "panicked (exit status {EXIT_PANIC})"),
+            Ended::Killed(signal) => write!(f, "was killed by {signal}"),
+        }
+    }
+}
+
+/// What a child's closure returns becomes its exit status.
+pub trait IntoExitStatus {
+    fn into_exit_status(self) -> i32;
+}
+
+impl IntoExitStatus for () {
+    fn into_exit_status(self) -> i32 {
+        0
+    }
+}
+
+impl IntoExitStatus for i32 {
+    fn into_exit_status(self) -> i32 {
+        self
+    }
+}
+
+impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<T, E> {
+    fn into_exit_status(self) -> i32 {
+        match self {
+            Ok(value) => value.into_exit_status(),
+            Err(e) => {
+                log::record("error", serde_json::json!({"message": e.to_string()}));
+                log::warn(format!("error: {e}"));
+                EXIT_ERROR
+            }
+        }
+    }
+}
+
+/// A child not yet reaped.
+#[derive(Debug, Clone)]
+pub struct Child {
+    pid: Pid,
+    name: String,
+    slot: usize,
+    /// The signal this process sent it with [`Child::kill`]: dying of it is
+    /// no failure of the lesson.
+    killed_with: Option<Signal>,
+}
+
+/// What the kernel kept of a dead child until its parent reaped it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reaped {
+    pub pid: Pid,
+    pub ended: Ended,
+    /// CPU time spent in the child's own code.
+    pub user: Duration,
+    /// CPU time the kernel spent working for the child.
+    pub sys: Duration,
+}
+
+impl Reaped {
+    /// The trace fields of a `reaped` event: `{"of", "status", "user_ms",
+    /// "sys_ms"}`, and `"signal"` instead of `"status"` if a signal ended it.
+    pub fn fields(&self) -> serde_json::Value {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let mut fields = serde_json::json!({
+            "of": self.pid.as_raw(),
+            "user_ms": ms(self.user),
+            "sys_ms": ms(self.sys),
+        });
+        match self.ended {
+            Ended::Killed(signal) => fields["signal"] = signal.as_str().into(),
+            Ended::Exited(code) => fields["status"] = code.into(),
+            Ended::Failed => fields["status"] = EXIT_ERROR.into(),
+            Ended::Panicked => fields["status"] = EXIT_PANIC.into(),
+        }
+        fields
+    }
+}
+
+/// `fork` failed: `errno` says why (`EAGAIN`: a process limit was reached).
+#[derive(Debug)]
+pub struct ForkFailed {
+    pub name: String,
+    pub errno: Errno,
+}
+
+impl fmt::Display for ForkFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, errno) = (&self.name, self.errno);
+        write!(f, "cannot start {name}: fork: {} ({errno})", errno.desc())
+    }
+}
+
+impl std::error::Error for ForkFailed {}
+
+/// `fork`s a child named `name` that runs `target`, then `_exit`s with the
+/// status the target gives ([`IntoExitStatus`]), or [`EXIT_PANIC`] if it
+/// panics. Returns at once, in the parent.
+///
+/// Standard output and error are flushed first, or text still in a buffer
+/// would be printed by both processes.
+pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result<Child> {
+    signals::stopped_error()?;
+    if signals::forward_stop_signals()? {
+        live().clear();
+    }
+    let ordinal = SPAWNED.fetch_add(1, Ordering::SeqCst);
+    flush_std();
+    // Held back until the child's pid is on the list: a Ctrl-C in between
+    // would otherwise miss the newborn child, and the child would run its
+    // parent's handler.
+    let old_mask = signals::hold_back()?;
+    // SAFETY: the lessons are single-threaded, so the child gets a consistent
+    // copy of memory; it only runs `target` and leaves by `_exit`.
+    match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => run_child(name, ordinal, &old_mask, target),
+        Ok(ForkResult::Parent { child: pid }) => {
+            let listed = list(pid, name);
+            signals::restore(&old_mask);
+            listed
+        }
+        Err(errno) => {
+            signals::restore(&old_mask);
+            let name = name.to_owned();
+            Err(ForkFailed { name, errno }.into())
+        }
+    }
+}
+
+fn run_child<R: IntoExitStatus>(
+    name: &str,
+    ordinal: usize,
+    old_mask: &nix::sys::signal::SigSet,
+    target: impl FnOnce() -> R,
+) -> ! {
+    signals::default_handling_in_child();
+    // The list of children still holds the parent's, until this process
+    // forks children of its own (see `fork`): left alone, its pages stay
+    // shared with the parent instead of being copied.
+    SPAWNED.store(0, Ordering::SeqCst);
+    FAILURES.store(0, Ordering::SeqCst);
+    // fork does not pass the subreaper attribute on.
+    SUBREAPER.store(false, Ordering::SeqCst);
+    log::become_child(name, ordinal);
+    timing::draws_for(name);
+    signals::restore(old_mask);
+    let status = catch_unwind(AssertUnwindSafe(|| {
+        if PANIC_IN.get().is_some_and(|n| n == name) {
+            panic!("{name} panics on purpose (--panic-in {name})");
+        }
+        target().into_exit_status()
+    }))
+    .unwrap_or(EXIT_PANIC);
+    flush_std();
+    // SAFETY: `_exit` ends the process at once. Unlike `exit` or returning,
+    // it runs none of the parent's cleanup (temporary files, atexit), which
+    // belongs to the parent alone.
+    unsafe { libc::_exit(status) }
+}
+
+/// Puts `pid` on the list of children to reap and to pass Ctrl-C on to.
+fn list(pid: Pid, name: &str) -> Result<Child> {
+    let slot = signals::forward_to(pid.as_raw())
+        .ok_or_else(|| format!("{name}: {MAX_CHILDREN} children are unreaped already"))?;
+    let child = Child {
+        pid,
+        name: name.to_owned(),
+        slot,
+        killed_with: None,
+    };
+    live().push(child.clone());
+    Ok(child)
+}
+
+impl Child {
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Waits for the child to end and reaps it (`wait4`): returns how it
+    /// ended and the CPU time it used, which the kernel kept for its parent.
+    /// If the lesson is being stopped, the child is reaped all the same and
+    /// then an error says so.
+    pub fn wait4(self) -> Result<Reaped> {
+        let reaped = reap(&self)?;
+        signals::stopped_error()?;
+        Ok(reaped)
+    }
+
+    /// Sends it `signal` (`kill`) on purpose: dying of it is then no failure.
+    pub fn kill(&mut self, signal: Signal) -> Result<()> {
+        self.killed_with = Some(signal);
+        nix::sys::signal::kill(self.pid, signal).map_err(|e| self.failed("kill", e))
+    }
+
+    fn failed(&self, call: &str, e: Errno) -> crate::error::Error {
+        let (name, pid) = (&self.name, self.pid);
+        format!("{call} {name} (pid {pid}): {}", e.desc()).into()
+    }
+}
+
+/// `Process(target=…)` of the notes: a child to be, started by `start`.
+pub struct Process<'a> {
+    name: String,
+    target: Option<Box<dyn FnOnce() -> i32 + 'a>>,
+    child: Option<Child>,
+}
+
+impl fmt::Debug for Process<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("name", &self.name)
+            .field("child", &self.child)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Process<'a> {
+    pub fn new<R: IntoExitStatus>(
+        name: impl Into<String>,
+        target: impl FnOnce() -> R + 'a,
+    ) -> Self {
+        Process {
+            name: name.into(),
+            target: Some(Box::new(move || target().into_exit_status())),
+            child: None,
+        }
+    }
+
+    /// `fork`s the child, which runs the target; returns at once.
+    pub fn start(&mut self) -> Result<()> {
+        let target = self
+            .target
+            .take()
+            .ok_or_else(|| format!("{} was started twice", self.name))?;
+        self.child = Some(fork(&self.name, target)?);
+        Ok(())
+    }
+
+    /// Waits for the child to end and reaps it (`wait4`).
+    pub fn join(&mut self) -> Result<Ended> {
+        let child = self
+            .child
+            .take()
+            .ok_or_else(|| format!("{} was joined before it was started", self.name))?;
+        Ok(child.wait4()?.ended)
+    }
+}
+
+/// Takes on `pid`, a process this one adopted as a subreaper, as a child
+/// like any other: Ctrl-C is passed on to it, and it can be reaped.
+pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
+    if signals::forward_stop_signals()? {
+        live().clear();
+    }
+    list(pid, name)
+}
+
+/// Makes this process the one that adopts its orphaned descendants, as
+/// init would (Linux `prctl(PR_SET_CHILD_SUBREAPER)`); from then on the
+/// lesson also reaps, before it ends, any descendant it adopted. Returns
+/// false, and says why, where it cannot: the orphans then go to the system.
+pub fn prctl_set_child_subreaper() -> bool {
+    #[cfg(target_os = "linux")]
+    let outcome =
+        crate::error::Context::context(nix::sys::prctl::set_child_subreaper(true), "prctl");
+    // macOS has no subreaper: orphans always go to launchd, pid 1.
+    #[cfg(not(target_os = "linux"))]
+    let outcome: Result<()> = Err("this system has no subreaper".into());
+    match outcome {
+        Ok(()) => SUBREAPER.store(true, Ordering::SeqCst),
+        Err(e) => log::warn(format!("cannot adopt orphans ({e}); they go to the system")),
+    }
+    SUBREAPER.load(Ordering::SeqCst)
+}
+
+/// Reaps every child still running, waiting for each; returns how many.
+/// The lesson calls this before it ends, whatever happened. A subreaper
+/// also waits for every descendant it adopted and did not take on by
+/// [`adopt`], so that none is left to an init that may never reap it.
+pub fn reap_all() -> usize {
+    let children = live().clone();
+    for child in &children {
+        if let Err(e) = reap(child) {
+            log::warn(e);
+        }
+    }
+    let mut adopted = 0;
+    while SUBREAPER.load(Ordering::SeqCst) {
+        match wait4(None) {
+            Ok(reaped) => {
+                adopted += 1;
+                log::warn(format!(
+                    "reaped pid {}, an adopted orphan: it {}",
+                    reaped.pid, reaped.ended
+                ));
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => break, // ECHILD: no child left
+        }
+    }
+    children.len() + adopted
+}
+
+/// Sends `signal` to every child not yet reaped. The lesson does so when
+/// it fails, before it reaps them: a child may be waiting for something
+/// the failed lesson will never do.
+pub(crate) fn kill_all(signal: Signal) {
+    for child in live().iter() {
+        let _ = nix::sys::signal::kill(child.pid, signal);
+    }
+}
+
+/// How many children ended abnormally (failed, panicked, killed).
+pub(crate) fn failures() -> usize {
+    FAILURES.load(Ordering::SeqCst)
+}
+
+pub(crate) fn panic_in(name: &str) {
+    let _ = PANIC_IN.set(name.to_owned());
+}
+
+fn reap(child: &Child) -> Result<Reaped> {
+    waitid_wnowait(child.pid).map_err(|e| child.failed("waiting for", e))?;
+    // The dead child still holds its pid until it is reaped; take it off the
+    // handler's list first, so a late Ctrl-C can never hit a process that
+    // gets the pid next.
+    let old_mask = signals::hold_back()?;
+    signals::forward_no_more(child.slot);
+    let reaped = wait4(Some(child.pid));
+    signals::restore(&old_mask);
+    live().retain(|c| c.pid != child.pid);
+    let reaped = reaped.map_err(|e| child.failed("waiting for", e))?;
+    let on_purpose = matches!(reaped.ended, Ended::Killed(s) if Some(s) == child.killed_with);
+    if !matches!(reaped.ended, Ended::Exited(_)) && !on_purpose {
+        FAILURES.fetch_add(1, Ordering::SeqCst);
+        log::warn(format!(
+            "{} (pid {}) {}",
+            child.name, child.pid, reaped.ended
+        ));
+    }
+    Ok(reaped)
+}
+
+/// `wait4`: reaps `pid` (any child if `None`), waiting for it to end, and
+/// returns what the kernel kept: how it ended and its CPU time.
+fn wait4(pid: Option<Pid>) -> nix::Result<Reaped> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let wanted = pid.map_or(-1, Pid::as_raw);
+    // SAFETY: `status` and `usage` are valid and writable.
+    let rc = unsafe { libc::wait4(wanted, &mut status, 0, &mut usage) };
+    let pid = Pid::from_raw(Errno::result(rc)?);
+    Ok(Reaped {
+        pid,
+        ended: Ended::from_status(WaitStatus::from_raw(pid, status)?),
+        user: timing::duration(usage.ru_utime.tv_sec, usage.ru_utime.tv_usec),
+        sys: timing::duration(usage.ru_stime.tv_sec, usage.ru_stime.tv_usec),
+    })
+}
+
+/// `waitid(P_PID, pid, WEXITED | WNOWAIT)`: blocks until the child `pid`
+/// has ended, and leaves it unreaped, a zombie.
+pub fn waitid_wnowait(pid: Pid) -> nix::Result<()> {
+    let id = libc::id_t::try_from(pid.as_raw()).map_err(|_| Errno::EINVAL)?;
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t.
+        let rc = unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        match Errno::result(rc) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
+fn flush_std() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+}
+
+fn live() -> std::sync::MutexGuard<'static, Vec<Child>> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}

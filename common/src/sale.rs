@@ -1,0 +1,312 @@
+//! The ticket office's frame: its options, the checks on `ticket.json`, the
+//! stock at the start of each sale, and the reckoning of the file against
+//! how the buyers ended.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::child::{Ended, IntoExitStatus};
+use crate::error::Result;
+use crate::{file, lesson, log};
+
+/// The most tickets a file may hold.
+pub const MAX_TICKETS: u64 = 1_000_000;
+/// The most buyers: below the lessons' limit on children at once.
+pub const MAX_BUYERS: u32 = 4000;
+/// A buyer's exit status when it found the tickets sold out.
+pub const SOLD_OUT: i32 = 3;
+
+/// The ticket office, as the options of both ticket lessons give it: flatten
+/// it into the lesson's `Args`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Office {
+    /// The ticket office's whole database, a JSON file like {"count": 3}
+    #[arg(long, value_name = "PATH", default_value = "ticket.json")]
+    pub file: PathBuf,
+
+    /// Put N tickets in the file first (other fields are kept); without it an
+    /// existing file is used as it is, and a missing one gets 3
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(0..=MAX_TICKETS))]
+    pub tickets: Option<u64>,
+
+    /// How many buyers (processes buyer-1, buyer-2, …) try to buy a ticket
+    #[arg(long, value_name = "N", default_value_t = 6,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
+    pub buyers: u32,
+
+    /// Hold the whole sale N times, from the same number of tickets each time,
+    /// and count the runs that oversold
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub runs: u32,
+
+    /// Make each write durable against a power cut (fsync the file and its directory)
+    #[arg(long)]
+    pub fsync: bool,
+}
+
+/// How a buyer ended; its exit status tells its parent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Bought,
+    SoldOut,
+}
+
+impl IntoExitStatus for Outcome {
+    fn into_exit_status(self) -> i32 {
+        match self {
+            Outcome::Bought => 0,
+            Outcome::SoldOut => SOLD_OUT,
+        }
+    }
+}
+
+/// Reads the ticket file: one JSON object, or an error that names the file
+/// and says in one line what is wrong.
+pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
+    let bytes = file::read_small(path)?;
+    json_object(&bytes).map_err(|problem| format!("{}: {problem}", path.display()).into())
+}
+
+fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err("it is empty, not JSON like {\"count\": 3}".to_owned());
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(dic)) => Ok(dic),
+        Ok(value) => Err(format!(
+            "it holds {value}, not an object like {{\"count\": 3}}"
+        )),
+        Err(e) => Err(format!("it is not JSON ({e})")),
+    }
+}
+
+/// The ticket file's `"count"`, checked: a whole number of tickets, at most
+/// [`MAX_TICKETS`]; the error says in one line what is wrong.
+pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String> {
+    let count = match dic.get("count") {
+        None => return Err("it has no \"count\"".to_owned()),
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64().unwrap_or(u64::MAX),
+        Some(Value::Number(n)) if n.is_i64() => {
+            return Err(format!("\"count\" is {n}: a count cannot be negative"));
+        }
+        Some(other) => return Err(format!("\"count\" is {other}, not a whole number")),
+    };
+    if count > MAX_TICKETS {
+        return Err(format!(
+            "\"count\" is {count}, more than the {MAX_TICKETS} tickets we accept"
+        ));
+    }
+    Ok(count)
+}
+
+/// The file `path`, read and checked, and the count it holds.
+fn read_checked(path: &Path) -> Result<(u64, Map<String, Value>)> {
+    let dic = read_json_object(path)?;
+    match check_count(&dic) {
+        Ok(count) => Ok((count, dic)),
+        Err(problem) => Err(format!("{}: {problem}", path.display()).into()),
+    }
+}
+
+/// Holds the sale: checks there is room for the buyers, stocks the file,
+/// runs `sale` (which starts the buyers and returns how each ended), and
+/// reckons the file against them; `--runs` times over.
+pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> Result<()> {
+    lesson::check_room(options.buyers, "--buyers")?;
+    file::durable(options.fsync);
+    let path = options.file.as_path();
+    let (initial, start) = stock(path, options.tickets)?;
+    if options.runs > 1 {
+        log::quiet();
+    }
+    let mut reckonings = Vec::new();
+    for run in 1..=options.runs {
+        if run > 1 {
+            file::replace(path, &text(&start))?;
+        }
+        let buyers = options.buyers;
+        log::record(
+            "sale",
+            json!({"run": run, "initial": initial, "buyers": buyers}),
+        );
+        let mut tally = Tally::default();
+        for ended in sale()? {
+            tally.count(ended);
+        }
+        file::sweep(path);
+        let left = read_checked(path).map(|(count, _)| count);
+        let reckoning = Reckoning {
+            initial,
+            left: left.as_ref().ok().copied(),
+            tally,
+        };
+        log::record(
+            "summary",
+            json!({"initial": initial, "left": reckoning.left, "bought": tally.bought,
+                   "sold_out": tally.sold_out, "errors": tally.errors}),
+        );
+        let prefix = if options.runs > 1 {
+            format!("run {run}: ")
+        } else {
+            "\nReckoning: ".to_owned()
+        };
+        log::plain(format!("{prefix}{}", reckoning.verdict()));
+        if let Err(e) = left {
+            return Err(format!("the file went bad during the sale: {e}").into());
+        }
+        reckonings.push(reckoning);
+    }
+    if options.runs > 1 {
+        let oversold = reckonings.iter().filter(|r| r.oversold() > 0).count();
+        let most = reckonings.iter().map(Reckoning::oversold).max();
+        let off = reckonings.iter().filter(|r| !r.balanced()).count();
+        log::plain(format!(
+            "\n{oversold} of {} runs oversold (by {} tickets at most); the count was off in {off}.",
+            options.runs,
+            most.unwrap_or(0)
+        ));
+    }
+    Ok(())
+}
+
+/// The file's state at the start: as it is, or stocked with `tickets`
+/// (3 for a missing file), its other fields kept.
+fn stock(path: &Path, tickets: Option<u64>) -> Result<(u64, Map<String, Value>)> {
+    let existing = match read_checked(path) {
+        Ok(stock) => Some(stock),
+        Err(_) if !path.exists() && !path.is_symlink() => None,
+        Err(e) => return Err(e),
+    };
+    match (existing, tickets) {
+        (Some(stock), None) => Ok(stock),
+        (stock, count) => {
+            let count = count.unwrap_or(3);
+            let mut dic = stock.map(|(_, dic)| dic).unwrap_or_default();
+            dic.insert("count".to_owned(), count.into());
+            file::replace(path, &text(&dic))?;
+            Ok((count, dic))
+        }
+    }
+}
+
+/// The file's text for `dic`: one line of JSON.
+fn text(dic: &Map<String, Value>) -> Vec<u8> {
+    let mut text = Value::Object(dic.clone()).to_string();
+    text.push('\n');
+    text.into_bytes()
+}
+
+/// The buyers' endings, as their parent learned them from `wait4`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Tally {
+    bought: u64,
+    sold_out: u64,
+    /// Failed, panicked or killed.
+    errors: u64,
+}
+
+impl Tally {
+    /// Counts one buyer by its exit status.
+    fn count(&mut self, ended: Ended) {
+        match ended {
+            Ended::Exited(0) => self.bought += 1,
+            Ended::Exited(SOLD_OUT) => self.sold_out += 1,
+            _ => self.errors += 1,
+        }
+    }
+}
+
+/// What the sale left: the file against the buyers' exit statuses.
+#[derive(Debug, Clone, Copy)]
+struct Reckoning {
+    initial: u64,
+    left: Option<u64>,
+    tally: Tally,
+}
+
+impl Reckoning {
+    fn oversold(&self) -> u64 {
+        self.tally.bought.saturating_sub(self.initial)
+    }
+
+    fn balanced(&self) -> bool {
+        self.left
+            .is_some_and(|left| self.tally.bought + left == self.initial)
+    }
+
+    fn verdict(&self) -> String {
+        let Tally {
+            bought,
+            sold_out,
+            errors,
+        } = self.tally;
+        let file_says = self
+            .left
+            .map_or_else(|| "no readable count".to_owned(), |l| format!("{l} left"));
+        let mut text = format!(
+            "{} tickets at the start, the file says {file_says}; {bought} buyers were told \
+             \"bought\", {sold_out} \"sold out\", {errors} failed.",
+            self.initial
+        );
+        match self.left {
+            _ if self.oversold() > 0 => {
+                text += &format!(
+                    " OVERSOLD: {bought} buyers hold a ticket, but only {} existed.",
+                    self.initial
+                );
+            }
+            Some(left) if self.balanced() => {
+                text += &format!(
+                    " Every ticket is accounted for: {bought} bought + {left} left == {}.",
+                    self.initial
+                );
+            }
+            Some(left) => {
+                text += &format!(
+                    " The count is off: {bought} bought + {left} left != {}.",
+                    self.initial
+                );
+            }
+            None => {}
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &[u8]) -> std::result::Result<u64, String> {
+        check_count(&json_object(bytes)?)
+    }
+
+    #[test]
+    fn bad_files_are_refused_in_one_line() {
+        assert_eq!(
+            parse(br#"{"event": "concert", "count": 3, "z": [1]}"#),
+            Ok(3)
+        );
+        for (bytes, says) in [
+            (&b""[..], "empty"),
+            (b"  \n", "empty"),
+            (b"{\"count\": 3", "not JSON"),
+            (b"[3]", "not an object"),
+            (b"{\"tickets\": 3}", "no \"count\""),
+            (b"{\"count\": -1}", "negative"),
+            (b"{\"count\": 2.5}", "not a whole number"),
+            (b"{\"count\": \"3\"}", "not a whole number"),
+            (b"{\"count\": 10000000000}", "more than"),
+            (b"{\"count\": 1e3}", "not a whole number"),
+        ] {
+            let problem = parse(bytes).expect_err("refused");
+            assert!(
+                problem.contains(says) && !problem.contains('\n'),
+                "{problem:?}"
+            );
+        }
+    }
+}

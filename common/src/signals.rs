@@ -1,0 +1,135 @@
+//! Ctrl-C (SIGINT) and SIGTERM: a lesson that gets one passes it on to the
+//! children it has not reaped yet, then stops. The bottom layer: it needs
+//! nothing else of this crate, and everything that waits asks it whether
+//! the lesson is stopping.
+
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{sigaction, sigprocmask};
+
+use crate::error::{Context, Result};
+
+/// How many children one process may have unreaped at once.
+pub const MAX_CHILDREN: usize = 4096;
+
+const STOP_SIGNALS: [Signal; 2] = [Signal::SIGINT, Signal::SIGTERM];
+
+/// The pids a stop signal is passed on to. A signal handler may not take a
+/// lock or allocate, so it reads these atomics and nothing else.
+static FORWARD_TO: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX_CHILDREN];
+/// The stop signal received (SIGINT or SIGTERM), 0 while none was.
+static STOP: AtomicI32 = AtomicI32::new(0);
+/// The pid that installed the handler: a child starts with default handling.
+static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
+
+/// The stop signal this process received, if any.
+pub fn stop_signal() -> Option<Signal> {
+    Signal::try_from(STOP.load(Ordering::SeqCst)).ok()
+}
+
+/// True once SIGINT or SIGTERM arrived: nothing new should start.
+pub fn stopping() -> bool {
+    STOP.load(Ordering::SeqCst) != 0
+}
+
+/// An error once the lesson is being stopped.
+pub(crate) fn stopped_error() -> Result<()> {
+    match stop_signal() {
+        Some(signal) => Err(format!("stopped by {signal}").into()),
+        None => Ok(()),
+    }
+}
+
+/// Installs, once per process, the handler that passes SIGINT and SIGTERM
+/// on. Without `SA_RESTART`, so a parent blocked in a wait notices. Returns
+/// true when it was installed just now: a forked child that starts children
+/// of its own begins with an empty list, not its parent's.
+pub(crate) fn forward_stop_signals() -> Result<bool> {
+    let me = std::process::id() as i32;
+    if HANDLER_IN.load(Ordering::SeqCst) == me {
+        return Ok(false);
+    }
+    for slot in FORWARD_TO.iter().filter(|s| s.load(Ordering::SeqCst) != 0) {
+        slot.store(0, Ordering::SeqCst);
+    }
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::empty(),
+        stop_set(),
+    );
+    for signal in STOP_SIGNALS {
+        // SAFETY: the handler only touches atomics and calls kill(2), which
+        // is async-signal-safe.
+        unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
+    }
+    HANDLER_IN.store(me, Ordering::SeqCst);
+    Ok(true)
+}
+
+extern "C" fn on_stop_signal(signal: libc::c_int) {
+    let saved = Errno::last_raw();
+    STOP.store(signal, Ordering::SeqCst);
+    for slot in &FORWARD_TO {
+        let pid = slot.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill(2) is async-signal-safe; the pid is an unreaped child.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+    Errno::set_raw(saved);
+}
+
+/// In a freshly forked child: SIGINT and SIGTERM end it, as for any program,
+/// until it starts children of its own.
+pub(crate) fn default_handling_in_child() {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for signal in STOP_SIGNALS {
+        // SAFETY: installs the default disposition, no handler code.
+        let _ = unsafe { sigaction(signal, &default) };
+    }
+    HANDLER_IN.store(0, Ordering::SeqCst);
+}
+
+/// Takes a free place in the list a stop signal is passed on to, for `pid`.
+/// Looked for from just after the last one taken, so that starting n
+/// children costs n steps, not n².
+pub(crate) fn forward_to(pid: i32) -> Option<usize> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let start = NEXT.load(Ordering::SeqCst);
+    let slot = (start..MAX_CHILDREN)
+        .chain(0..start)
+        .find(|&i| FORWARD_TO[i].load(Ordering::SeqCst) == 0)?;
+    FORWARD_TO[slot].store(pid, Ordering::SeqCst);
+    NEXT.store((slot + 1) % MAX_CHILDREN, Ordering::SeqCst);
+    Some(slot)
+}
+
+/// Gives the place back: its pid is about to be reaped, and could be
+/// reused by a stranger that a late Ctrl-C must never hit.
+pub(crate) fn forward_no_more(slot: usize) {
+    FORWARD_TO[slot].store(0, Ordering::SeqCst);
+}
+
+/// Holds SIGINT and SIGTERM back until [`restore`]: the handler must never
+/// see a list of children that is half updated.
+pub(crate) fn hold_back() -> Result<SigSet> {
+    let mut old = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stop_set()), Some(&mut old))
+        .context("blocking SIGINT and SIGTERM")?;
+    Ok(old)
+}
+
+pub(crate) fn restore(old: &SigSet) {
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old), None);
+}
+
+fn stop_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in STOP_SIGNALS {
+        set.add(signal);
+    }
+    set
+}

@@ -1,0 +1,49 @@
+//! The guard rails of part 2's flood: the flooding parent confines itself so
+//! that `fork` fails for it alone, long before the system runs out of pids.
+
+use nix::unistd::{Gid, Uid, getuid, setgid, setuid};
+
+use common::system;
+
+/// A root flood parent becomes the unprivileged user `LONER_UIDS + its
+/// pid`, so that the process limit applies to it (root ignores
+/// `RLIMIT_NPROC`). No other process has that user, not even another flood
+/// parent running at the same time (pids are unique), so the count the
+/// limit is set from cannot change under it, as it would for `nobody`.
+const LONER_UIDS: u32 = 0x4000_0000;
+
+/// Called by the flooding parent, in itself only: lowers its process limit
+/// (`setrlimit(RLIMIT_NPROC)`) so that, once it has `n` more children,
+/// `fork` fails for it with `EAGAIN`. Root first becomes an unprivileged
+/// user of its own (`setuid`), for whom the limit counts. Returns what it
+/// did, or why it could not confine itself.
+pub fn confine_forks(n: u32) -> Result<String, String> {
+    let root = getuid().is_root();
+    if root {
+        let uid = LONER_UIDS + std::process::id();
+        become_user(uid).map_err(|e| format!("cannot become user {uid}: {e}"))?;
+    }
+    // This process counts already.
+    let limit = (system::processes_of_user(getuid().as_raw()) + n as usize) as u64;
+    system::setrlimit_nproc(limit).map_err(|e| format!("cannot lower RLIMIT_NPROC: {e}"))?;
+    let how = if root {
+        format!(
+            "root ignores process limits, so I became user {}, who runs nothing else; ",
+            getuid()
+        )
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "{how}my process limit (RLIMIT_NPROC) is now {limit}: room for {n} children and no more"
+    ))
+}
+
+/// Drops root for good, in this process only.
+fn become_user(id: u32) -> nix::Result<()> {
+    let group = Gid::from_raw(id);
+    #[cfg(not(target_vendor = "apple"))]
+    nix::unistd::setgroups(&[group])?;
+    setgid(group)?;
+    setuid(Uid::from_raw(id))
+}
