@@ -24,9 +24,9 @@ use crate::signals::{self, MAX_CHILDREN};
 use crate::{log, timing};
 
 /// Exit status of a child whose closure returned an error.
-pub const EXIT_ERROR: i32 = 1;
+const EXIT_ERROR: i32 = 1;
 /// Exit status of a child whose closure panicked (Rust's own convention).
-pub const EXIT_PANIC: i32 = 101;
+const EXIT_PANIC: i32 = 101;
 
 static SPAWNED: AtomicUsize = AtomicUsize::new(0);
 static FAILURES: AtomicUsize = AtomicUsize::new(0);

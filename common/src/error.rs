@@ -21,7 +21,7 @@ impl<T, E: Display> Context<T> for std::result::Result<T, E> {
 /// A value the command line allowed but this system cannot take: reported
 /// like a bad option, with exit status 2.
 #[derive(Debug)]
-pub struct Usage(pub String);
+pub(crate) struct Usage(pub String);
 
 impl Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -20,7 +20,7 @@ pub(crate) fn durable(on: bool) {
 }
 
 /// Reads the file `path` whole; the error names the file and says why.
-pub fn read_small(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| {
         let why = match e.raw_os_error() {
             Some(nix::libc::EISDIR) => "it is a directory".to_owned(),

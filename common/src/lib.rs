@@ -15,14 +15,14 @@
 
 #![allow(unsafe_code)] // the only crate allowed to: fork, signal handlers, _exit
 
+mod channel;
 mod error;
+mod lesson;
+mod lock;
 mod signals;
 
-pub mod channel;
 pub mod child;
 pub mod file;
-pub mod lesson;
-pub mod lock;
 pub mod log;
 pub mod sale;
 pub mod system;
@@ -31,9 +31,9 @@ pub mod timing;
 
 pub use channel::Channel;
 pub use child::{Process, fork, waitid_wnowait};
-pub use error::{Context, Error, Result, Usage};
+pub use error::{Context, Error, Result};
 pub use lesson::{Options, check_room, run};
-pub use lock::Lock;
+pub use lock::{Guard, Lock};
 pub use log::{event, heading, record, say};
 pub use signals::stopping;
 pub use timing::sleep_like_seed;

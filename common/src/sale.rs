@@ -11,11 +11,11 @@ use crate::error::Result;
 use crate::{file, lesson, log};
 
 /// The most tickets a file may hold.
-pub const MAX_TICKETS: u64 = 1_000_000;
+const MAX_TICKETS: u64 = 1_000_000;
 /// The most buyers: below the lessons' limit on children at once.
-pub const MAX_BUYERS: u32 = 4000;
+const MAX_BUYERS: u32 = 4000;
 /// A buyer's exit status when it found the tickets sold out.
-pub const SOLD_OUT: i32 = 3;
+const SOLD_OUT: i32 = 3;
 
 /// The ticket office, as the options of both ticket lessons give it: flatten
 /// it into the lesson's `Args`.

@@ -13,7 +13,7 @@ use nix::sys::signal::{sigaction, sigprocmask};
 use crate::error::{Context, Result};
 
 /// How many children one process may have unreaped at once.
-pub const MAX_CHILDREN: usize = 4096;
+pub(crate) const MAX_CHILDREN: usize = 4096;
 
 const STOP_SIGNALS: [Signal; 2] = [Signal::SIGINT, Signal::SIGTERM];
 
@@ -26,7 +26,7 @@ static STOP: AtomicI32 = AtomicI32::new(0);
 static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
 
 /// The stop signal this process received, if any.
-pub fn stop_signal() -> Option<Signal> {
+pub(crate) fn stop_signal() -> Option<Signal> {
     Signal::try_from(STOP.load(Ordering::SeqCst)).ok()
 }
 

@@ -201,7 +201,7 @@ pub fn processes_of_user(uid: u32) -> usize {
 
 /// `getrlimit(RLIMIT_NPROC)`: the soft limit on the processes of this
 /// process's user (`ulimit -u`).
-pub fn getrlimit_nproc() -> std::io::Result<u64> {
+pub(crate) fn getrlimit_nproc() -> std::io::Result<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
