@@ -27,8 +27,11 @@ done
 
 cd "$(dirname "$0")/.."
 
-mapfile -t commands < <(awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' README.md |
+# A command substitution, not `< <(...)`: bash waits for the one, and may
+# leave the other's process unreaped.
+shown=$(awk '/^```sh$/ { on = 1; next } /^```/ { on = 0 } on' README.md |
     sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d')
+mapfile -t commands <<<"$shown"
 if [ "$list" = 1 ]; then
     printf '%s\n' "${commands[@]}"
     exit 0

@@ -73,10 +73,12 @@ lesson_processes() {
 }
 before=$(lesson_processes)
 
-# Anything of the lessons that was not there before the course began.
+# Anything of the lessons that was not there before the course began. No
+# process substitution here: bash does not wait for one, and its process
+# would be left, a zombie, to an init that may never reap it.
 check_nothing_left() {
     local left
-    left=$(comm -13 <(echo "$before" | sort) <(lesson_processes | sort))
+    left=$(lesson_processes | grep -vxF -e "$before" || true)
     if [ -z "$left" ]; then
         printf '\n%sNothing left behind:%s no zombie and no process of the lessons is still running.\n' "$bold" "$off"
         return 0

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -30,6 +30,13 @@ const EXIT_PANIC: i32 = 101;
 
 static SPAWNED: AtomicUsize = AtomicUsize::new(0);
 static FAILURES: AtomicUsize = AtomicUsize::new(0);
+/// Children whose closure returned an error (exit status [`EXIT_ERROR`]).
+static FAILED: AtomicUsize = AtomicUsize::new(0);
+/// Children reaped after a stop signal arrived, and those it killed.
+static STOPPED: AtomicUsize = AtomicUsize::new(0);
+static KILLED_BY_STOP: AtomicUsize = AtomicUsize::new(0);
+/// This process's parent when it forked this one: see `die_with_parent`.
+static PARENT: AtomicI32 = AtomicI32::new(0);
 static LIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 /// Whether orphaned descendants are adopted by this process (Linux).
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
@@ -167,11 +174,12 @@ impl std::error::Error for ForkFailed {}
 /// Standard output and error are flushed first, or text still in a buffer
 /// would be printed by both processes.
 pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result<Child> {
-    signals::stopped_error()?;
+    signals::check_stop()?;
     if signals::forward_stop_signals()? {
         live().clear();
     }
     let ordinal = SPAWNED.fetch_add(1, Ordering::SeqCst);
+    let parent = std::process::id() as i32;
     flush_std();
     // Held back until the child's pid is on the list: a Ctrl-C in between
     // would otherwise miss the newborn child, and the child would run its
@@ -180,7 +188,7 @@ pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result
     // SAFETY: the lessons are single-threaded, so the child gets a consistent
     // copy of memory; it only runs `target` and leaves by `_exit`.
     match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => run_child(name, ordinal, &old_mask, target),
+        Ok(ForkResult::Child) => run_child(name, ordinal, parent, &old_mask, target),
         Ok(ForkResult::Parent { child: pid }) => {
             let listed = list(pid, name);
             signals::restore(&old_mask);
@@ -197,15 +205,21 @@ pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result
 fn run_child<R: IntoExitStatus>(
     name: &str,
     ordinal: usize,
+    parent: i32,
     old_mask: &nix::sys::signal::SigSet,
     target: impl FnOnce() -> R,
 ) -> ! {
     signals::default_handling_in_child();
+    PARENT.store(parent, Ordering::SeqCst);
+    let _ = prctl_set_pdeathsig(Some(Signal::SIGTERM));
     // The list of children still holds the parent's, until this process
     // forks children of its own (see `fork`): left alone, its pages stay
     // shared with the parent instead of being copied.
     SPAWNED.store(0, Ordering::SeqCst);
     FAILURES.store(0, Ordering::SeqCst);
+    FAILED.store(0, Ordering::SeqCst);
+    STOPPED.store(0, Ordering::SeqCst);
+    KILLED_BY_STOP.store(0, Ordering::SeqCst);
     // fork does not pass the subreaper attribute on.
     SUBREAPER.store(false, Ordering::SeqCst);
     log::become_child(name, ordinal);
@@ -218,6 +232,17 @@ fn run_child<R: IntoExitStatus>(
         target().into_exit_status()
     }))
     .unwrap_or(EXIT_PANIC);
+    // A child stopped with children of its own reaps them before it goes,
+    // or they would be orphans, left to an init that may never reap.
+    if signals::stopping() {
+        kill_all(Signal::SIGTERM);
+        reap_all();
+    }
+    // Its events are the lesson's evidence: without them it failed.
+    let status = match log::trace_error() {
+        Some(_) => EXIT_ERROR,
+        None => status,
+    };
     flush_std();
     // SAFETY: `_exit` ends the process at once. Unlike `exit` or returning,
     // it runs none of the parent's cleanup (temporary files, atexit), which
@@ -250,7 +275,7 @@ impl Child {
     /// then an error says so.
     pub fn wait4(self) -> Result<Reaped> {
         let reaped = reap(&self)?;
-        signals::stopped_error()?;
+        signals::check_stop()?;
         Ok(reaped)
     }
 
@@ -323,6 +348,26 @@ pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
     list(pid, name)
 }
 
+/// Asks the kernel to send this child `signal` when its parent dies
+/// (Linux `prctl(PR_SET_PDEATHSIG)`; `None`: to send nothing), so that no
+/// child outlives a lesson killed by SIGKILL. Every child asks for SIGTERM
+/// as it starts. A parent that died just before is checked for by hand:
+/// the child then sends the signal to itself. Does nothing on macOS.
+pub fn prctl_set_pdeathsig(signal: Option<Signal>) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let set = nix::sys::prctl::set_pdeathsig(signal);
+        crate::error::Context::context(set, "prctl(PR_SET_PDEATHSIG)")?;
+        let parent = PARENT.load(Ordering::SeqCst);
+        if let Some(signal) = signal.filter(|_| nix::unistd::getppid().as_raw() != parent) {
+            let _ = nix::sys::signal::raise(signal);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = signal;
+    Ok(())
+}
+
 /// Makes this process the one that adopts its orphaned descendants, as
 /// init would (Linux `prctl(PR_SET_CHILD_SUBREAPER)`); from then on the
 /// lesson also reaps, before it ends, any descendant it adopted. Returns
@@ -341,11 +386,19 @@ pub fn prctl_set_child_subreaper() -> bool {
     SUBREAPER.load(Ordering::SeqCst)
 }
 
+/// Waits for every child not joined yet, and reaps it, as Python's main
+/// process does before it exits. If the lesson is being stopped, they are
+/// reaped all the same and then an error says so.
+pub fn join_all() -> Result<()> {
+    reap_all();
+    signals::check_stop()
+}
+
 /// Reaps every child still running, waiting for each; returns how many.
 /// The lesson calls this before it ends, whatever happened. A subreaper
 /// also waits for every descendant it adopted and did not take on by
 /// [`adopt`], so that none is left to an init that may never reap it.
-pub fn reap_all() -> usize {
+pub(crate) fn reap_all() -> usize {
     let children = live().clone();
     for child in &children {
         if let Err(e) = reap(child) {
@@ -357,10 +410,14 @@ pub fn reap_all() -> usize {
         match wait4(None) {
             Ok(reaped) => {
                 adopted += 1;
-                log::warn(format!(
-                    "reaped pid {}, an adopted orphan: it {}",
-                    reaped.pid, reaped.ended
-                ));
+                if signals::stopping() {
+                    STOPPED.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    log::warn(format!(
+                        "reaped pid {}, an adopted orphan: it {}",
+                        reaped.pid, reaped.ended
+                    ));
+                }
             }
             Err(Errno::EINTR) => continue,
             Err(_) => break, // ECHILD: no child left
@@ -383,6 +440,20 @@ pub(crate) fn failures() -> usize {
     FAILURES.load(Ordering::SeqCst)
 }
 
+/// How many children returned an error (exit status [`EXIT_ERROR`]).
+pub(crate) fn failed() -> usize {
+    FAILED.load(Ordering::SeqCst)
+}
+
+/// How many children were reaped after a stop signal arrived, and how
+/// many of them it killed.
+pub(crate) fn stopped() -> (usize, usize) {
+    (
+        STOPPED.load(Ordering::SeqCst),
+        KILLED_BY_STOP.load(Ordering::SeqCst),
+    )
+}
+
 pub(crate) fn panic_in(name: &str) {
     let _ = PANIC_IN.set(name.to_owned());
 }
@@ -399,7 +470,18 @@ fn reap(child: &Child) -> Result<Reaped> {
     live().retain(|c| c.pid != child.pid);
     let reaped = reaped.map_err(|e| child.failed("waiting for", e))?;
     let on_purpose = matches!(reaped.ended, Ended::Killed(s) if Some(s) == child.killed_with);
-    if !matches!(reaped.ended, Ended::Exited(_)) && !on_purpose {
+    let stop = signals::stop_signal();
+    if stop.is_some() {
+        STOPPED.fetch_add(1, Ordering::SeqCst);
+    }
+    if reaped.ended == Ended::Failed {
+        FAILED.fetch_add(1, Ordering::SeqCst);
+    }
+    if stop.is_some_and(|s| reaped.ended == Ended::Killed(s)) {
+        // Said once for all of them, when the lesson ends.
+        KILLED_BY_STOP.fetch_add(1, Ordering::SeqCst);
+        FAILURES.fetch_add(1, Ordering::SeqCst);
+    } else if !matches!(reaped.ended, Ended::Exited(_)) && !on_purpose {
         FAILURES.fetch_add(1, Ordering::SeqCst);
         log::warn(format!(
             "{} (pid {}) {}",

@@ -1,14 +1,23 @@
-//! The robust parts of a small file shared by processes: reading it whole,
-//! and replacing it whole, so that a reader sees the old file or the new
-//! one, never half of one.
+//! The robust parts of a small file shared by processes: reading it whole
+//! without ever blocking on what is not a regular file, and replacing it
+//! whole, so that a reader sees the old file or the new one, never half of
+//! one, with the old file's mode and owner.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use nix::libc;
 
 use crate::error::{Context, Result};
-use crate::system;
+use crate::signals;
+
+/// The largest file [`read_small`] reads: a ticket file is a line of JSON.
+pub(crate) const MAX_SIZE: u64 = 1 << 20;
 
 /// Whether [`replace`] makes each write durable against a power cut.
 static DURABLE: AtomicBool = AtomicBool::new(false);
@@ -19,78 +28,157 @@ pub(crate) fn durable(on: bool) {
     DURABLE.store(on, Ordering::SeqCst);
 }
 
-/// Reads the file `path` whole; the error names the file and says why.
+/// Reads the small regular file `path` whole; the error names the file and
+/// says what is wrong. It is opened with `O_NONBLOCK`, so that a FIFO put in
+/// its place is refused at once instead of blocking the `open`.
 pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| {
-        let why = match e.raw_os_error() {
-            Some(nix::libc::EISDIR) => "it is a directory".to_owned(),
-            _ => e.kind().to_string().to_lowercase(),
-        };
-        format!("{}: cannot read it: {why}", path.display()).into()
-    })
+    let name = path.display();
+    let (file, meta) =
+        open_regular(path).map_err(|e| format!("{name}: cannot read it: {}", describe(&e)))?;
+    if !meta.is_file() {
+        return Err(format!("{name}: {}, not a regular file", kind(&meta)).into());
+    }
+    if meta.len() > MAX_SIZE {
+        return Err(format!(
+            "{name}: it holds {} bytes, too many for a ticket file (at most {MAX_SIZE})",
+            meta.len()
+        )
+        .into());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: cannot read it: {}", describe(&e)))?;
+    Ok(bytes)
+}
+
+/// `open(O_RDONLY | O_NONBLOCK)`, then `fstat`: what the file is, without
+/// waiting for a writer (FIFO) or a carrier (terminal).
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = file.metadata()?;
+    Ok((file, meta))
+}
+
+/// "it is a FIFO", for a file that is not a regular one.
+pub(crate) fn kind(meta: &Metadata) -> &'static str {
+    let t = meta.file_type();
+    match () {
+        _ if t.is_dir() => "it is a directory",
+        _ if t.is_fifo() => "it is a FIFO (a named pipe)",
+        _ if t.is_char_device() || t.is_block_device() => "it is a device",
+        _ if t.is_socket() => "it is a socket",
+        _ => "it is not a file",
+    }
+}
+
+fn describe(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EISDIR) => "it is a directory".to_owned(),
+        Some(libc::EMFILE | libc::ENFILE) => "too many open files".to_owned(),
+        _ => e.kind().to_string().to_lowercase(),
+    }
 }
 
 /// Replaces the file `path` with `bytes`: they are written to a new file
-/// beside it, which `rename` then puts in its place in one step.
+/// beside it, with a name nobody can guess and the old file's mode and
+/// owner, which `rename` then puts in its place in one step.
+///
+/// SIGINT and SIGTERM are held back meanwhile, so that a process stopped
+/// by one leaves no half-made file: it dies just after, the file replaced.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    let old_mask = signals::hold_back()?;
+    let done = write_and_rename(path, bytes);
+    signals::restore(&old_mask);
+    done.context(format!("writing {}", path.display()))
+}
+
+fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let durable = DURABLE.load(Ordering::SeqCst);
-    let temporary = temporary(path, std::process::id());
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temporary)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            if durable {
-                f.sync_all()?;
-            }
-            Ok(())
-        })
-        .and_then(|()| fs::rename(&temporary, path));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temporary);
-        return Err(e).context(format!("writing {}", path.display()));
+    let dir = directory(path);
+    let mut new = tempfile::Builder::new()
+        .prefix(&temporary_prefix(path))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    // Held until this process closes it or dies: see `sweep`.
+    flock(new.as_file(), libc::LOCK_EX)?;
+    if let Ok(old) = fs::metadata(path) {
+        // Only root may give a file away; anyone else keeps it as theirs.
+        let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
+        new.as_file().set_permissions(old.permissions())?;
     }
+    new.write_all(bytes)?;
     if durable {
-        File::open(directory(path))
-            .and_then(|d| d.sync_all())
-            .context(format!("syncing the directory of {}", path.display()))?;
+        new.as_file().sync_all()?;
+    }
+    new.persist(path).map_err(|e| e.error)?;
+    if durable {
+        File::open(&dir)?.sync_all()?;
     }
     Ok(())
 }
 
-/// Removes the new versions of `path` left behind by writers killed
-/// mid-write (whose pid no longer runs).
+/// Removes the new versions of `path` that writers killed mid-write
+/// (SIGKILL cannot be held back) left behind: those nobody holds an `flock`
+/// on any more, and that are over a second old.
 pub(crate) fn sweep(path: &Path) {
-    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-        return;
-    };
+    let prefix = temporary_prefix(path);
     let Ok(entries) = fs::read_dir(directory(path)) else {
         return;
     };
+    let old = |m: &Metadata| {
+        m.modified()
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age > Duration::from_secs(1))
+    };
     for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let pid = file
-            .strip_prefix(&format!(".{name}."))
-            .and_then(|rest| rest.strip_suffix(".tmp"))
-            .and_then(|pid| pid.parse::<i32>().ok());
-        if pid.is_some_and(|pid| system::process(pid).is_none_or(|p| p.is_zombie())) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(&prefix) && name.ends_with(".tmp")) {
+            continue;
+        }
+        let unheld = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(entry.path())
+            .and_then(|f| {
+                let meta = f.metadata()?;
+                flock(&f, libc::LOCK_EX | libc::LOCK_NB)?;
+                Ok(meta.is_file() && old(&meta))
+            });
+        if unheld.unwrap_or(false) {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-fn directory(path: &Path) -> PathBuf {
+/// `flock(fd, operation)`.
+pub(crate) fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock takes any descriptor; this one is open.
+        match unsafe { libc::flock(file.as_raw_fd(), operation) } {
+            0 => return Ok(()),
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            _ => return Err(io::Error::last_os_error()),
+        }
+    }
+}
+
+/// The directory `path` is in.
+pub(crate) fn directory(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     }
 }
 
-/// The new version a process writes before renaming it over `path`.
-fn temporary(path: &Path, pid: u32) -> PathBuf {
+/// How the new versions of `path` begin: `.ticket.json.`, then random.
+fn temporary_prefix(path: &Path) -> String {
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy());
-    directory(path).join(format!(".{name}.{pid}.tmp"))
+    format!(".{name}.")
 }

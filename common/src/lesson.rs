@@ -2,8 +2,8 @@
 //! reaps every child on every path (normal end, error, panic, Ctrl-C), like
 //! Python's main process, which waits for its children before it exits.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::DirBuilderExt;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,13 +12,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::error::ErrorKind;
 use clap::{FromArgMatches, Parser};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
+use nix::sys::resource::{Resource, getrlimit};
 use nix::sys::signal::Signal;
 use nix::unistd::getuid;
+use serde_json::json;
 
 use crate::error::{Context, Result, Usage};
 use crate::timing::{self, Speed};
-use crate::{child, log, signals, system};
+use crate::{child, file, log, signals, system};
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
@@ -51,9 +54,20 @@ pub struct Options {
     pub panic_in: Option<String>,
 }
 
+/// What the frame needs to know of a lesson before it starts: its options
+/// (a clap `Parser`), and the names of the processes it forks.
+pub trait Lesson: Parser {
+    /// Every name a child of this lesson may have: `--panic-in` takes one.
+    fn processes(&self) -> Vec<String>;
+}
+
 /// The lesson's name, and the process that made the scratch directory.
 static NAME: OnceLock<String> = OnceLock::new();
 static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
+
+/// Fewer descriptors than this (`ulimit -n`) and a lesson would fail
+/// half-way with "too many open files": it refuses at the start instead.
+const MIN_OPEN_FILES: u64 = 16;
 
 /// Runs a lesson: parses its `Args` (`--help` prints and exits 0; a bad
 /// option is one line on standard error and exit status 2), opens the
@@ -62,24 +76,32 @@ static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
-pub fn run<A: Parser>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
-    let (args, options) = parse::<A>();
-    if let Err(e) = begin(&options) {
+pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
+    let (args, options, inputs) = parse::<A>();
+    if let Err(e) = begin(&options, &args.processes(), &inputs) {
         log::plain_error(format!("{}: {e}", name()));
         remove_scratch_dir();
-        return ExitCode::FAILURE;
+        return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| lesson(args)));
     if !matches!(outcome, Ok(Ok(()))) && !signals::stopping() {
         child::kill_all(Signal::SIGTERM);
     }
-    let reaped = child::reap_all();
+    child::reap_all();
     let code = match (signals::stop_signal(), outcome) {
         (Some(signal), _) => {
-            log::warn(match reaped {
-                0 => format!("stopped by {signal}; no child was left running"),
-                n => format!(
-                    "stopped by {signal}; the {n} children still running were stopped and reaped"
+            let (stopped, killed) = child::stopped();
+            log::warn(match (stopped, killed) {
+                (0, _) => format!("stopped by {signal}; no child was left running"),
+                (1, 1) => format!(
+                    "stopped by {signal}; the child still running was killed by it and reaped"
+                ),
+                (n, k) if n == k => format!(
+                    "stopped by {signal}; the {n} children still running were killed by it and reaped"
+                ),
+                (n, k) => format!(
+                    "stopped by {signal}; the {n} children still running were stopped and reaped \
+                     ({k} killed by {signal})"
                 ),
             });
             128 + signal as u8
@@ -95,17 +117,39 @@ pub fn run<A: Parser>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
         (None, Ok(Ok(()))) if child::failures() > 0 => 1,
         (None, Ok(Ok(()))) => 0,
     };
+    let code = match log::output_error() {
+        Some(e) => {
+            log::plain_error(format!("{}: cannot write the output: {e}", name()));
+            code.max(1)
+        }
+        None => code,
+    };
     remove_scratch_dir();
     ExitCode::from(code)
 }
 
-/// The lesson's `Args`, and the options every lesson has, flattened in them.
-fn parse<A: Parser>() -> (A, Options) {
+/// The lesson's `Args`, the options every lesson has (flattened in them),
+/// and the files its other options name, which the trace must not be.
+fn parse<A: Parser>() -> (A, Options, Vec<PathBuf>) {
     let command = A::command();
     let _ = NAME.set(command.get_name().to_owned());
-    let parsed = command
-        .try_get_matches()
-        .and_then(|m| Ok((A::from_arg_matches(&m)?, Options::from_arg_matches(&m)?)));
+    let parsed = command.try_get_matches().and_then(|m| {
+        let inputs = m
+            .ids()
+            .filter(|id| id.as_str() != "trace")
+            .filter_map(|id| {
+                m.try_get_one::<PathBuf>(id.as_str())
+                    .ok()
+                    .flatten()
+                    .cloned()
+            })
+            .collect();
+        Ok((
+            A::from_arg_matches(&m)?,
+            Options::from_arg_matches(&m)?,
+            inputs,
+        ))
+    });
     match parsed {
         Ok(parsed) => parsed,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -125,31 +169,121 @@ fn name() -> &'static str {
     NAME.get().map_or("lesson", String::as_str)
 }
 
-/// Sets up the lesson process: the trace, the clock, Ctrl-C.
-fn begin(options: &Options) -> Result<()> {
+/// Sets up the lesson process: checks `--panic-in` and the descriptors it
+/// may open, removes what dead runs left, opens the trace, sets the clock
+/// and the Ctrl-C handler.
+fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<()> {
     if let Some(name) = &options.panic_in {
+        if !processes.contains(name) {
+            let names = match processes.len() {
+                0..=12 => processes.join(", "),
+                n => format!(
+                    "{}, … {} ({n} in all)",
+                    processes[..10].join(", "),
+                    processes[n - 1]
+                ),
+            };
+            return Err(Usage(format!("--panic-in {name}: no process of this lesson is called so; its processes are {names}")).into());
+        }
         child::panic_in(name);
     }
+    let (open_files, _) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit")?;
+    if open_files < MIN_OPEN_FILES {
+        return Err(Usage(format!(
+            "a process may open only {open_files} files here (ulimit -n): a lesson needs {MIN_OPEN_FILES}"
+        ))
+        .into());
+    }
+    remove_dead_scratch_dirs();
     let trace = match &options.trace {
         Some(path) => path.clone(),
         None => scratch_dir()?.join("trace.jsonl"),
     };
-    let file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&trace)
-        .and_then(|f| f.set_len(0).map(|()| f))
-        .context(format!("opening the trace {}", trace.display()))?;
-    log::init(file, &trace);
+    log::init(open_trace(&trace, inputs)?, &trace);
     let seed = timing::init(options.speed, options.seed);
     signals::forward_stop_signals()?;
-    log::say(format!(
-        "{} starts: pid {}, speed {}, seed {seed} (--seed {seed} replays these draws)",
-        name(),
-        std::process::id(),
-        options.speed
-    ));
-    Ok(())
+    log::event(
+        "begin",
+        json!({"lesson": name(), "speed": options.speed.to_string(), "seed": seed}),
+        format!(
+            "{} starts: pid {}, speed {}, seed {seed} (--seed {seed} replays these draws)",
+            name(),
+            std::process::id(),
+            options.speed
+        ),
+    );
+    match log::trace_error() {
+        Some(e) => Err(format!("cannot write the trace {}: {e}", trace.display()).into()),
+        None => Ok(()),
+    }
+}
+
+/// Opens the trace for appending, after checking that it is none of the
+/// lesson's own files, not a FIFO (which would block, or fill), and not
+/// being written by another run at the same time (an `flock` held as long
+/// as the lesson's processes have it open). Empties a regular file.
+fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
+    let name = path.display();
+    let lock = |p: &PathBuf| {
+        let mut lock = p.clone().into_os_string();
+        lock.push(".lock");
+        PathBuf::from(lock)
+    };
+    for input in inputs.iter().flat_map(|p| [p.clone(), lock(p)]) {
+        if same_file(path, &input) {
+            return Err(Usage(format!(
+                "--trace {name} is {}, a file this lesson needs: give the trace a file of its own",
+                input.display()
+            ))
+            .into());
+        }
+    }
+    let refuse = |meta: &std::fs::Metadata| -> Result<()> {
+        match meta.is_file() || meta.file_type().is_char_device() {
+            true => Ok(()),
+            false => Err(format!(
+                "the trace {name}: {}; give a regular file",
+                file::kind(meta)
+            )
+            .into()),
+        }
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        refuse(&meta)?;
+    }
+    let trace = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .context(format!("opening the trace {name}"))?;
+    let meta = trace.metadata().context(format!("the trace {name}"))?;
+    refuse(&meta)?;
+    if meta.is_file() {
+        file::flock(&trace, libc::LOCK_EX | libc::LOCK_NB).map_err(|_| {
+            format!("the trace {name} is being written by another run: give each run its own")
+        })?;
+        trace
+            .set_len(0)
+            .context(format!("emptying the trace {name}"))?;
+    }
+    let flags = fcntl(&trace, FcntlArg::F_GETFL).context("fcntl")?;
+    let blocking = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
+    fcntl(&trace, FcntlArg::F_SETFL(blocking)).context("fcntl")?;
+    Ok(trace)
+}
+
+/// Whether `a` and `b` are one file: the same inode if both exist (through
+/// any link), else the same name in the same directory.
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        return (x.dev(), x.ino()) == (y.dev(), y.ino());
+    }
+    let absolute = |p: &Path| {
+        let dir = std::fs::canonicalize(file::directory(p)).ok()?;
+        Some(dir.join(p.file_name()?))
+    };
+    absolute(a).is_some_and(|a| Some(a) == absolute(b))
 }
 
 /// Refuses an `option` of `n` processes that would come near the system's
@@ -213,6 +347,34 @@ pub(crate) fn scratch_dir() -> Result<&'static Path> {
         .context(format!("creating the directory {}", dir.display()))?;
     let (dir, _) = SCRATCH.get_or_init(|| (dir, std::process::id()));
     Ok(dir)
+}
+
+/// Removes the scratch directories of lessons that died without removing
+/// their own (SIGKILL): those of this user whose process is gone.
+fn remove_dead_scratch_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("lesson-")
+            .and_then(|rest| rest.split_once('-'))
+            .filter(|(pid, nanos)| {
+                [pid, nanos]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .and_then(|(pid, _)| pid.parse::<i32>().ok());
+        let mine = entry
+            .metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw());
+        if let Some(pid) = pid.filter(|_| mine) {
+            if system::process(pid).is_none_or(|p| p.is_zombie()) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 fn remove_scratch_dir() {

@@ -8,9 +8,13 @@
 //! itself.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use nix::libc;
+
 use crate::error::{Context, Result};
+use crate::file;
 
 /// A lock shared by the processes of a lesson: create it in the parent,
 /// hand it to the children, `acquire` it in each.
@@ -83,12 +87,29 @@ impl Guard {
     }
 }
 
+/// Opens the lock file, made if missing. `O_NOFOLLOW`: a lock file that is
+/// a symbolic link is refused, never followed to create its target;
+/// `O_NONBLOCK`: a FIFO in its place is refused at once, not waited on.
 fn open(path: &Path) -> Result<File> {
-    OpenOptions::new()
+    let name = path.display();
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .context(format!("opening the lock file {}", path.display()))
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => format!("the lock file {name} is a symbolic link: refused"),
+            _ => format!("opening the lock file {name}: {e}"),
+        })?;
+    let meta = file.metadata().context(format!("the lock file {name}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "the lock file {name}: {}, not a regular file",
+            file::kind(&meta)
+        )
+        .into());
+    }
+    Ok(file)
 }

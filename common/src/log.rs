@@ -40,7 +40,9 @@ struct Who {
     colour: Option<u8>,
 }
 
-static TRACE_FAILED: AtomicBool = AtomicBool::new(false);
+/// The first error writing the trace, and standard output, in this process.
+static TRACE_ERROR: OnceLock<String> = OnceLock::new();
+static OUTPUT_ERROR: OnceLock<String> = OnceLock::new();
 /// Set for long runs: [`event`] then only traces, it prints nothing.
 static QUIET: AtomicBool = AtomicBool::new(false);
 
@@ -105,13 +107,34 @@ fn emit(to_stderr: bool, text: &str) {
     line.push('\n');
     // One write per line, flushed at once: a line from another process can
     // come before or after it, never inside it.
-    let _ = if to_stderr {
+    if to_stderr {
         let mut err = std::io::stderr().lock();
-        err.write_all(line.as_bytes()).and_then(|()| err.flush())
+        let _ = err.write_all(line.as_bytes()).and_then(|()| err.flush());
     } else {
         let mut out = std::io::stdout().lock();
-        out.write_all(line.as_bytes()).and_then(|()| out.flush())
-    };
+        noted(out.write_all(line.as_bytes()).and_then(|()| out.flush()));
+    }
+}
+
+/// Keeps the first error writing standard output, for the lesson to report
+/// at its end. A closed pipe (`| head`) is no error: the reader has seen
+/// all it wanted.
+fn noted(written: std::io::Result<()>) {
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = OUTPUT_ERROR.set(e.to_string());
+        }
+    }
+}
+
+/// The first error this process met writing standard output, if any.
+pub(crate) fn output_error() -> Option<&'static str> {
+    OUTPUT_ERROR.get().map(String::as_str)
+}
+
+/// The first error this process met writing the trace, if any.
+pub(crate) fn trace_error() -> Option<&'static str> {
+    TRACE_ERROR.get().map(String::as_str)
 }
 
 /// Prints `text` as it is, a line of a report. Like every line here, never
@@ -119,7 +142,7 @@ fn emit(to_stderr: bool, text: &str) {
 /// children behind.
 pub(crate) fn plain(text: impl Display) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    noted(writeln!(out, "{text}").and_then(|()| out.flush()));
 }
 
 /// Prints `text` as it is on standard error: the one line of a failure.
@@ -162,7 +185,7 @@ pub fn record(event: &str, fields: impl Serialize) {
     let fields = serde_json::to_value(fields).unwrap_or(Value::Null);
     let record = json_line(event, &fields);
     if let Err(e) = (&*file).write_all(record.as_bytes()) {
-        if !TRACE_FAILED.swap(true, Ordering::Relaxed) {
+        if TRACE_ERROR.set(e.to_string()).is_ok() {
             warn(format!("cannot write the trace: {e}"));
         }
     }

@@ -2,8 +2,12 @@
 //! stock at the start of each sale, and the reckoning of the file against
 //! how the buyers ended.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use nix::unistd::{AccessFlags, access};
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 
 use crate::child::{Ended, IntoExitStatus};
@@ -22,7 +26,7 @@ const SOLD_OUT: i32 = 3;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Office {
     /// The ticket office's whole database, a JSON file like {"count": 3}
-    #[arg(long, value_name = "PATH", default_value = "ticket.json")]
+    #[arg(long, value_name = "PATH", default_value = "ticket.json", value_parser = real_path)]
     pub file: PathBuf,
 
     /// Put N tickets in the file first (other fields are kept); without it an
@@ -45,6 +49,18 @@ pub struct Office {
     /// Make each write durable against a power cut (fsync the file and its directory)
     #[arg(long)]
     pub fsync: bool,
+}
+
+/// `--file`: a symbolic link is followed once, here, so that the lock file
+/// and the temporary files sit beside the real file, the one updated, and a
+/// run through the link and one through the real name share one lock.
+fn real_path(arg: &str) -> std::result::Result<PathBuf, String> {
+    let path = PathBuf::from(arg);
+    if !path.is_symlink() {
+        return Ok(path);
+    }
+    std::fs::canonicalize(&path)
+        .map_err(|e| format!("{arg} is a symbolic link to nothing that can be reached ({e})"))
 }
 
 /// How a buyer ended; its exit status tells its parent.
@@ -75,11 +91,69 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
         return Err("it is empty, not JSON like {\"count\": 3}".to_owned());
     }
     match serde_json::from_slice(bytes) {
-        Ok(Value::Object(dic)) => Ok(dic),
-        Ok(value) => Err(format!(
+        Ok(Strict(Value::Object(dic))) => Ok(dic),
+        Ok(Strict(value)) => Err(format!(
             "it holds {value}, not an object like {{\"count\": 3}}"
         )),
+        Err(e) if e.is_data() => Err(format!("it is ambiguous: {e}")),
         Err(e) => Err(format!("it is not JSON ({e})")),
+    }
+}
+
+/// A JSON value read with the keys of every object checked: serde_json
+/// would keep the last of two values of one key, and drop the other.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(json: D) -> std::result::Result<Self, D::Error> {
+        json.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                let twice = format!("the key \"{key}\" is there twice, with two values");
+                return Err(serde::de::Error::custom(twice));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -180,6 +254,7 @@ fn stock(path: &Path, tickets: Option<u64>) -> Result<(u64, Map<String, Value>)>
         Err(_) if !path.exists() && !path.is_symlink() => None,
         Err(e) => return Err(e),
     };
+    may_replace(path)?;
     match (existing, tickets) {
         (Some(stock), None) => Ok(stock),
         (stock, count) => {
@@ -190,6 +265,34 @@ fn stock(path: &Path, tickets: Option<u64>) -> Result<(u64, Map<String, Value>)>
             Ok((count, dic))
         }
     }
+}
+
+/// Refuses, before anything is written, a file that a sale could not
+/// replace as it is: one the user may not write, one whose directory takes
+/// no new file, one with other names (hard links, which `rename` would cut).
+fn may_replace(path: &Path) -> Result<()> {
+    let name = path.display();
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.nlink() > 1 {
+            return Err(format!(
+                "{name}: it has {} names (hard links), and a sale replaces the file: \
+                 the other names would keep the old count",
+                meta.nlink()
+            )
+            .into());
+        }
+        access(path, AccessFlags::W_OK)
+            .map_err(|e| format!("{name}: you may not write it ({})", e.desc()))?;
+    }
+    let dir = file::directory(path);
+    access(&dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+        format!(
+            "{name}: a sale writes a new file beside it, but its directory {} takes none ({})",
+            dir.display(),
+            e.desc()
+        )
+    })?;
+    Ok(())
 }
 
 /// The file's text for `dic`: one line of JSON.
@@ -301,6 +404,8 @@ mod tests {
             (b"{\"count\": \"3\"}", "not a whole number"),
             (b"{\"count\": 10000000000}", "more than"),
             (b"{\"count\": 1e3}", "not a whole number"),
+            (b"{\"count\": 1, \"count\": 5}", "ambiguous"),
+            (b"{\"count\": 1, \"x\": {\"a\": 1, \"a\": 1}}", "twice"),
         ] {
             let problem = parse(bytes).expect_err("refused");
             assert!(

@@ -35,8 +35,8 @@ pub fn stopping() -> bool {
     STOP.load(Ordering::SeqCst) != 0
 }
 
-/// An error once the lesson is being stopped.
-pub(crate) fn stopped_error() -> Result<()> {
+/// An error once the lesson is being stopped, to end what it was doing.
+pub fn check_stop() -> Result<()> {
     match stop_signal() {
         Some(signal) => Err(format!("stopped by {signal}").into()),
         None => Ok(()),

@@ -2,6 +2,7 @@
 //! timeline of who held the printer and a one-line verdict, both read from
 //! the trace (`ask`, `start`, `end`).
 
+use crate::child;
 use crate::error::Result;
 use crate::log::{self, Record};
 
@@ -12,12 +13,20 @@ const WIDTH: usize = 48;
 /// Draws the timeline and the verdict of the `workers` colleagues, from
 /// this run's trace. Call it once they have all been reaped.
 pub fn draw(workers: u32) -> Result<()> {
+    // A colleague that failed may not have said all it did: no verdict then.
+    if child::failed() > 0 {
+        return Err(format!(
+            "{} of {workers} colleagues failed: the timeline would be incomplete",
+            child::failed()
+        )
+        .into());
+    }
     let turns = turns(&log::records()?);
     log::plain("");
     for line in timeline(&turns).iter().chain(&verdict(&turns)) {
         log::plain(line);
     }
-    let missing = workers as usize - turns.len();
+    let missing = (workers as usize).saturating_sub(turns.len());
     if missing > 0 {
         log::plain(format!(
             "{missing} of {workers} colleagues never finished printing."

@@ -15,6 +15,11 @@ pub enum Speed {
     Max,
 }
 
+/// Slower than 0.01, a lesson's 3 s sleep lasts over 5 minutes; faster than
+/// 1000, it is 3 ms, as good as `max`.
+const MIN: f64 = 0.01;
+const MAX: f64 = 1000.0;
+
 impl std::str::FromStr for Speed {
     type Err = String;
 
@@ -23,9 +28,9 @@ impl std::str::FromStr for Speed {
             return Ok(Speed::Max);
         }
         match s.parse::<f64>() {
-            Ok(n) if n.is_finite() && n > 0.0 => Ok(Speed::Times(n)),
+            Ok(n) if (MIN..=MAX).contains(&n) => Ok(Speed::Times(n)),
             _ => Err(format!(
-                "'{s}' is not a speed: give a positive number or 'max'"
+                "'{s}' is not a speed: give a number from {MIN} to {MAX}, or 'max'"
             )),
         }
     }
@@ -124,7 +129,10 @@ mod tests {
     fn speeds_parse_and_reject() {
         assert_eq!("max".parse(), Ok(Speed::Max));
         assert_eq!("2.5".parse(), Ok(Speed::Times(2.5)));
-        for bad in ["0", "-1", "fast", "inf", "NaN", ""] {
+        assert_eq!("0.01".parse(), Ok(Speed::Times(0.01)));
+        for bad in [
+            "0", "-1", "fast", "inf", "NaN", "", "1e-300", "5e-324", "0.009", "1001",
+        ] {
             assert!(bad.parse::<Speed>().is_err(), "{bad} accepted");
         }
     }

@@ -5,8 +5,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::child::adopt;
-use common::{Channel, Options, Result, event, fork, heading, say, sleep_like_seed, system};
+use common::child::{adopt, prctl_set_pdeathsig};
+use common::{
+    Channel, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system,
+};
 use nix::unistd::{Pid, getpid, getppid};
 use serde_json::json;
 
@@ -23,6 +25,13 @@ struct Args {
 
     #[command(flatten)]
     options: Options,
+}
+
+impl Lesson for Args {
+    /// P, and its child C.
+    fn processes(&self) -> Vec<String> {
+        vec!["P".to_owned(), "C".to_owned()]
+    }
 }
 
 fn main() -> ExitCode {
@@ -73,6 +82,9 @@ fn parent(lesson: Pid, news: &Channel) -> Result<()> {
 /// C: reports its parent, notices when the parent changes, runs a little
 /// longer as an orphan, and exits.
 fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
+    // Every child of these lessons asks to get SIGTERM when its parent dies,
+    // so that none outlives the lesson. C must outlive P: it asks for nothing.
+    prctl_set_pdeathsig(None)?;
     // The record's own "ppid" field is the one this event is about.
     event("parent", (), format!("my parent is P (pid {})", getppid()));
     told.send(0)?;

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use common::{Lock, Options, Process, Result, event, sleep_like_seed};
+use common::{Lesson, Lock, Options, Process, Result, event, sleep_like_seed};
 
 #[derive(Debug, clap::Parser)]
 #[command(about)]
@@ -16,6 +16,13 @@ struct Args {
 
     #[command(flatten)]
     options: Options,
+}
+
+impl Lesson for Args {
+    /// The colleagues: p1, p2, p3, …
+    fn processes(&self) -> Vec<String> {
+        (1..=self.workers).map(|i| format!("p{i}")).collect()
+    }
 }
 
 /// One colleague at the printer (the notes write this body three times, as
@@ -33,17 +40,18 @@ fn task(mutex: &Lock) -> Result<()> {
 
 fn main() -> ExitCode {
     common::run(|args: Args| {
+        common::check_room(args.workers, "--workers")?;
         let mutex = Lock::new()?;
         let mut colleagues: Vec<Process> = Vec::new();
-        for i in 1..=args.workers {
-            colleagues.push(Process::new(format!("p{i}"), || task(&mutex)));
+        for name in args.processes() {
+            colleagues.push(Process::new(name, || task(&mutex)));
         }
         for p in &mut colleagues {
             p.start()?;
         }
-        // Python's main process waits for its children before it exits, and so
-        // does this one, for any not joined yet: else they would stay zombies.
-        common::child::reap_all();
+        // Python's main process joins its children before it exits, and so
+        // does this one, any not joined yet: else they would stay zombies.
+        common::child::join_all()?;
         common::timeline::draw(args.workers)
     })
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use common::sale::{self, Outcome};
-use common::{Context, Lock, Options, Process, Result, event, sleep_like_seed};
+use common::{Context, Lesson, Lock, Options, Process, Result, event, sleep_like_seed};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -19,6 +19,15 @@ struct Args {
 
     #[command(flatten)]
     options: Options,
+}
+
+impl Lesson for Args {
+    /// The buyers: buyer-1, buyer-2, …
+    fn processes(&self) -> Vec<String> {
+        (1..=self.office.buyers)
+            .map(|i| format!("buyer-{i}"))
+            .collect()
+    }
 }
 
 /// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
@@ -111,8 +120,8 @@ fn main() -> ExitCode {
         let mutex = Lock::beside(file)?;
         sale::hold(&args.office, || {
             let mut buyers: Vec<Process> = Vec::new();
-            for i in 1..=args.office.buyers {
-                buyers.push(Process::new(format!("buyer-{i}"), || task(file, &mutex)));
+            for name in args.processes() {
+                buyers.push(Process::new(name, || task(file, &mutex)));
             }
             for b in &mut buyers {
                 b.start()?;

@@ -3,7 +3,9 @@
 
 use nix::unistd::{Gid, Uid, getuid, setgid, setuid};
 
+use common::child::prctl_set_pdeathsig;
 use common::system;
+use nix::sys::signal::Signal;
 
 /// A root flood parent becomes the unprivileged user `LONER_UIDS + its
 /// pid`, so that the process limit applies to it (root ignores
@@ -22,6 +24,8 @@ pub fn confine_forks(n: u32) -> Result<String, String> {
     if root {
         let uid = LONER_UIDS + std::process::id();
         become_user(uid).map_err(|e| format!("cannot become user {uid}: {e}"))?;
+        // A change of user forgets the signal asked for on the parent's death.
+        prctl_set_pdeathsig(Some(Signal::SIGTERM)).map_err(|e| e.to_string())?;
     }
     // This process counts already.
     let limit = (system::processes_of_user(getuid().as_raw()) + n as usize) as u64;

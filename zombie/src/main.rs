@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::child::{Child, ForkFailed, adopt};
 use common::{Channel, waitid_wnowait};
-use common::{Context, Options, Result, event, fork, heading, record, say, system, timing};
+use common::{Context, Lesson, Options, Result, event, fork, heading, record, say, system, timing};
 use nix::errno::Errno;
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::signal::Signal;
@@ -47,6 +47,19 @@ struct Args {
     options: Options,
 }
 
+impl Lesson for Args {
+    /// The child of part 1; the parent of part 2, its children z1, z2, …
+    /// and the one more it tries to fork.
+    fn processes(&self) -> Vec<String> {
+        let flood = (1..=self.flood).map(|i| format!("z{i}"));
+        ["child", "parent", "one more"]
+            .map(String::from)
+            .into_iter()
+            .chain(flood)
+            .collect()
+    }
+}
+
 fn main() -> ExitCode {
     common::run(|args: Args| {
         common::check_room(args.flood, "--flood")?;
@@ -54,9 +67,9 @@ fn main() -> ExitCode {
         // itself one (Linux), so that it can reap the flood in part 3.
         let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
         every_child_is_a_zombie_until_reaped(Duration::from_millis(args.cpu_ms))?;
-        pause();
+        pause()?;
         let parent = zombies_pile_up(args.flood)?;
-        pause();
+        pause()?;
         kill_the_parent(parent, adopting)
     })
 }
@@ -282,6 +295,8 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     Ok(())
 }
 
-fn pause() {
+/// A second between parts, cut short by Ctrl-C, which ends the lesson.
+fn pause() -> Result<()> {
     timing::sleep(timing::scaled(1.0));
+    common::check_stop()
 }
