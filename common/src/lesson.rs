@@ -195,11 +195,14 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         .into());
     }
     remove_dead_scratch_dirs();
-    let trace = match &options.trace {
-        Some(path) => path.clone(),
-        None => scratch_dir()?.join("trace.jsonl"),
+    // The lesson reads back its own trace, a file of its own; `--trace` gets
+    // a copy of every record, whatever it is (/dev/null, a terminal).
+    let own = scratch_dir()?.join("trace.jsonl");
+    let copy = match &options.trace {
+        Some(path) => Some(open_trace(path, inputs)?),
+        None => None,
     };
-    log::init(open_trace(&trace, inputs)?, &trace);
+    log::init(open_trace(&own, &[])?, &own, copy);
     let seed = timing::init(options.speed, options.seed);
     signals::forward_stop_signals()?;
     log::event(
@@ -213,7 +216,7 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         ),
     );
     match log::trace_error() {
-        Some(e) => Err(format!("cannot write the trace {}: {e}", trace.display()).into()),
+        Some(e) => Err(format!("cannot write the trace: {e}").into()),
         None => Ok(()),
     }
 }
@@ -232,7 +235,7 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     for input in inputs.iter().flat_map(|p| [p.clone(), lock(p)]) {
         if same_file(path, &input) {
             return Err(Usage(format!(
-                "--trace {name} is {}, a file this lesson needs: give the trace a file of its own",
+                "--trace {name} names {}, a file this lesson uses: give the trace a file of its own",
                 input.display()
             ))
             .into());

@@ -24,6 +24,8 @@ struct Setup {
     colour: bool,
     trace: File,
     path: PathBuf,
+    /// The `--trace` file, which gets every record too.
+    copy: Option<File>,
 }
 
 static SETUP: OnceLock<Setup> = OnceLock::new();
@@ -48,7 +50,7 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 
 const PALETTE: [u8; 12] = [32, 33, 34, 35, 36, 31, 92, 93, 94, 95, 96, 91];
 
-pub(crate) fn init(trace: File, path: &Path) {
+pub(crate) fn init(trace: File, path: &Path, copy: Option<File>) {
     let colour = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = SETUP.set(Setup {
@@ -56,6 +58,7 @@ pub(crate) fn init(trace: File, path: &Path) {
         colour,
         trace,
         path: path.to_owned(),
+        copy,
     });
 }
 
@@ -179,14 +182,16 @@ pub(crate) fn quiet() {
 /// Records `event` with `fields` (a JSON object, or `()` for none) in the
 /// trace only: `{"t": …, "pid": …, "ppid": …, "who": …, "event": …, <fields>}`.
 pub fn record(event: &str, fields: impl Serialize) {
-    let Some(file) = SETUP.get().map(|s| &s.trace) else {
+    let Some(setup) = SETUP.get() else {
         return;
     };
     let fields = serde_json::to_value(fields).unwrap_or(Value::Null);
     let record = json_line(event, &fields);
-    if let Err(e) = (&*file).write_all(record.as_bytes()) {
-        if TRACE_ERROR.set(e.to_string()).is_ok() {
-            warn(format!("cannot write the trace: {e}"));
+    for mut file in std::iter::once(&setup.trace).chain(&setup.copy) {
+        if let Err(e) = file.write_all(record.as_bytes()) {
+            if TRACE_ERROR.set(e.to_string()).is_ok() {
+                warn(format!("cannot write the trace: {e}"));
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use lesson_testing::{Run, Scratch, check_usage, output, run, start};
+use lesson_testing::{NOBODY, Run, Scratch, check_usage, output, run, runnable_by_anyone, start};
 use serde_json::Value;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
@@ -179,19 +179,21 @@ fn bad_options_are_refused_and_the_file_left_alone() {
     }
 }
 
-/// Root reads any file, so the lesson runs as the user nobody here.
+/// Root reads any file, so the lesson runs as the user nobody here, from a
+/// copy it can reach wherever the checkout is.
 #[test]
 fn an_unreadable_file_is_refused_and_kept() {
     let dir = Scratch::new();
     let file = dir.write("ticket.json", "{\"count\": 4}");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).expect("chmod");
     let mut command = Command::new(LESSON);
-    command.args(["--file", &file, "--speed", "max"]);
     if nix::unistd::getuid().is_root() {
         std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777))
             .expect("chmod");
-        command.uid(65534).gid(65534);
+        command = Command::new(runnable_by_anyone(LESSON));
+        command.uid(NOBODY).gid(NOBODY);
     }
+    command.args(["--file", &file, "--speed", "max"]);
     let out = output(&mut command);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

@@ -346,3 +346,46 @@ pub fn lock_holder(path: &str) -> Option<i32> {
         (held && on == inode).then(|| fields.get(4)?.parse().ok())?
     })
 }
+
+/// A copy of the built lesson `program` that any user may run, for a test
+/// that runs it as another user: the checkout itself may be private (a
+/// home directory of mode 700, a `mktemp -d`). Made once per test process,
+/// in a directory of mode 755, and left for the next `cargo test` to
+/// remove (its name holds this process's pid).
+pub fn runnable_by_anyone(program: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static COPIES: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut copies = COPIES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, copy)) = copies.iter().find(|(p, _)| p == program) {
+        return copy.clone();
+    }
+    // Those of test processes that have ended go first.
+    for entry in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("lesson-test-bin-")
+            .and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|pid| system::process(pid).is_none()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("lesson-test-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let name = std::path::Path::new(program)
+        .file_name()
+        .expect("a file name");
+    let copy = dir.join(name);
+    std::fs::copy(program, &copy).unwrap_or_else(|e| panic!("copying {program}: {e}"));
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    copies.push((program.to_owned(), copy.clone()));
+    copy
+}
+
+/// The uid and gid of the user `nobody`, for tests that need a user other
+/// than root (root reads and writes any file, and ignores process limits).
+pub const NOBODY: u32 = 65534;
