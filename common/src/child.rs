@@ -154,7 +154,7 @@ impl Reaped {
 /// `fork` failed: `errno` says why (`EAGAIN`: a process limit was reached).
 #[derive(Debug)]
 pub struct ForkFailed {
-    pub name: String,
+    name: String,
     pub errno: Errno,
 }
 
@@ -177,6 +177,11 @@ pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result
     signals::check_stop()?;
     if signals::forward_stop_signals()? {
         live().clear();
+    }
+    if live().len() >= MAX_CHILDREN {
+        return Err(
+            format!("cannot start {name}: {MAX_CHILDREN} children are unreaped already").into(),
+        );
     }
     let ordinal = SPAWNED.fetch_add(1, Ordering::SeqCst);
     let parent = std::process::id() as i32;
@@ -374,11 +379,14 @@ pub fn prctl_set_pdeathsig(signal: Option<Signal>) -> Result<()> {
 /// false, and says why, where it cannot: the orphans then go to the system.
 pub fn prctl_set_child_subreaper() -> bool {
     #[cfg(target_os = "linux")]
-    let outcome =
-        crate::error::Context::context(nix::sys::prctl::set_child_subreaper(true), "prctl");
+    let outcome = crate::error::Context::context(
+        nix::sys::prctl::set_child_subreaper(true),
+        "prctl(PR_SET_CHILD_SUBREAPER)",
+    );
     // macOS has no subreaper: orphans always go to launchd, pid 1.
     #[cfg(not(target_os = "linux"))]
-    let outcome: Result<()> = Err("this system has no subreaper".into());
+    let outcome: Result<()> =
+        Err("this system has no subreaper: orphans always go to pid 1".into());
     match outcome {
         Ok(()) => SUBREAPER.store(true, Ordering::SeqCst),
         Err(e) => log::warn(format!("cannot adopt orphans ({e}); they go to the system")),
@@ -402,7 +410,10 @@ pub(crate) fn reap_all() -> usize {
     let children = live().clone();
     for child in &children {
         if let Err(e) = reap(child) {
-            log::warn(e);
+            log::warn(format!(
+                "cannot reap {} (pid {}): {e}",
+                child.name, child.pid
+            ));
         }
     }
     let mut adopted = 0;

@@ -132,7 +132,9 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
 /// and the files its other options name, which the trace must not be.
 fn parse<A: Parser>() -> (A, Options, Vec<PathBuf>) {
     let command = A::command();
-    let _ = NAME.set(command.get_name().to_owned());
+    let lesson = command.get_name().to_owned();
+    let command = command.bin_name(&lesson);
+    let _ = NAME.set(lesson);
     let parsed = command.try_get_matches().and_then(|m| {
         let inputs = m
             .ids()

@@ -31,7 +31,7 @@ pub mod timing;
 
 pub use channel::Channel;
 pub use child::{Process, fork, waitid_wnowait};
-pub use error::{Context, Error, Result};
+pub use error::{Context, Result};
 pub use lesson::{Lesson, Options, check_room, run};
 pub use lock::{Guard, Lock};
 pub use log::{event, heading, record, say};

@@ -232,7 +232,7 @@ pub struct Record {
 }
 
 /// The records this lesson's processes have written so far.
-pub fn records() -> Result<Vec<Record>> {
+pub(crate) fn records() -> Result<Vec<Record>> {
     let path = SETUP
         .get()
         .map(|s| s.path.clone())

@@ -1,7 +1,7 @@
 //! Ctrl-C (SIGINT) and SIGTERM: a lesson that gets one passes it on to the
 //! children it has not reaped yet, then stops. The bottom layer: it needs
-//! nothing else of this crate, and everything that waits asks it whether
-//! the lesson is stopping.
+//! nothing else of this crate but its error type, and everything that
+//! waits asks it whether the lesson is stopping.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 

@@ -88,8 +88,8 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     // The record's own "ppid" field is the one this event is about.
     event("parent", (), format!("my parent is P (pid {})", getppid()));
     told.send(0)?;
-    // Nothing tells an orphan that its parent died: it asks getppid() until
-    // the answer changes, to whoever adopted it.
+    // Having turned PR_SET_PDEATHSIG off, nothing tells C its parent died:
+    // it asks getppid() until the answer changes, to whoever adopted it.
     let deadline = Instant::now() + Duration::from_secs(30);
     let adopter = loop {
         let now = getppid();

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
             p.start()?;
         }
         // Python's main process joins its children before it exits, and so
-        // does this one, any not joined yet: else they would stay zombies.
+        // does this one (any not joined yet), to learn how each one ended.
         common::child::join_all()?;
         common::timeline::draw(args.workers)
     })

@@ -31,7 +31,8 @@ impl Lesson for Args {
 }
 
 /// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
-/// with whatever else the file holds kept as it was, where it was.
+/// with whatever else the file holds kept as it was, where it was. `count`
+/// is the one that counts: writing puts it back into `dic`, in its place.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(try_from = "Map<String, Value>", into = "Map<String, Value>")]
 struct Tickets {
@@ -116,7 +117,7 @@ fn task(file: &Path, mutex: &Lock) -> Result<Outcome> {
 fn main() -> ExitCode {
     common::run(|args: Args| {
         let file = args.office.file.as_path();
-        // A lock file of its own: `dump` replaces ticket.json, a lock with it.
+        // A file of its own: `dump` renames a new ticket.json over the old one.
         let mutex = Lock::beside(file)?;
         sale::hold(&args.office, || {
             let mut buyers: Vec<Process> = Vec::new();

@@ -31,7 +31,8 @@ impl Lesson for Args {
 }
 
 /// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
-/// with whatever else the file holds kept as it was, where it was.
+/// with whatever else the file holds kept as it was, where it was. `count`
+/// is the one that counts: writing puts it back into `dic`, in its place.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(try_from = "Map<String, Value>", into = "Map<String, Value>")]
 struct Tickets {

@@ -77,3 +77,24 @@ fn usage() {
         ],
     );
 }
+
+/// Each ticket lesson writes the file with its own code: this one too keeps
+/// the file's other fields, where they were.
+#[test]
+fn other_fields_of_the_file_survive_where_they_were() {
+    let dir = Scratch::new();
+    let file = dir.write(
+        "ticket.json",
+        r#"{"event": "concert", "count": 2, "seats": ["A1", "A2"]}"#,
+    );
+    let run = run(
+        LESSON,
+        &["--file", &file, "--buyers", "1", "--speed", "max"],
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let after = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(
+        after.trim(),
+        r#"{"event":"concert","count":1,"seats":["A1","A2"]}"#
+    );
+}

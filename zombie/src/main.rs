@@ -90,7 +90,8 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
         7
     })?;
     let pid = child.pid();
-    // Returns once the child has ended, and leaves it unreaped.
+    // Wait until the child has ended, but leave it unreaped: a zombie, to be
+    // looked at in the process table before wait4 takes it away.
     waitid_wnowait(pid).context("waitid")?;
     let seen =
         system::process(pid.as_raw()).ok_or("the dead child vanished before it was reaped")?;
