@@ -91,17 +91,16 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let code = match (signals::stop_signal(), outcome) {
         (Some(signal), _) => {
             let (stopped, killed) = child::stopped();
+            let who = match stopped {
+                1 => "the child still running was".to_owned(),
+                n => format!("the {n} children still running were"),
+            };
             log::warn(match (stopped, killed) {
                 (0, _) => format!("stopped by {signal}; no child was left running"),
-                (1, 1) => format!(
-                    "stopped by {signal}; the child still running was killed by it and reaped"
-                ),
-                (n, k) if n == k => format!(
-                    "stopped by {signal}; the {n} children still running were killed by it and reaped"
-                ),
-                (n, k) => format!(
-                    "stopped by {signal}; the {n} children still running were stopped and reaped \
-                     ({k} killed by {signal})"
+                (n, k) if n == k => format!("stopped by {signal}; {who} killed by it and reaped"),
+                (_, 0) => format!("stopped by {signal}; {who} stopped and reaped"),
+                (_, k) => format!(
+                    "stopped by {signal}; {who} stopped and reaped ({k} killed by {signal})"
                 ),
             });
             128 + signal as u8
@@ -117,12 +116,16 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
         (None, Ok(Ok(()))) if child::failures() > 0 => 1,
         (None, Ok(Ok(()))) => 0,
     };
-    let code = match log::output_error() {
-        Some(e) => {
+    let code = match (log::output_error(), log::trace_error()) {
+        (Some(e), _) => {
             log::plain_error(format!("{}: cannot write the output: {e}", name()));
             code.max(1)
         }
-        None => code,
+        (None, Some(e)) if code == 0 => {
+            log::plain_error(format!("{}: cannot write the trace: {e}", name()));
+            1
+        }
+        _ => code,
     };
     remove_scratch_dir();
     ExitCode::from(code)
