@@ -6,7 +6,7 @@
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -101,14 +101,27 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = directory(path);
     let mut new = tempfile::Builder::new()
         .prefix(&temporary_prefix(path))
-        .suffix(".tmp")
+        .rand_bytes(RANDOM)
+        .suffix(TEMPORARY)
         .tempfile_in(&dir)?;
     // Held until this process closes it or dies: see `sweep`.
     flock(new.as_file(), libc::LOCK_EX)?;
-    if let Ok(old) = fs::metadata(path) {
-        // Only root may give a file away; anyone else keeps it as theirs.
-        let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
-        new.as_file().set_permissions(old.permissions())?;
+    match fs::metadata(path) {
+        Ok(old) => {
+            // Only root may give a file away; anyone else keeps it as theirs.
+            let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
+            new.as_file().set_permissions(old.permissions())?;
+        }
+        // A new file gets the mode any new file gets (0666 less the umask),
+        // not the temporary file's private 0600.
+        Err(_) => {
+            let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+            nix::sys::stat::umask(umask);
+            #[allow(clippy::useless_conversion)] // mode_t is u16 on macOS
+            let mode = 0o666 & !u32::from(umask.bits());
+            new.as_file()
+                .set_permissions(fs::Permissions::from_mode(mode))?;
+        }
     }
     new.write_all(bytes)?;
     if durable {
@@ -122,10 +135,17 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Removes the new versions of `path` that writers killed mid-write
-/// (SIGKILL cannot be held back) left behind: those nobody holds an `flock`
-/// on any more, and that are over a second old.
+/// (SIGKILL cannot be held back) left behind: files named as [`replace`]
+/// names them, that nobody holds an `flock` on any more, and that are over
+/// a second old.
 pub(crate) fn sweep(path: &Path) {
     let prefix = temporary_prefix(path);
+    let ours = |name: &str| {
+        let random = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(TEMPORARY));
+        random.is_some_and(|r| r.len() == RANDOM && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
     let Ok(entries) = fs::read_dir(directory(path)) else {
         return;
     };
@@ -137,7 +157,7 @@ pub(crate) fn sweep(path: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.starts_with(&prefix) && name.ends_with(".tmp")) {
+        if !ours(&name) {
             continue;
         }
         let unheld = OpenOptions::new()
@@ -175,7 +195,12 @@ pub(crate) fn directory(path: &Path) -> PathBuf {
     }
 }
 
-/// How the new versions of `path` begin: `.ticket.json.`, then random.
+/// The new versions of `path` are named `.ticket.json.` + [`RANDOM`]
+/// letters and digits + [`TEMPORARY`], a name nobody else is likely to use.
+const RANDOM: usize = 8;
+const TEMPORARY: &str = ".lesson-tmp";
+
+/// How the new versions of `path` begin: `.ticket.json.`.
 fn temporary_prefix(path: &Path) -> String {
     let name = path
         .file_name()

@@ -12,6 +12,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::libc;
+use nix::unistd::{AccessFlags, access};
 
 use crate::error::{Context, Result};
 use crate::file;
@@ -42,10 +43,25 @@ impl Lock {
         Lock::at(&path)
     }
 
-    /// The lock whose file is `path`, created if missing and never replaced,
-    /// so that separate runs that name the same file exclude each other too.
+    /// The lock whose file is `path`, never replaced, so that separate runs
+    /// that name the same file exclude each other too. It is checked now,
+    /// and made by the first `acquire`: a lesson refused for another reason
+    /// before its children start leaves no lock file behind.
     fn at(path: &Path) -> Result<Lock> {
-        open(path)?;
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => drop(open(path)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = file::directory(path);
+                access(&dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+                    format!(
+                        "cannot make the lock file {}: its directory takes no new file ({})",
+                        path.display(),
+                        e.desc()
+                    )
+                })?;
+            }
+            Err(e) => return Err(e).context(format!("the lock file {}", path.display())),
+        }
         Ok(Lock {
             path: path.to_owned(),
         })

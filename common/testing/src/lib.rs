@@ -215,10 +215,23 @@ pub fn left_behind(pid: i32) -> Vec<system::ProcessInfo> {
 /// its own.
 fn spawn(command: &mut Command) -> std::process::Child {
     adopt_orphans();
-    command
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()))
+    command.process_group(0);
+    // A copy made by `runnable_by_anyone` may still be open for writing in
+    // a child another test thread forked at that moment, until that child
+    // execs: "Text file busy" for so long.
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            spawned => {
+                break spawned
+                    .unwrap_or_else(|e| panic!("starting {:?}: {e}", command.get_program()));
+            }
+        }
+    }
 }
 
 /// Makes this test process the subreaper of everything it starts (Linux):

@@ -1,0 +1,463 @@
+//! What the locked ticket office refuses, and what it keeps: a refused run
+//! exits 1 or 2 with one line naming the file and leaves it byte for byte;
+//! a sale keeps the file's mode, owner, symbolic link and lock, and leaves
+//! no temporary file behind.
+
+use std::collections::BTreeSet;
+use std::fs::{self, FileType, Permissions};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use lesson_testing::{NOBODY, Run, Scratch, output, run, runnable_by_anyone, start};
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
+
+/// All a refusal must leave as it was: kind, inode, mode, owner, time, bytes.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    kind: FileType,
+    ino: u64,
+    mode: u32,
+    owner: (u32, u32),
+    mtime: (i64, i64),
+    bytes: Option<Vec<u8>>,
+    link: Option<PathBuf>,
+}
+
+fn snapshot(path: &str) -> Snapshot {
+    let meta = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Snapshot {
+        kind: meta.file_type(),
+        ino: meta.ino(),
+        mode: meta.mode(),
+        owner: (meta.uid(), meta.gid()),
+        mtime: (meta.mtime(), meta.mtime_nsec()),
+        bytes: meta.is_file().then(|| fs::read(path).expect("read")),
+        link: meta
+            .is_symlink()
+            .then(|| fs::read_link(path).expect("readlink")),
+    }
+}
+
+/// The names in the scratch directory.
+fn names(dir: &Scratch) -> BTreeSet<String> {
+    fs::read_dir(dir.path(""))
+        .expect("read_dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect()
+}
+
+fn temporary_files(dir: &Scratch) -> Vec<String> {
+    let names = names(dir).into_iter();
+    names.filter(|n| n.starts_with(".ticket.json.")).collect()
+}
+
+/// The lesson with `args`, none of the LESSON_* variables set.
+fn lesson(args: &[&str]) -> Command {
+    let mut command = Command::new(LESSON);
+    command.args(args);
+    for var in ["LESSON_SPEED", "LESSON_SEED", "LESSON_TRACE"] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Checks a refusal: one of `codes`, one line on stderr, naming `name` and
+/// saying one of `says`.
+fn assert_refused(code: Option<i32>, stderr: &str, codes: &[i32], name: &str, says: &[&str]) {
+    assert!(
+        code.is_some_and(|c| codes.contains(&c)),
+        "exit {code:?}, not {codes:?}: {stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(name), "{name} not named: {stderr}");
+    assert!(
+        says.iter().any(|s| stderr.contains(s)),
+        "{says:?}: {stderr}"
+    );
+}
+
+/// Runs `command` (no hang possible: refused at once) and checks its refusal.
+fn refused(command: &mut Command, codes: &[i32], name: &str, says: &[&str]) {
+    let out = output(command);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_refused(out.status.code(), &err, codes, name, says);
+}
+
+fn summary(run: &Run) -> &serde_json::Map<String, Value> {
+    &run.events("summary").last().expect("a summary").fields
+}
+
+fn count(file: &str) -> u64 {
+    let text = fs::read_to_string(file).expect("read");
+    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    json["count"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no count: {text}"))
+}
+
+fn chmod(path: &str, mode: u32) {
+    fs::set_permissions(path, Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn is_root() -> bool {
+    let root = nix::unistd::getuid().is_root();
+    if !root {
+        eprintln!("skipped: only root may chown a file to nobody or run as nobody");
+    }
+    root
+}
+
+/// `--trace` naming the ticket file (itself, through a symbolic link or a
+/// hard link, by `LESSON_TRACE`) or its lock file is refused with exit 2
+/// before anything is written.
+#[test]
+fn a_trace_naming_the_ticket_file_or_its_lock_is_refused_before_any_write() {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 5, "keep": "me"}"#);
+    symlink(&file, dir.path("symlink")).expect("symlink");
+    fs::hard_link(&file, dir.path("hardlink")).expect("link");
+    let (before, files) = (snapshot(&file), names(&dir));
+    let lock = format!("{file}.lock");
+    let dotted = dir.path("./ticket.json.lock");
+    for trace in [
+        &file,
+        &dir.path("symlink"),
+        &dir.path("hardlink"),
+        &lock,
+        &dotted,
+    ] {
+        let mut command = lesson(&["--file", &file, "--speed", "max", "--trace", trace]);
+        refused(&mut command, &[2], &file, &["--trace"]);
+        assert_eq!(snapshot(&file), before, "--trace {trace}");
+        assert_eq!(names(&dir), files, "--trace {trace} wrote a file");
+    }
+    let mut command = lesson(&["--file", &file, "--speed", "max"]);
+    refused(command.env("LESSON_TRACE", &file), &[2], &file, &["trace"]);
+    assert_eq!(snapshot(&file), before, "LESSON_TRACE");
+    assert_eq!(names(&dir), files, "LESSON_TRACE wrote a file");
+    // The lock file once it exists, as a previous sale leaves it.
+    fs::write(&lock, "").expect("write");
+    let lock_before = snapshot(&lock);
+    let mut command = lesson(&["--file", &file, "--speed", "max", "--trace", &lock]);
+    refused(&mut command, &[2], &lock, &["--trace"]);
+    assert_eq!((snapshot(&file), snapshot(&lock)), (before, lock_before));
+}
+
+/// A sale keeps the mode of the file it replaces: 0600 stays 0600.
+#[test]
+fn a_sale_keeps_the_mode_of_the_file() {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 3}"#);
+    chmod(&file, 0o600);
+    let run = run(LESSON, &["--file", &file, "--speed", "max"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert_eq!((count(&file), snapshot(&file).mode & 0o7777), (0, 0o600));
+}
+
+/// Root selling from a file of nobody's leaves it nobody's, with its mode.
+#[test]
+fn a_sale_by_root_keeps_the_owner_of_the_file() {
+    if !is_root() {
+        return;
+    }
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 3}"#);
+    chmod(&file, 0o640);
+    nix::unistd::chown(file.as_str(), Some(NOBODY.into()), Some(NOBODY.into())).expect("chown");
+    let run = run(LESSON, &["--file", &file, "--speed", "max"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let after = snapshot(&file);
+    assert_eq!(count(&file), 0);
+    assert_eq!(
+        (after.owner, after.mode & 0o7777),
+        ((NOBODY, NOBODY), 0o640)
+    );
+}
+
+/// A read-only file (0444, nobody's, in a directory anyone may write) is
+/// refused to nobody before any buyer starts, and left as it was.
+#[test]
+fn a_read_only_file_is_refused_before_any_buyer_starts() {
+    if !is_root() {
+        return;
+    }
+    let dir = Scratch::new();
+    chmod(&dir.path(""), 0o777);
+    let file = dir.write("ticket.json", r#"{"count": 3}"#);
+    chmod(&file, 0o444);
+    nix::unistd::chown(file.as_str(), Some(NOBODY.into()), Some(NOBODY.into())).expect("chown");
+    let before = snapshot(&file);
+    let trace = dir.path("trace.jsonl");
+    let mut command = Command::new(runnable_by_anyone(LESSON));
+    command.uid(NOBODY).gid(NOBODY).env_remove("LESSON_TRACE");
+    command.args(["--file", &file, "--speed", "max", "--trace", &trace]);
+    refused(
+        &mut command,
+        &[1, 2],
+        &file,
+        &["may not write", "ermission"],
+    );
+    assert_eq!(snapshot(&file), before);
+    let trace = fs::read_to_string(&trace).expect("the trace");
+    let events: Vec<Value> = trace
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(events.iter().any(|e| e["event"] == "begin"), "{trace}");
+    assert!(
+        events.iter().all(|e| e["event"] != "search"),
+        "a buyer started:\n{trace}"
+    );
+}
+
+/// A sale through a symbolic link updates the real file, leaves the link a
+/// link, and locks `real.json.lock`, beside the real file.
+#[test]
+fn a_symlinked_ticket_file_stays_a_link_and_is_locked_by_its_real_name() {
+    let dir = Scratch::new();
+    let real = dir.write("real.json", r#"{"count": 9}"#);
+    let link = dir.path("ticket.json");
+    symlink("real.json", &link).expect("symlink");
+    let args = [
+        "--file",
+        &link,
+        "--tickets",
+        "3",
+        "--buyers",
+        "2",
+        "--speed",
+        "max",
+    ];
+    let run = run(LESSON, &args);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert_eq!(
+        fs::read_link(&link).expect("still a link"),
+        PathBuf::from("real.json")
+    );
+    assert_eq!(
+        fs::read_to_string(&real).expect("read").trim(),
+        r#"{"count":1}"#
+    );
+    let files = names(&dir);
+    assert!(files.contains("real.json.lock"), "{files:?}");
+    assert!(!files.contains("ticket.json.lock"), "{files:?}");
+}
+
+/// Two sales at once, one through the link and one through the real name,
+/// share one lock: 40 tickets, 60 buyers, exactly 40 sold.
+#[test]
+fn sales_through_the_link_and_the_real_name_exclude_each_other() {
+    let dir = Scratch::new();
+    let real = dir.write("real.json", r#"{"count": 40}"#);
+    let link = dir.path("ticket.json");
+    symlink(&real, &link).expect("symlink");
+    let sale = |file: &str| {
+        start(
+            LESSON,
+            &["--file", file, "--buyers", "30", "--speed", "max"],
+        )
+    };
+    let (one, two) = (sale(&link), sale(&real));
+    let (one, two) = (one.finish(), two.finish());
+    let bought = |r: &Run| summary(r)["bought"].as_u64().unwrap_or(0);
+    let both = format!("{}\n{}", one.output(), two.output());
+    assert_eq!(bought(&one) + bought(&two), 40, "{both}");
+    assert_eq!(count(&real), 0, "{both}");
+    assert!(fs::symlink_metadata(&link).expect("link").is_symlink());
+}
+
+/// A lock file that is a symbolic link is refused, and its target is not
+/// created.
+#[test]
+fn a_lock_file_that_is_a_symlink_is_refused_and_not_followed() {
+    let dir = Scratch::new();
+    let real = dir.write("real.json", r#"{"count": 3}"#);
+    let link = dir.path("ticket.json");
+    symlink("real.json", &link).expect("symlink");
+    let target = dir.path("target-that-does-not-exist");
+    let lock = dir.path("real.json.lock");
+    symlink(&target, &lock).expect("symlink");
+    let (before, lock_before) = (snapshot(&real), snapshot(&lock));
+    let run = run(LESSON, &["--file", &link, "--speed", "max"]);
+    assert_refused(run.code(), &run.stderr, &[1, 2], &lock, &["symbolic link"]);
+    assert!(
+        !fs::exists(&target).expect("exists"),
+        "the target was created"
+    );
+    assert_eq!((snapshot(&real), snapshot(&lock)), (before, lock_before));
+    assert!(fs::symlink_metadata(&link).expect("link").is_symlink());
+    assert_eq!(run.events("search").count(), 0);
+}
+
+/// A FIFO is refused at once (not waited on), a device and a file over
+/// 1 MiB too, each saying what is wrong, and left as it was.
+#[test]
+fn a_fifo_a_device_and_a_huge_file_are_refused_at_once() {
+    let dir = Scratch::new();
+    let fifo = dir.path("fifo.json");
+    nix::unistd::mkfifo(
+        fifo.as_str(),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .expect("mkfifo");
+    let huge = dir.write(
+        "huge.json",
+        format!(r#"{{"count": 3, "pad": "{}"}}"#, "x".repeat(2 << 20)),
+    );
+    for (file, says) in [
+        (fifo.as_str(), &["FIFO"][..]),
+        ("/dev/zero", &["device"]),
+        (huge.as_str(), &["too large", "too many"]),
+    ] {
+        let before = snapshot(file);
+        // `run` gives up after 60 s: a hang fails the test.
+        let run = run(
+            LESSON,
+            &["--file", file, "--tickets", "5", "--speed", "max"],
+        );
+        assert_refused(run.code(), &run.stderr, &[1, 2], file, says);
+        assert_eq!(snapshot(file), before, "{file}");
+        assert_eq!(run.events("search").count(), 0);
+    }
+}
+
+/// When the lock file cannot be made (a directory has its name), the sale
+/// fails with exit 1 before it creates or changes the ticket file.
+#[test]
+fn a_lock_file_that_cannot_be_made_stops_the_sale_before_any_write() {
+    let dir = Scratch::new();
+    fs::create_dir_all(dir.path("lk/ticket.json.lock")).expect("mkdir");
+    let file = dir.path("lk/ticket.json");
+    let args = ["--file", &file, "--tickets", "9", "--speed", "max"];
+    let run1 = run(LESSON, &args);
+    assert_refused(run1.code(), &run1.stderr, &[1], &file, &["lock"]);
+    assert!(!fs::exists(&file).expect("exists"), "{file} was created");
+    fs::write(&file, r#"{"count": 3}"#).expect("write");
+    let before = snapshot(&file);
+    let run2 = run(LESSON, &args);
+    assert_refused(run2.code(), &run2.stderr, &[1], &file, &["lock"]);
+    assert_eq!(snapshot(&file), before);
+}
+
+/// Files and links planted under the temporary names a sale might use (its
+/// likely next pids, and 1 to 2000) stop no sale, and no link is followed.
+#[test]
+fn planted_temporary_names_do_not_stop_a_sale() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let target = dir.path("planted-target");
+    let last = fs::read_to_string("/proc/sys/kernel/ns_last_pid").unwrap_or_default();
+    let last: u32 = last.trim().parse().unwrap_or(0);
+    for n in last + 1..=last + 300 {
+        symlink(&target, dir.path(&format!(".ticket.json.{n}.tmp"))).expect("symlink");
+    }
+    for n in 1..=2000 {
+        let name = dir.path(&format!(".ticket.json.{n}.tmp"));
+        if fs::symlink_metadata(&name).is_err() {
+            fs::write(&name, "planted").expect("write");
+            // Old, so that only the name tells them from a dead writer's.
+            let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+            let planted = fs::File::options().write(true).open(&name).expect("open");
+            planted.set_modified(hour_ago).expect("set_modified");
+        }
+    }
+    let before = names(&dir);
+    let args = [
+        "--file",
+        &file,
+        "--tickets",
+        "3",
+        "--buyers",
+        "6",
+        "--speed",
+        "max",
+    ];
+    let run = run(LESSON, &args);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert_eq!(summary(&run)["bought"], 3, "{}", run.output());
+    assert_eq!(count(&file), 0);
+    assert!(
+        !fs::exists(&target).expect("exists"),
+        "a planted link was followed"
+    );
+    let after = names(&dir);
+    let gone: Vec<_> = before.difference(&after).collect();
+    assert!(
+        gone.is_empty(),
+        "files not the lesson's were removed: {gone:?}"
+    );
+}
+
+/// A sale stopped by SIGTERM while buyers write leaves no temporary file,
+/// and a whole ticket file: a count from 0 to 50, with no ticket sold twice.
+#[test]
+fn a_sale_stopped_by_sigterm_leaves_no_temporary_file() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let args = [
+        "--file",
+        &file,
+        "--tickets",
+        "50",
+        "--buyers",
+        "50",
+        "--speed",
+        "20",
+    ];
+    let lesson = start(LESSON, &args);
+    lesson.wait_for("bought", 1);
+    lesson.signal(Signal::SIGTERM);
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(143), "{}", run.output());
+    assert_eq!(temporary_files(&dir), Vec::<String>::new());
+    let left = count(&file);
+    let bought = run.events("bought").count() as u64;
+    assert!(
+        left + bought <= 50,
+        "{left} left + {bought} bought\n{}",
+        run.output()
+    );
+}
+
+/// A key given twice, at the top or nested, is refused, the file kept.
+#[test]
+fn a_duplicate_key_is_refused() {
+    let dir = Scratch::new();
+    for text in [
+        r#"{"count":1,"count":5}"#,
+        r#"{"count": 3, "x": {"a": 1, "a": 2}}"#,
+    ] {
+        let file = dir.write("ticket.json", text);
+        let before = snapshot(&file);
+        let run = run(LESSON, &["--file", &file, "--speed", "max"]);
+        assert_refused(
+            run.code(),
+            &run.stderr,
+            &[1],
+            &file,
+            &["twice", "ambiguous"],
+        );
+        assert_eq!(snapshot(&file), before, "{text}");
+    }
+}
+
+/// A speed out of range (even one that rounds to 0) and a `--panic-in` with
+/// no such process are refused with exit 2 in one line, nothing written.
+#[test]
+fn bad_option_values_are_refused_and_nothing_is_written() {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 4}"#);
+    let (before, files) = (snapshot(&file), names(&dir));
+    for speed in ["1e-300", "5e-324", "0", "1001"] {
+        let mut command = lesson(&["--file", &file, "--speed", speed]);
+        refused(&mut command, &[2], speed, &["--speed"]);
+    }
+    let mut command = lesson(&["--file", &file, "--speed", "max", "--panic-in", "nosuch"]);
+    refused(&mut command, &[2], "nosuch", &["buyer-1"]);
+    assert_eq!((snapshot(&file), names(&dir)), (before, files));
+}
