@@ -1,0 +1,56 @@
+//! The ticket office's processes when the lesson is killed outright.
+
+use std::time::{Duration, Instant};
+
+use common::system::{ProcessInfo, processes};
+use lesson_testing::{Running, Scratch, start};
+use nix::sys::signal::Signal;
+
+const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
+
+/// `start` with the lesson's scratch directory in `tmp` (`TMPDIR`): one
+/// that a run killed by SIGKILL leaves behind stays out of the shared one.
+fn start_in(tmp: &Scratch, args: &[&str]) -> Running {
+    let tmpdir = format!("TMPDIR={}", tmp.path(""));
+    // `env` execs the lesson: the same pid, and `start` still adds its --trace.
+    start("env", &[&[tmpdir.as_str(), LESSON], args].concat())
+}
+
+/// SIGKILL cannot be caught, so the main process cannot pass it on: the
+/// buyers, which asked for SIGTERM on their parent's death, must end of it,
+/// whether they sleep, wait for the lock or hold it.
+#[test]
+fn sigkill_of_the_main_process_leaves_no_buyer_running() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let lesson = start_in(
+        &dir,
+        &[
+            "--file",
+            &file,
+            "--tickets",
+            "3",
+            "--buyers",
+            "6",
+            "--speed",
+            "2",
+        ],
+    );
+    lesson.wait_for("search", 1);
+    lesson.signal(Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let running = loop {
+        let running: Vec<ProcessInfo> = processes()
+            .into_iter()
+            .filter(|p| p.pgid == lesson.pid() && !p.is_zombie())
+            .collect();
+        if running.is_empty() || Instant::now() > deadline {
+            break running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(running.is_empty(), "still running 5 s on: {running:#?}");
+    let (run, left) = lesson.finish_leaving();
+    assert_eq!(run.status.code(), None, "{}", run.output());
+    assert!(left.iter().all(ProcessInfo::is_zombie), "{left:#?}");
+}

@@ -1,0 +1,140 @@
+//! The zombie lesson under hostile conditions: its main process killed
+//! during the flood, Ctrl-C during the flood, too few descriptors, a
+//! process limit too low for the flood.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::log::read_trace;
+use common::system::{ProcessInfo, children_of, processes};
+use lesson_testing::{NOBODY, Running, Scratch, output, runnable_by_anyone, start};
+use nix::sys::signal::Signal;
+
+const LESSON: &str = env!("CARGO_BIN_EXE_zombie");
+
+/// The processes of the group `pgid` still running (not zombies) once
+/// `limit` has passed, or none as soon as there are none.
+fn still_running_after(pgid: i32, limit: Duration) -> Vec<ProcessInfo> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let running: Vec<ProcessInfo> = processes()
+            .into_iter()
+            .filter(|p| p.pgid == pgid && !p.is_zombie())
+            .collect();
+        if running.is_empty() || Instant::now() > deadline {
+            return running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `start` with the lesson's scratch directory in `tmp` (`TMPDIR`): one
+/// that a run killed by SIGKILL leaves behind stays out of the shared one.
+fn start_in(tmp: &Scratch, args: &[&str]) -> Running {
+    let tmpdir = format!("TMPDIR={}", tmp.path(""));
+    // `env` execs the lesson: the same pid, and `start` still adds its --trace.
+    start("env", &[&[tmpdir.as_str(), LESSON], args].concat())
+}
+
+/// Its exit status, standard output and error, for assertion messages.
+fn all(out: &std::process::Output) -> String {
+    format!(
+        "exit: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The flood's parent, which changed its user, still gets SIGTERM when the
+/// lesson is killed outright (SIGKILL): it reaps its zombies and ends, and
+/// leaves none of them to its adopter.
+#[test]
+fn sigkill_of_the_main_process_during_the_flood_ends_the_flood_s_parent() {
+    let tmp = Scratch::new();
+    let lesson = start_in(&tmp, &["--speed", "1", "--flood", "30", "--cpu-ms", "0"]);
+    lesson.wait_for("flood", 1);
+    let parents: Vec<ProcessInfo> = children_of(lesson.pid())
+        .into_iter()
+        .filter(|p| !p.is_zombie())
+        .collect();
+    assert_eq!(parents.len(), 1, "the flood's parent alone: {parents:#?}");
+    let parent = parents[0].pid;
+    lesson.signal(Signal::SIGKILL);
+    let running = still_running_after(lesson.pid(), Duration::from_secs(5));
+    assert!(running.is_empty(), "still running 5 s on: {running:#?}");
+    let (run, left) = lesson.finish_leaving();
+    assert_eq!(run.status.code(), None, "{}", run.output());
+    assert!(
+        left.iter().all(|p| p.pid == parent && p.is_zombie()),
+        "only the parent's own zombie (pid {parent}) may be left: {left:#?}"
+    );
+}
+
+/// Ctrl-C during the flood stops the lesson there: one line says so, part 3
+/// never starts, and no zombie is left to be reaped as an adopted orphan.
+#[test]
+fn ctrl_c_during_the_flood_stops_in_one_line_and_leaves_nothing() {
+    let lesson = start(LESSON, &["--speed", "1", "--flood", "30", "--cpu-ms", "0"]);
+    lesson.wait_for("flood", 1);
+    lesson.signal(Signal::SIGINT);
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(130), "{}", run.output());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
+    assert!(!run.stdout.contains("── 3."), "{}", run.output());
+    // Part 1's "reaped pid N (wait4)" is the only one allowed.
+    let reaped = run
+        .stdout
+        .lines()
+        .chain(run.stderr.lines())
+        .filter(|l| l.contains("reaped pid") && !l.contains("(wait4)"))
+        .count();
+    assert_eq!(reaped, 0, "{}", run.output());
+}
+
+/// Too few descriptors would fail the lesson half-way: it refuses to start.
+#[test]
+fn too_few_descriptors_are_refused_at_the_start() {
+    let out =
+        output(Command::new("sh").args(["-c", r#"ulimit -n 6; exec "$0" --speed max"#, LESSON]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", all(&out));
+    assert_eq!(stderr.lines().count(), 1, "{}", all(&out));
+    assert!(stderr.contains("ulimit -n"), "{}", all(&out));
+    assert!(out.stdout.is_empty(), "{}", all(&out));
+}
+
+/// Root ignores process limits, so the lesson runs as nobody. A flood of
+/// 49 under a limit of 50 processes would leave its user no room: it is
+/// refused before any child starts.
+#[test]
+fn a_flood_beyond_the_process_limit_is_refused_before_any_child_starts() {
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("skipped: only root can run the lesson as the user nobody");
+        return;
+    }
+    let dir = Scratch::new();
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let trace = dir.path("trace.jsonl");
+    let lesson = runnable_by_anyone(LESSON);
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", r#"ulimit -u 50; exec "$0" "$@""#])
+        .arg(&lesson)
+        .args(["--flood", "49", "--speed", "max", "--trace", &trace])
+        .env_remove("LESSON_SPEED")
+        .uid(NOBODY)
+        .gid(NOBODY);
+    let out = output(&mut command);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", all(&out));
+    assert_eq!(stderr.lines().count(), 1, "{}", all(&out));
+    assert!(stderr.contains("ulimit -u"), "{}", all(&out));
+    let records = read_trace(trace.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        records.iter().all(|r| r.who == "main"),
+        "no child started: {records:#?}"
+    );
+}
