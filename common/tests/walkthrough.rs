@@ -29,13 +29,21 @@ fn run_all() -> Command {
 #[test]
 fn the_fast_walkthrough_pauses_for_enter_between_lessons() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // This test process adopts whatever the walkthrough leaves behind
+    // (Linux), and the walkthrough runs in a process group of its own: what
+    // is still in that group at the end, a `bash` zombie of a process
+    // substitution for one, it left.
+    #[cfg(target_os = "linux")]
+    nix::sys::prctl::set_child_subreaper(true).expect("becoming a subreaper");
     let mut child = run_all()
         .args(["--fast", "--pause"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .expect("runs");
+    let group = child.id() as i32;
     child
         .stdin
         .take()
@@ -91,6 +99,14 @@ fn the_fast_walkthrough_pauses_for_enter_between_lessons() {
         "{text}"
     );
     assert!(text.contains("Nothing left behind"), "{text}");
+    let left: Vec<_> = common::system::processes()
+        .into_iter()
+        .filter(|p| p.pgid == group)
+        .collect();
+    for p in &left {
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(p.pid), None);
+    }
+    assert!(left.is_empty(), "the walkthrough left {left:#?}");
 }
 
 #[test]
