@@ -47,8 +47,9 @@ else
 fi
 
 echo "${bold}diff $a/src/main.rs $b/src/main.rs: $what${off}"
-# Only the changed lines (no context), without diff's two file-name lines.
-{ diff -U0 "$a/src/main.rs" "$b/src/main.rs" || true; } | tail -n +3 | while IFS= read -r line; do
+# The changed lines with two lines around them, to see where they sit,
+# without diff's two file-name lines.
+{ diff -U2 "$a/src/main.rs" "$b/src/main.rs" || true; } | tail -n +3 | while IFS= read -r line; do
     case $line in
         @@*) echo "$cyan$line$off" ;;
         -*) echo "$red$line$off" ;;

@@ -15,7 +15,8 @@ Builds the lessons, then runs them in the notes' order:
 
   --fast          run the lessons' clock 10 times faster (the course takes seconds)
   --pause         wait for Enter before each lesson after the first
-  --seed N        pass --seed N to every lesson, to replay the same random sleeps
+  --seed N        give every lesson --seed N (without it, one is drawn and shown),
+                  so the printers sleep alike and each command shown replays its sleeps
   --only NAME...  run only the lessons named (any of the above)
   --help          show this help
 
@@ -88,10 +89,19 @@ check_nothing_left() {
     return 1
 }
 
+# One seed for the whole course: the three printers sleep alike, so their
+# times compare, and every command shown can be pasted to replay it.
+[ -n "$seed" ] || seed=$((RANDOM % 99999 + 1))
 # The ticket office keeps its database in a directory of its own, not in
-# the checkout, and nothing of it is left.
-office=$(mktemp -d)
-trap 'rm -rf "$office"' EXIT
+# the checkout: one of this user's, kept after the walkthrough so that the
+# commands it shows still run when pasted.
+office=${TMPDIR:-/tmp}/unix-process-lessons-$(id -u)
+mkdir -p "$office"
+if [ -L "$office" ] || [ ! -O "$office" ]; then
+    echo "run_all.sh: $office is not a directory of yours: remove it, or set TMPDIR" >&2
+    exit 1
+fi
+chmod 700 "$office"
 # Ctrl-C reaches the lesson too, which stops and reaps its children; the
 # walkthrough waits for it, then stops.
 interrupted=0
@@ -143,7 +153,7 @@ for name in "${lessons[@]}"; do
         scripts/diff.sh "${previous[$name]}" "$name"
     fi
     command=(cargo run -q -p "$name" -- --speed "$speed")
-    [ -z "$seed" ] || command+=(--seed "$seed")
+    command+=(--seed "$seed")
     case $name in ticket-*) command+=(--tickets 3 --file "$office/ticket.json") ;; esac
     printf '\n%s$ %s%s\n' "$dim" "${command[*]}" "$off"
     status=0
@@ -162,4 +172,5 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "These lessons failed: ${failed[*]}" >&2
     exit 1
 fi
-printf '%sDone:%s %d lessons.\n' "$bold" "$off" "$shown"
+[ "$shown" = 1 ] && word=lesson || word=lessons
+printf '%sDone:%s %d %s.\n' "$bold" "$off" "$shown" "$word"

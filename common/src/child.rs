@@ -35,7 +35,9 @@ static FAILED: AtomicUsize = AtomicUsize::new(0);
 /// Children reaped after a stop signal arrived, and those it killed.
 static STOPPED: AtomicUsize = AtomicUsize::new(0);
 static KILLED_BY_STOP: AtomicUsize = AtomicUsize::new(0);
-/// This process's parent when it forked this one: see `die_with_parent`.
+/// Set when this process forked a child while another was still unreaped.
+static FORKED_ALONGSIDE: AtomicBool = AtomicBool::new(false);
+/// This process's parent when it forked this one: see `prctl_set_pdeathsig`.
 static PARENT: AtomicI32 = AtomicI32::new(0);
 static LIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 /// Whether orphaned descendants are adopted by this process (Linux).
@@ -178,6 +180,9 @@ pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result
     if signals::forward_stop_signals()? {
         live().clear();
     }
+    if !live().is_empty() {
+        FORKED_ALONGSIDE.store(true, Ordering::SeqCst);
+    }
     if live().len() >= MAX_CHILDREN {
         return Err(
             format!("cannot start {name}: {MAX_CHILDREN} children are unreaped already").into(),
@@ -225,6 +230,7 @@ fn run_child<R: IntoExitStatus>(
     FAILED.store(0, Ordering::SeqCst);
     STOPPED.store(0, Ordering::SeqCst);
     KILLED_BY_STOP.store(0, Ordering::SeqCst);
+    FORKED_ALONGSIDE.store(false, Ordering::SeqCst);
     // fork does not pass the subreaper attribute on.
     SUBREAPER.store(false, Ordering::SeqCst);
     log::become_child(name, ordinal);
@@ -449,6 +455,12 @@ pub(crate) fn kill_all(signal: Signal) {
 /// How many children ended abnormally (failed, panicked, killed).
 pub(crate) fn failures() -> usize {
     FAILURES.load(Ordering::SeqCst)
+}
+
+/// True if this process never forked a child while another was unreaped:
+/// it joined each before it started the next.
+pub(crate) fn joined_before_each_fork() -> bool {
+    !FORKED_ALONGSIDE.load(Ordering::SeqCst)
 }
 
 /// How many children returned an error (exit status [`EXIT_ERROR`]).

@@ -36,7 +36,8 @@ pub struct Options {
     )]
     pub speed: Speed,
 
-    /// Make the random sleeps reproducible: the same N gives each process the same draws
+    /// Make the random sleeps reproducible: the same N gives each process the same sleeps
+    /// (not the same order: when several processes are ready at once, the kernel picks)
     #[arg(long, value_name = "N", env = "LESSON_SEED", hide_env_values = true)]
     pub seed: Option<u64>,
 
@@ -214,7 +215,8 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         "begin",
         json!({"lesson": name(), "speed": options.speed.to_string(), "seed": seed}),
         format!(
-            "{} starts: pid {}, speed {}, seed {seed} (--seed {seed} replays these draws)",
+            "{} starts: pid {}, speed {}, seed {seed} (--seed {seed} gives each process the \
+             same sleeps again; who runs first when several are ready stays the kernel's choice)",
             name(),
             std::process::id(),
             options.speed

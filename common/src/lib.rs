@@ -20,6 +20,7 @@ mod error;
 mod lesson;
 mod lock;
 mod signals;
+mod wrap;
 
 pub mod child;
 pub mod file;

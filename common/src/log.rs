@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Context, Result};
+use crate::wrap;
 
 /// Set once in the lesson process before any `fork`; every child inherits it,
 /// so all processes measure time from the same instant and append to the
@@ -22,6 +23,8 @@ use crate::error::{Context, Result};
 struct Setup {
     start: Instant,
     colour: bool,
+    /// The terminal's width, to wrap prose to; `None` for a pipe or a file.
+    width: Option<usize>,
     trace: File,
     path: PathBuf,
     /// The `--trace` file, which gets every record too.
@@ -56,6 +59,7 @@ pub(crate) fn init(trace: File, path: &Path, copy: Option<File>) {
     let _ = SETUP.set(Setup {
         start: Instant::now(),
         colour,
+        width: wrap::terminal_width(),
         trace,
         path: path.to_owned(),
         copy,
@@ -96,18 +100,30 @@ pub(crate) fn warn(text: impl std::fmt::Display) {
 
 fn emit(to_stderr: bool, text: &str) {
     let colour = WHO.lock().unwrap_or_else(|e| e.into_inner()).colour;
-    let mut line = format!(
-        "{:>7.3}s {:>7} {:<9} {}",
+    let prefix = format!(
+        "{:>7.3}s {:>7} {:<9} ",
         elapsed(),
         std::process::id(),
-        who(),
-        text
+        who()
     );
+    // Wrapped lines go on under the text, past time, pid and name.
+    let indent = " ".repeat(prefix.len());
     let colour = colour.filter(|_| SETUP.get().is_some_and(|s| s.colour));
-    if let Some(c) = colour {
-        line = format!("\x1b[{c}m{line}\x1b[0m");
-    }
-    line.push('\n');
+    let line: String = wrapped(text, prefix.len())
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let l = if i == 0 {
+                format!("{prefix}{l}")
+            } else {
+                format!("{indent}{l}")
+            };
+            match colour {
+                Some(c) => format!("\x1b[{c}m{l}\x1b[0m\n"),
+                None => l + "\n",
+            }
+        })
+        .collect();
     // One write per line, flushed at once: a line from another process can
     // come before or after it, never inside it.
     if to_stderr {
@@ -148,10 +164,33 @@ pub(crate) fn plain(text: impl Display) {
     noted(writeln!(out, "{text}").and_then(|()| out.flush()));
 }
 
+/// Prints prose, wrapped to the terminal's width: a verdict, a reckoning.
+pub(crate) fn prose(text: impl Display) {
+    for line in wrapped(&text.to_string(), 0) {
+        plain(line);
+    }
+}
+
+/// `text` wrapped to the terminal's width less `margin` columns, or as it is.
+fn wrapped(text: &str, margin: usize) -> Vec<String> {
+    match SETUP.get().and_then(|s| s.width) {
+        Some(width) => wrap::wrap(text, width.saturating_sub(margin).max(20)),
+        None => vec![text.to_owned()],
+    }
+}
+
 /// Prints `text` as it is on standard error: the one line of a failure.
 pub(crate) fn plain_error(text: impl Display) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{text}").and_then(|()| err.flush());
+}
+
+/// "1 ticket", "3 tickets": `n` and the word that goes with it.
+pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
+    match n.into() {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
 }
 
 /// Prints a part's title and a few lines of explanation, between the
@@ -160,7 +199,7 @@ pub fn heading(title: &str, text: &str) {
     plain("");
     plain(format!("── {title} ──"));
     for line in text.lines() {
-        plain(line.trim());
+        prose(line.trim());
     }
 }
 

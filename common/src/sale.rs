@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::child::{Ended, IntoExitStatus};
 use crate::error::Result;
+use crate::log::plural;
 use crate::{file, lesson, log};
 
 /// The most tickets a file may hold.
@@ -227,7 +228,7 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         } else {
             "\nReckoning: ".to_owned()
         };
-        log::plain(format!("{prefix}{}", reckoning.verdict()));
+        log::prose(format!("{prefix}{}", reckoning.verdict()));
         if let Err(e) = left {
             return Err(format!("the file went bad during the sale: {e}").into());
         }
@@ -237,10 +238,10 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         let oversold = reckonings.iter().filter(|r| r.oversold() > 0).count();
         let most = reckonings.iter().map(Reckoning::oversold).max();
         let off = reckonings.iter().filter(|r| !r.balanced()).count();
-        log::plain(format!(
-            "\n{oversold} of {} runs oversold (by {} tickets at most); the count was off in {off}.",
+        log::prose(format!(
+            "\n{oversold} of {} runs oversold (by {} at most); the count was off in {off}.",
             options.runs,
-            most.unwrap_or(0)
+            plural(most.unwrap_or(0), "ticket", "tickets")
         ));
     }
     Ok(())
@@ -255,10 +256,24 @@ fn stock(path: &Path, tickets: Option<u64>) -> Result<(u64, Map<String, Value>)>
         Err(e) => return Err(e),
     };
     may_replace(path)?;
+    let name = path.display();
     match (existing, tickets) {
-        (Some(stock), None) => Ok(stock),
+        (Some(stock), None) => {
+            log::say(format!(
+                "{name} holds {}, as an earlier run (or someone) left it; --tickets 3 restocks it",
+                plural(stock.0, "ticket", "tickets")
+            ));
+            Ok(stock)
+        }
         (stock, count) => {
             let count = count.unwrap_or(3);
+            log::say(match stock {
+                Some(_) => format!("{name}: put {} in it", plural(count, "ticket", "tickets")),
+                None => format!(
+                    "{name} did not exist: made it with {}",
+                    plural(count, "ticket", "tickets")
+                ),
+            });
             let mut dic = stock.map(|(_, dic)| dic).unwrap_or_default();
             dic.insert("count".to_owned(), count.into());
             file::replace(path, &text(&dic))?;
@@ -349,10 +364,12 @@ impl Reckoning {
         let file_says = self
             .left
             .map_or_else(|| "no readable count".to_owned(), |l| format!("{l} left"));
+        let buyers = |n: u64| plural(n, "buyer was", "buyers were");
         let mut text = format!(
-            "{} tickets at the start, the file says {file_says}; {bought} buyers were told \
-             \"bought\", {sold_out} \"sold out\", {errors} failed.",
-            self.initial
+            "{} at the start, the file says {file_says}; {} told \"bought\", {sold_out} \
+             \"sold out\", {errors} failed.",
+            plural(self.initial, "ticket", "tickets"),
+            buyers(bought)
         );
         match self.left {
             _ if self.oversold() > 0 => {

@@ -2,9 +2,24 @@
 //! timeline of who held the printer and a one-line verdict, both read from
 //! the trace (`ask`, `start`, `end`).
 
-use crate::child;
 use crate::error::Result;
 use crate::log::{self, Record};
+use crate::{child, lock, timing};
+
+/// Requests closer than this are at the same moment, as far as the trace
+/// can tell: one line's printing and a scheduler's turn take about as long.
+const TIE: f64 = 0.001;
+
+/// What the lesson's code did to order the colleagues, as this run saw it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Design {
+    /// They took a `Lock` (v3): only then can one wait for another.
+    locked: bool,
+    /// Main joined each before it started the next (v2).
+    joined: bool,
+    /// `--speed max`: nothing sleeps, so a print is over in an instant.
+    fast: bool,
+}
 
 /// A timeline of more rows than this becomes a summary.
 const MAX_ROWS: usize = 20;
@@ -21,15 +36,24 @@ pub fn draw(workers: u32) -> Result<()> {
         )
         .into());
     }
+    let design = Design {
+        locked: lock::made(),
+        joined: child::joined_before_each_fork(),
+        fast: timing::never_sleeps(),
+    };
     let turns = turns(&log::records()?);
     log::plain("");
-    for line in timeline(&turns).iter().chain(&verdict(&turns)) {
+    for line in timeline(&turns, design) {
         log::plain(line);
+    }
+    for line in verdict(&turns, design) {
+        log::prose(line);
     }
     let missing = (workers as usize).saturating_sub(turns.len());
     if missing > 0 {
-        log::plain(format!(
-            "{missing} of {workers} colleagues never finished printing."
+        log::prose(format!(
+            "{missing} of {} never finished printing.",
+            log::plural(workers, "colleague", "colleagues")
         ));
     }
     Ok(())
@@ -107,9 +131,10 @@ pub fn most_at_once(turns: &[Turn]) -> usize {
     most as usize
 }
 
-/// The timeline: a row a colleague, `█` while printing, `·` while waiting,
-/// on one time axis. Above [`MAX_ROWS`] colleagues, a summary instead.
-fn timeline(turns: &[Turn]) -> Vec<String> {
+/// The timeline: a row a colleague, `█` while printing, `·` while waiting
+/// for the lock, on one time axis. Above [`MAX_ROWS`] colleagues, a summary
+/// instead. Without a lock nobody waits: asking and printing are one.
+fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
     let (Some(t0), Some(t1)) = (
         turns.iter().map(|t| t.ask).min_by(f64::total_cmp),
         turns.iter().map(|t| t.end).max_by(f64::total_cmp),
@@ -128,10 +153,12 @@ fn timeline(turns: &[Turn]) -> Vec<String> {
     }
     let cell = span / WIDTH as f64;
     let name_width = turns.iter().map(|t| t.who.len()).max().unwrap_or(2);
-    let mut lines = vec![format!(
-        "Timeline: █ printing, · waiting for the printer (one column is {:.3} s)",
-        cell
-    )];
+    let legend = if design.locked {
+        "█ printing, · waiting for the lock"
+    } else {
+        "█ printing"
+    };
+    let mut lines = vec![format!("Timeline: {legend} (one column is {cell:.3} s)")];
     for t in turns {
         let bar: String = (0..WIDTH)
             .map(|c| {
@@ -139,7 +166,7 @@ fn timeline(turns: &[Turn]) -> Vec<String> {
                 let first = ((t.start - t0) / cell).floor() as usize == c;
                 if (t.start <= mid && mid < t.end) || first {
                     '█'
-                } else if t.ask <= mid && mid < t.start {
+                } else if design.locked && t.ask <= mid && mid < t.start {
                     '·'
                 } else {
                     ' '
@@ -162,83 +189,154 @@ fn timeline(turns: &[Turn]) -> Vec<String> {
     lines
 }
 
-/// What the timeline shows, in one or two sentences: did they overlap, in
-/// what order did they print, did they get the printer in the order they asked.
-fn verdict(turns: &[Turn]) -> Vec<String> {
+/// What the timeline shows, and what it can mean for this version: did
+/// they overlap, in what order did they print and why, who waited, and the
+/// time it all took.
+fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
     if turns.is_empty() {
         return Vec::new();
     }
+    let slower = "run it slower (--speed 4, say)";
+    let mut by_start: Vec<&Turn> = turns.iter().collect();
+    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let order = names(&by_start, " → ");
     let pairs = overlaps(turns);
+    let mut lines = Vec::new();
     if !pairs.is_empty() {
         let names: Vec<String> = pairs
             .iter()
             .map(|(a, b)| format!("{} & {}", a.who, b.who))
             .collect();
-        return vec![format!(
+        lines.push(format!(
             "Verdict: NOT serial. These printed at the same time: {}; up to {} at once, \
              so a real printer would mix their pages.",
             list(&names, ", "),
             most_at_once(turns)
-        )];
-    }
-    let mut by_start: Vec<&Turn> = turns.iter().collect();
-    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let got: Vec<String> = by_start.iter().map(|t| t.who.clone()).collect();
-    let in_code_order = by_start
-        .windows(2)
-        .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
-    let first_ask = turns.iter().map(|t| t.ask).fold(f64::INFINITY, f64::min);
-    let last_end = turns.iter().map(|t| t.end).fold(0.0, f64::max);
-    let mut lines = vec![format!(
-        "Verdict: serial, one at a time, in the order {} ({}), {:.3} s in all.",
-        list(&got, " → "),
-        if in_code_order {
-            "the order of the code"
+        ));
+    } else if design.joined {
+        lines.push(format!(
+            "Verdict: serial, in the order {order}, the order of the code: main joined each \
+             colleague before it started the next, so none ever ran while another printed, \
+             and nobody waited."
+        ));
+    } else if !design.locked {
+        let why = if design.fast {
+            "at --speed max nobody sleeps, so each print was over before the next colleague \
+             even started"
         } else {
-            "not the order of the code"
-        },
-        last_end - first_ask
-    )];
-    // Someone competed if it asked while another was printing.
-    let competed = turns
-        .iter()
-        .any(|a| turns.iter().any(|b| b.start < a.ask && a.ask < b.end));
-    if !competed {
+            "their turns did not happen to meet this time"
+        };
+        lines.push(format!(
+            "Verdict: nothing overlapped in this run, but only by chance: no lock and no join \
+             keep these colleagues apart, and {why}. To see them print at the same time, {slower}."
+        ));
+    } else {
+        lines.push(format!(
+            "Verdict: serial, one at a time, as the lock makes it, in the order {order}."
+        ));
+        lines.extend(competition(turns, design, slower));
+    }
+    lines.push(time(turns, design));
+    if design.locked && pairs.is_empty() {
         lines.push(
-            "Nobody had to wait: each asked for the printer only after the one before had \
-             finished, so there was no competition to decide."
+            "Lock or join (the notes): both make the printing serial; join fixes the order by \
+             hand, in the code (v2), a lock lets the colleagues compete for it (v3)."
                 .to_owned(),
         );
-        return lines;
+    }
+    lines
+}
+
+/// Who waited for the lock, and did the lock serve them in the order they
+/// asked? Requests closer than [`TIE`] are said to be at the same moment.
+fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
+    if turns.iter().all(|t| t.start - t.ask <= TIE) {
+        let fast = if design.fast {
+            " (at --speed max nothing sleeps, so each print is over in an instant)"
+        } else {
+            ""
+        };
+        return vec![format!(
+            "Nobody had to wait: each asked while the printer was free{fast}. To see them queue \
+             for the lock, {slower}."
+        )];
     }
     let mut by_ask: Vec<&Turn> = turns.iter().collect();
     by_ask.sort_by(|a, b| a.ask.total_cmp(&b.ask));
-    let asked: Vec<String> = by_ask.iter().map(|t| t.who.clone()).collect();
-    let overtaken: Vec<(&Turn, &Turn)> = by_ask
-        .iter()
-        .enumerate()
-        .flat_map(|(i, a)| by_ask[i + 1..].iter().map(move |b| (*a, *b)))
-        .filter(|(a, b)| b.start < a.start)
-        .collect();
-    lines.push(match overtaken.first() {
-        None => format!(
-            "They asked in the order {} and got the printer in that same order: first come, \
-             first served this time (flock makes no such promise).",
-            list(&asked, " → ")
-        ),
-        Some((a, b)) => format!(
-            "They asked in the order {} but got it in another: {} a later asker went \
-             first (e.g. {} asked before {}, who printed first). flock promises no order.",
-            list(&asked, " → "),
-            match overtaken.len() {
-                1 => "once".to_owned(),
-                n => format!("{n} times"),
-            },
-            a.who,
-            b.who
-        ),
-    });
+    let mut by_start = by_ask.clone();
+    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let got = names(&by_start, " → ");
+    let first_ask = by_ask[0].ask;
+    let mut lines = Vec::new();
+    if by_ask.iter().all(|t| t.ask - first_ask <= TIE) {
+        let started_order = by_start
+            .windows(2)
+            .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
+        lines.push(format!(
+            "They all asked at the same moment (within {} ms), so there was no first come: \
+             the lock let them in as {got}{}.",
+            TIE * 1e3,
+            if started_order {
+                ", the order they were started in, which flock happened to keep"
+            } else {
+                ""
+            }
+        ));
+    } else {
+        // A clear overtaking: `a` asked well before `b`, yet `b` printed first.
+        let overtaken = by_ask.iter().enumerate().find_map(|(i, a)| {
+            by_ask[i + 1..]
+                .iter()
+                .find(|b| b.ask - a.ask > TIE && b.start < a.start)
+                .map(|b| (*a, *b))
+        });
+        lines.push(match overtaken {
+            Some((a, b)) => format!(
+                "{} asked for the printer {:.3} s before {}, yet {} got it first: \
+                 the lock served them as {got}.",
+                a.who,
+                b.ask - a.ask,
+                b.who,
+                b.who
+            ),
+            None => {
+                format!("Whoever asked clearly earlier got the printer earlier, this time: {got}.")
+            }
+        });
+    }
+    lines.push(
+        "The notes say a lock makes it first come, first served (公平性): flock promises no \
+         order, and a later asker may well go first."
+            .to_owned(),
+    );
     lines
+}
+
+/// The printing time against the elapsed time: the notes' point that
+/// concurrency is faster than going one after another.
+fn time(turns: &[Turn], design: Design) -> String {
+    if design.fast {
+        return "Time: at --speed max nothing sleeps, so there is no printing time to compare."
+            .to_owned();
+    }
+    let busy: f64 = turns.iter().map(|t| t.end - t.start).sum();
+    let first = turns.iter().map(|t| t.ask).fold(f64::INFINITY, f64::min);
+    let last = turns.iter().map(|t| t.end).fold(0.0, f64::max);
+    let span = last - first;
+    let how = if span < busy * 0.9 {
+        "less, because they printed at the same time"
+    } else {
+        "about their sum, because they printed one after another"
+    };
+    format!(
+        "Time: their printing adds up to {busy:.3} s; from the first request to the last page \
+         took {span:.3} s, {how}."
+    )
+}
+
+fn names(turns: &[&Turn], separator: &str) -> String {
+    let names: Vec<String> = turns.iter().map(|t| t.who.clone()).collect();
+    list(&names, separator)
 }
 
 fn list(items: &[String], separator: &str) -> String {
@@ -274,6 +372,12 @@ mod tests {
         assert_eq!(most_at_once(&turns), 1);
     }
 
+    const LOCKED: Design = Design {
+        locked: true,
+        joined: false,
+        fast: false,
+    };
+
     #[test]
     fn the_verdict_names_who_overlapped() {
         let turns = [
@@ -281,33 +385,76 @@ mod tests {
             turn("p2", 0.0, 0.1, 1.0),
             turn("p3", 0.0, 2.5, 3.0),
         ];
-        let v = verdict(&turns).join(" ");
+        let v = verdict(&turns, Design::default()).join(" ");
         assert!(
-            v.contains("NOT serial") && v.contains("p1 & p2") && !v.contains("p3"),
+            v.contains("NOT serial") && v.contains("p1 & p2") && !v.contains("p3 &"),
+            "{v}"
+        );
+        assert!(
+            v.contains("less, because they printed at the same time"),
             "{v}"
         );
     }
 
     #[test]
-    fn the_verdict_compares_asking_and_getting() {
-        let fair = [turn("p2", 0.0, 0.0, 1.0), turn("p1", 0.1, 1.0, 2.0)];
-        let v = verdict(&fair).join(" ");
+    fn without_lock_or_join_no_overlap_is_chance_not_order() {
+        let apart = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.5, 1.5, 2.0)];
+        let v = verdict(&apart, Design::default()).join(" ");
+        assert!(v.contains("only by chance") && !v.contains("serial"), "{v}");
+        let fast = Design {
+            fast: true,
+            ..Design::default()
+        };
+        assert!(verdict(&apart, fast).join(" ").contains("--speed max"));
+    }
+
+    #[test]
+    fn joined_colleagues_never_wait_and_draw_no_dots() {
+        let joined = Design {
+            joined: true,
+            ..Design::default()
+        };
+        let turns = [turn("p1", 0.0, 0.1, 1.0), turn("p2", 1.0, 1.1, 2.0)];
+        let v = verdict(&turns, joined).join(" ");
         assert!(
-            v.contains("not the order of the code") && v.contains("same order"),
+            v.contains("the order of the code") && v.contains("nobody waited"),
             "{v}"
         );
-        let unfair = [
+        assert!(!timeline(&turns, joined).concat().contains('·'));
+    }
+
+    #[test]
+    fn the_lock_verdict_compares_asking_and_getting() {
+        let tied = [
+            turn("p1", 0.0, 0.0, 1.0),
+            turn("p2", 0.0002, 1.0, 2.0),
+            turn("p3", 0.0004, 2.0, 3.0),
+        ];
+        let v = verdict(&tied, LOCKED).join(" ");
+        assert!(
+            v.contains("at the same moment") && v.contains("the order they were started in"),
+            "{v}"
+        );
+        let overtaken = [
             turn("p1", 0.0, 0.0, 1.0),
             turn("p2", 0.1, 2.0, 3.0),
             turn("p3", 0.2, 1.0, 2.0),
         ];
-        let v = verdict(&unfair).join(" ");
+        let v = verdict(&overtaken, LOCKED).join(" ");
         assert!(
-            v.contains("once a later asker") && v.contains("p2 asked before p3"),
+            v.contains("p2 asked for the printer 0.100 s before p3, yet p3 got it first"),
             "{v}"
         );
-        let joined = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.0, 1.0, 2.0)];
-        assert!(verdict(&joined).join(" ").contains("Nobody had to wait"));
+        assert!(
+            v.contains("flock promises no order") && v.contains("Lock or join"),
+            "{v}"
+        );
+        let free = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.0, 1.0, 2.0)];
+        assert!(
+            verdict(&free, LOCKED)
+                .join(" ")
+                .contains("Nobody had to wait")
+        );
     }
 
     #[test]
@@ -315,7 +462,7 @@ mod tests {
         let turns: Vec<Turn> = (0..30)
             .map(|i| turn(&format!("p{i}"), 0.0, i as f64, i as f64 + 1.0))
             .collect();
-        let lines = timeline(&turns);
+        let lines = timeline(&turns, Design::default());
         assert_eq!(lines.len(), 1);
         assert!(
             lines[0].contains("at most 1 printing at once"),

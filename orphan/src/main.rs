@@ -114,7 +114,7 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     event(
         "adopted",
         json!({"old": parent.as_raw(), "new": adopter.as_raw(), "comm": comm}),
-        format!("P is gone: my parent is now pid {adopter} ({comm}), {who}"),
+        format!("P is gone: my parent is now pid {adopter}, {who} (its command: {comm})"),
     );
     sleep_like_seed();
     event(

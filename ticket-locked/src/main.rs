@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use common::log::plural;
 use common::sale::{self, Outcome};
 use common::{Context, Lesson, Lock, Options, Process, Result, event, sleep_like_seed};
 use serde::{Deserialize, Serialize};
@@ -79,7 +80,7 @@ fn search(file: &Path) -> Result<()> {
     event(
         "search",
         json!({"count": count}),
-        format!("sees {count} tickets left"),
+        format!("sees {} left", plural(count, "ticket", "tickets")),
     );
     Ok(())
 }

@@ -27,19 +27,25 @@ pub fn confine_forks(n: u32) -> Result<String, String> {
         // A change of user forgets the signal asked for on the parent's death.
         prctl_set_pdeathsig(Some(Signal::SIGTERM)).map_err(|e| e.to_string())?;
     }
-    // This process counts already.
-    let limit = (system::processes_of_user(getuid().as_raw()) + n as usize) as u64;
+    // The limit counts every process of the user, this one included.
+    let already = system::processes_of_user(getuid().as_raw());
+    let limit = (already + n as usize) as u64;
     system::setrlimit_nproc(limit).map_err(|e| format!("cannot lower RLIMIT_NPROC: {e}"))?;
     let how = if root {
         format!(
-            "root ignores process limits, so I became user {}, who runs nothing else; ",
+            "root ignores process limits, so I became a user of my own (uid {}); ",
             getuid()
         )
     } else {
         String::new()
     };
+    let mine = match already {
+        1 => "me".to_owned(),
+        k => format!("{k} processes my user already runs, me included"),
+    };
     Ok(format!(
-        "{how}my process limit (RLIMIT_NPROC) is now {limit}: room for {n} children and no more"
+        "{how}I set my process limit (RLIMIT_NPROC, which counts all of my user's processes) \
+         to {limit}: {mine}, and {n} children, no more"
     ))
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::child::{Child, ForkFailed, adopt};
+use common::log::plural;
 use common::{Channel, waitid_wnowait};
 use common::{Context, Lesson, Options, Result, event, fork, heading, record, say, system, timing};
 use nix::errno::Errno;
@@ -168,7 +169,8 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
         "flood",
         json!({"zombies": zombies}),
         format!(
-            "the process table lists {zombies} zombies whose parent is pid {}",
+            "the process table lists {} whose parent is pid {}",
+            plural(zombies as u64, "zombie", "zombies"),
             parent.pid()
         ),
     );
@@ -198,7 +200,8 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
         waitid_wnowait(child.pid()).context("waitid")?;
     }
     say(format!(
-        "my {n} children have all exited, and I never wait for them"
+        "my {} all exited, and I never wait for them",
+        plural(n, "child has", "children have")
     ));
     if confined.is_ok() {
         match fork("one more", || ()) {
@@ -245,8 +248,8 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     parent.kill(Signal::SIGKILL)?;
     parent.wait4()?;
     say(format!(
-        "killed the parent (SIGKILL) and reaped it: its {} zombies are orphans now",
-        zombies.len()
+        "killed the parent (SIGKILL) and reaped it: its {} orphans now",
+        plural(zombies.len() as u64, "zombie is", "zombies are")
     ));
     let Some(first) = zombies.first() else {
         return Ok(());
