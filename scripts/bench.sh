@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures what the lessons cost against the floor under them: a bare
-# fork + _exit + waitpid of the same number of children, timed in the same run.
+# Measures what the lessons cost against the floor under them, timed in the
+# same run: a bare fork + _exit + waitpid of as many children, and for the
+# ticket office the same system calls as a locked sale, in the same directory.
 # Usage: scripts/bench.sh [RUNS]   (each figure is the median of RUNS runs, default 7)
 set -euo pipefail
 
@@ -57,10 +58,16 @@ report "zombie --flood $n --speed max --cpu-ms 0" "$n" \
 # discard it dominates), so the sale is timed on a RAM filesystem, which
 # shows the lesson's own cost, and in the temporary directory, on disk.
 sale() {
-    local dir=$1 where=$2
+    local dir=$1 where=$2 floor_sale
+    # Its own floor: the same calls (fork, open, flock, read, write, rename,
+    # wait) in a bare program, timed in the same directory and the same run.
+    floor_sale=$(median_ms "$bin/sale-floor" "$dir" "$n" 500)
+    printf '%-62s %8.1f ms  %7.3f ms each\n' "floor: a bare locked sale x $n ($where)" "$floor_sale" \
+        "$(awk -v a="$floor_sale" -v n="$n" 'BEGIN { printf "%.3f", a / n }')"
     report "ticket-locked --buyers $n --tickets 500 ($where)" "$n" \
         "$(median_ms "$bin/ticket-locked" --file "$dir/ticket.json" --buyers "$n" --tickets 500 --speed max)" \
-        "$floor1000" 3
+        "$floor_sale" 3
+    rm -f "$dir"/ticket.json.lock
     local reckoning
     reckoning=$("$bin/ticket-locked" --file "$dir/ticket.json" --buyers "$n" --tickets 500 --speed max | tail -n 1)
     echo "  its last run: ${reckoning#Reckoning: }"

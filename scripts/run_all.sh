@@ -14,7 +14,8 @@ Builds the lessons, then runs them in the notes' order:
   zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked
 
   --fast          run the lessons' clock 10 times faster (the course takes seconds)
-  --pause         wait for Enter before each lesson after the first
+  --pause         wait for Enter before each lesson after the first, and pass
+                  --pause on: each lesson waits at every step worth a look
   --seed N        give every lesson --seed N (without it, one is drawn and shown),
                   so the printers sleep alike and each command shown replays its sleeps
   --only NAME...  run only the lessons named (any of the above)
@@ -111,21 +112,29 @@ echo "${bold}Building the lessons once (cargo build --workspace)...${off}"
 cargo build --workspace
 
 declare -A notes previous
-notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status and CPU time
-in the process table until its parent reaps it. Watch the dead child in state Z, what its parent
-gets back, and a hundred zombies under a parent that never reaps, until that parent is killed."
-notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and another process
-adopts the child. Watch the child's parent change from P to its adopter, which reaps it at the end."
-notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing to keep them apart.
-Watch all three start printing at once, and the timeline's bars overlap."
-notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch them print
-one at a time, always p1, p2, p3: the code fixed the order, and nobody ever waited."
-notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print. Watch them take
-turns in the order they got the lock; the dots show who waited, and the verdict compares asking and getting."
-notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file holding 3 tickets, with no lock.
-Watch everyone see tickets left, everyone be told \"bought\", and the reckoning find the oversell."
-notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one, write back). Watch the
-purchases come one at a time, the last buyers find them sold out, and every ticket be accounted for."
+notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status
+and CPU time in the process table until its parent reaps it. Watch the dead child in
+state Z (and ps call it <defunct>), shrug off kill -9, and hand its parent what the
+kernel kept; then a hundred zombies under a parent that never reaps, until it is
+killed; then the three ways real programs avoid zombies."
+notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and
+another process adopts the child. Watch the child's parent change from P to its
+adopter, which reaps it at the end."
+notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing
+to keep them apart. Watch all three start printing at once, and the timeline's bars
+overlap; the time line says why it was quick."
+notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch
+them print one at a time, always p1, p2, p3: the code fixed the order, and nobody
+waited. Same seed, same sleeps as v1: compare the times."
+notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print.
+Watch them take turns in the order they got the lock; the dots show who waited.
+The notes call a lock fair: see what the verdict says of that."
+notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file
+holding 3 tickets, with no lock. Watch everyone see tickets left, everyone be told
+\"bought\", and the reckoning find the oversell."
+notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one,
+write back). Watch the purchases come one at a time, the last buyers find them sold
+out, and every ticket be accounted for."
 previous[printer-v2]=printer-v1
 previous[printer-v3]=printer-v2
 previous[ticket-locked]=ticket-unsafe
@@ -154,6 +163,7 @@ for name in "${lessons[@]}"; do
     fi
     command=(cargo run -q -p "$name" -- --speed "$speed")
     command+=(--seed "$seed")
+    [ "$pause" = 0 ] || command+=(--pause)
     case $name in ticket-*) command+=(--tickets 3 --file "$office/ticket.json") ;; esac
     printf '\n%s$ %s%s\n' "$dim" "${command[*]}" "$off"
     status=0

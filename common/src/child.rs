@@ -413,7 +413,16 @@ pub fn join_all() -> Result<()> {
 /// also waits for every descendant it adopted and did not take on by
 /// [`adopt`], so that none is left to an init that may never reap it.
 pub(crate) fn reap_all() -> usize {
-    let children = live().clone();
+    let mut children = live().clone();
+    // Those a SIGCHLD handler, or the kernel, reaped already are not ours.
+    children.retain(|child| {
+        let mine = is_mine(child.pid);
+        if !mine {
+            signals::forward_no_more(child.slot, child.pid.as_raw());
+            live().retain(|c| c.pid != child.pid);
+        }
+        mine
+    });
     for child in &children {
         if let Err(e) = reap(child) {
             log::warn(format!(
@@ -487,7 +496,7 @@ fn reap(child: &Child) -> Result<Reaped> {
     // handler's list first, so a late Ctrl-C can never hit a process that
     // gets the pid next.
     let old_mask = signals::hold_back()?;
-    signals::forward_no_more(child.slot);
+    signals::forward_no_more(child.slot, child.pid.as_raw());
     let reaped = wait4(Some(child.pid));
     signals::restore(&old_mask);
     live().retain(|c| c.pid != child.pid);
@@ -530,6 +539,71 @@ fn wait4(pid: Option<Pid>) -> nix::Result<Reaped> {
         user: timing::duration(usage.ru_utime.tv_sec, usage.ru_utime.tv_usec),
         sys: timing::duration(usage.ru_stime.tv_sec, usage.ru_stime.tv_usec),
     })
+}
+
+/// Whether `pid` is still a child to reap: `waitid` with `WNOHANG` says
+/// `ECHILD` once it was reaped by someone else.
+fn is_mine(pid: Pid) -> bool {
+    let Ok(id) = libc::id_t::try_from(pid.as_raw()) else {
+        return false;
+    };
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
+    // SAFETY: `info` is a valid, writable siginfo_t.
+    unsafe { libc::waitid(libc::P_PID, id, &mut info, flags) == 0 }
+}
+
+/// How many children the SIGCHLD handler of [`sigaction_sigchld_reaper`]
+/// has reaped in this process.
+static REAPED_BY_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// `sigaction(SIGCHLD)` with a handler that reaps, each time a child ends,
+/// every child that has ended: `waitpid(-1, WNOHANG)` in a loop, since one
+/// SIGCHLD may stand for several. How real servers avoid zombies while
+/// they do other work.
+pub fn sigaction_sigchld_reaper() -> Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(reap_on_sigchld),
+        SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler calls only waitpid(2), async-signal-safe, and
+    // touches an atomic.
+    unsafe { sigaction(Signal::SIGCHLD, &action) }
+        .map(drop)
+        .map_err(|e| format!("sigaction(SIGCHLD): {}", e.desc()).into())
+}
+
+extern "C" fn reap_on_sigchld(_: libc::c_int) {
+    let saved = Errno::last_raw();
+    loop {
+        // SAFETY: waitpid(2) is async-signal-safe; a null status is allowed.
+        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if pid <= 0 {
+            break;
+        }
+        // Its pid is free now: a Ctrl-C passed on must never reach its next owner.
+        signals::forward_no_more_to(pid);
+        REAPED_BY_HANDLER.fetch_add(1, Ordering::SeqCst);
+    }
+    Errno::set_raw(saved);
+}
+
+/// How many children the SIGCHLD handler has reaped so far.
+pub fn reaped_by_sigchld_handler() -> usize {
+    REAPED_BY_HANDLER.load(Ordering::SeqCst)
+}
+
+/// `signal(SIGCHLD, SIG_IGN)`: this process says it will never wait, and
+/// the kernel reaps its children itself as they end: no zombie is made.
+pub fn signal_sigchld_ignore() -> Result<()> {
+    use nix::sys::signal::{SigHandler, signal};
+    // SAFETY: SIG_IGN runs no code.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }
+        .map(drop)
+        .map_err(|e| format!("signal(SIGCHLD, SIG_IGN): {}", e.desc()).into())
 }
 
 /// `waitid(P_PID, pid, WEXITED | WNOWAIT)`: blocks until the child `pid`

@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::error::{Context, Result, Usage};
 use crate::timing::{self, Speed};
-use crate::{child, file, log, signals, system};
+use crate::{child, file, log, pause, signals, system};
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
@@ -53,6 +53,11 @@ pub struct Options {
     /// Make the child called NAME panic as it starts, to see how its parent learns of it
     #[arg(long, value_name = "NAME")]
     pub panic_in: Option<String>,
+
+    /// Wait for Enter at each step worth a look (a zombie, an orphan's new parent, processes
+    /// waiting for a lock), saying what to run in another terminal to see it
+    #[arg(long)]
+    pub pause: bool,
 }
 
 /// What the frame needs to know of a lesson before it starts: its options
@@ -201,6 +206,9 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         .into());
     }
     remove_dead_scratch_dirs();
+    if options.pause {
+        pause::enable();
+    }
     // The lesson reads back its own trace, a file of its own; `--trace` gets
     // a copy of every record, whatever it is (/dev/null, a terminal).
     let own = scratch_dir()?.join("trace.jsonl");

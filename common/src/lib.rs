@@ -19,6 +19,7 @@ mod channel;
 mod error;
 mod lesson;
 mod lock;
+mod pause;
 mod signals;
 mod wrap;
 
@@ -36,5 +37,6 @@ pub use error::{Context, Result};
 pub use lesson::{Lesson, Options, check_room, run};
 pub use lock::{Guard, Lock};
 pub use log::{event, heading, record, say};
+pub use pause::pause;
 pub use signals::{check_stop, stopping};
 pub use timing::sleep_like_seed;

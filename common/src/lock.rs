@@ -106,8 +106,19 @@ impl Lock {
 }
 
 impl Guard {
-    /// Lets the next process in: the notes' `lock.release()`.
+    /// Lets the next process in: the notes' `lock.release()`. With
+    /// `--pause`, the first holder waits for Enter before it lets go, while
+    /// the others wait for the lock.
     pub fn release(self) -> Result<()> {
+        let lesson = nix::unistd::getppid();
+        crate::pause(
+            "lock",
+            &format!(
+                "{} still holds the lock; whoever asks for it now waits, blocked in flock",
+                crate::log::who()
+            ),
+            &format!("ps -o pid,stat,wchan:14,comm --ppid {lesson}; grep FLOCK /proc/locks"),
+        )?;
         drop(self);
         Ok(())
     }

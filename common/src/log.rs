@@ -79,7 +79,7 @@ fn elapsed() -> f64 {
 }
 
 /// The short name of the calling process ("main" for the lesson itself).
-fn who() -> String {
+pub(crate) fn who() -> String {
     let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
     if who.name.is_empty() {
         "main".to_owned()

@@ -86,9 +86,9 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
 /// until it starts children of its own.
 pub(crate) fn default_handling_in_child() {
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for signal in STOP_SIGNALS {
+    for signal in STOP_SIGNALS.iter().chain(&[Signal::SIGCHLD]) {
         // SAFETY: installs the default disposition, no handler code.
-        let _ = unsafe { sigaction(signal, &default) };
+        let _ = unsafe { sigaction(*signal, &default) };
     }
     HANDLER_IN.store(0, Ordering::SeqCst);
 }
@@ -109,8 +109,16 @@ pub(crate) fn forward_to(pid: i32) -> Option<usize> {
 
 /// Gives the place back: its pid is about to be reaped, and could be
 /// reused by a stranger that a late Ctrl-C must never hit.
-pub(crate) fn forward_no_more(slot: usize) {
-    FORWARD_TO[slot].store(0, Ordering::SeqCst);
+pub(crate) fn forward_no_more(slot: usize, pid: i32) {
+    let _ = FORWARD_TO[slot].compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Gives back the place of `pid`, wherever it is: for a signal handler
+/// that reaped it (it touches atomics only).
+pub(crate) fn forward_no_more_to(pid: i32) {
+    for slot in &FORWARD_TO {
+        let _ = slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
 }
 
 /// Holds SIGINT and SIGTERM back until [`restore`]: the handler must never

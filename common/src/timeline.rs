@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::log::{self, Record};
-use crate::{child, lock, timing};
+use crate::{child, lock, pause, timing};
 
 /// Requests closer than this are at the same moment, as far as the trace
 /// can tell: one line's printing and a scheduler's turn take about as long.
@@ -19,6 +19,8 @@ struct Design {
     joined: bool,
     /// `--speed max`: nothing sleeps, so a print is over in an instant.
     fast: bool,
+    /// `--pause`: a colleague may have held the printer while the learner looked.
+    paused: bool,
 }
 
 /// A timeline of more rows than this becomes a summary.
@@ -40,6 +42,7 @@ pub fn draw(workers: u32) -> Result<()> {
         locked: lock::made(),
         joined: child::joined_before_each_fork(),
         fast: timing::never_sleeps(),
+        paused: pause::enabled(),
     };
     let turns = turns(&log::records()?);
     log::plain("");
@@ -319,6 +322,9 @@ fn time(turns: &[Turn], design: Design) -> String {
         return "Time: at --speed max nothing sleeps, so there is no printing time to compare."
             .to_owned();
     }
+    if design.paused {
+        return "Time: not compared, since --pause held things up while you looked.".to_owned();
+    }
     let busy: f64 = turns.iter().map(|t| t.end - t.start).sum();
     let first = turns.iter().map(|t| t.ask).fold(f64::INFINITY, f64::min);
     let last = turns.iter().map(|t| t.end).fold(0.0, f64::max);
@@ -376,6 +382,7 @@ mod tests {
         locked: true,
         joined: false,
         fast: false,
+        paused: false,
     };
 
     #[test]

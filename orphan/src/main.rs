@@ -116,6 +116,12 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
         json!({"old": parent.as_raw(), "new": adopter.as_raw(), "comm": comm}),
         format!("P is gone: my parent is now pid {adopter}, {who} (its command: {comm})"),
     );
+    let me = getpid();
+    common::pause(
+        "orphan",
+        &format!("C (pid {me}) is an orphan: its parent is now pid {adopter}"),
+        &format!("ps -o pid,ppid,stat,args -p {me}; pstree -ps {me}"),
+    )?;
     sleep_like_seed();
     event(
         "exit",

@@ -3,6 +3,7 @@
 //! state Z and hand its parent the exit status and CPU time it kept; then
 //! watch zombies pile up under a parent that never reaps, until it is killed.
 
+mod fixes;
 mod flood;
 
 use std::process::ExitCode;
@@ -50,13 +51,17 @@ struct Args {
 
 impl Lesson for Args {
     /// The child of part 1; the parent of part 2, its children z1, z2, …
-    /// and the one more it tries to fork.
+    /// and the one more it tries to fork; part 4's processes and children.
     fn processes(&self) -> Vec<String> {
         let flood = (1..=self.flood).map(|i| format!("z{i}"));
-        ["child", "parent", "one more"]
+        let fixes = ["w", "h", "i"]
+            .into_iter()
+            .flat_map(|way| (1..=5).map(move |i| format!("{way}{i}")));
+        ["child", "parent", "one more", "handler", "ignorer"]
             .map(String::from)
             .into_iter()
             .chain(flood)
+            .chain(fixes)
             .collect()
     }
 }
@@ -68,10 +73,12 @@ fn main() -> ExitCode {
         // itself one (Linux), so that it can reap the flood in part 3.
         let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
         every_child_is_a_zombie_until_reaped(Duration::from_millis(args.cpu_ms))?;
-        pause()?;
+        between_parts()?;
         let parent = zombies_pile_up(args.flood)?;
-        pause()?;
-        kill_the_parent(parent, adopting)
+        between_parts()?;
+        kill_the_parent(parent, adopting)?;
+        between_parts()?;
+        fixes::what_real_programs_do()
     })
 }
 
@@ -110,6 +117,24 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
             }
         ),
     );
+    // What `ps` says of it, as TLPI's make_zombie.c shows with system("ps").
+    ps(&["-o", "pid,ppid,stat,args", "-p", &pid.to_string()]);
+    // SIGKILL cannot end what has ended already: only wait4 removes it.
+    nix::sys::signal::kill(pid, Signal::SIGKILL).context("kill")?;
+    let state = system::process(pid.as_raw()).map(|p| p.state.to_string());
+    event(
+        "kill",
+        json!({"of": pid.as_raw(), "signal": "SIGKILL", "state": state}),
+        format!(
+            "kill -9 {pid}: it is still there, in state {}; a zombie is already dead",
+            state.as_deref().unwrap_or("?")
+        ),
+    );
+    common::pause(
+        "zombie",
+        &format!("pid {pid} is a zombie: ended, and not yet reaped"),
+        &format!("ps -o pid,ppid,stat,args -p {pid}"),
+    )?;
     let reaped = child.wait4()?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     event(
@@ -182,6 +207,14 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
         "they hold {pids}: a parent that leaked zombies in a loop would take them all, and then \
          nobody could start a process"
     ));
+    common::pause(
+        "flood",
+        &format!(
+            "{zombies} zombies wait under pid {}, which never reaps them",
+            parent.pid()
+        ),
+        &format!("ps -o pid,ppid,stat,comm --ppid {}", parent.pid()),
+    )?;
     Ok(parent)
 }
 
@@ -300,7 +333,20 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
 }
 
 /// A second between parts, cut short by Ctrl-C, which ends the lesson.
-fn pause() -> Result<()> {
+fn between_parts() -> Result<()> {
     timing::sleep(timing::scaled(1.0));
     common::check_stop()
+}
+
+/// Runs `ps` with `args` and shows what it prints, line by line.
+pub(crate) fn ps(args: &[&str]) {
+    match std::process::Command::new("ps").args(args).output() {
+        Ok(out) => {
+            say(format!("$ ps {}", args.join(" ")));
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                say(format!("  {line}"));
+            }
+        }
+        Err(e) => say(format!("(cannot run ps here: {e})")),
+    }
 }

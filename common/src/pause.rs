@@ -1,0 +1,65 @@
+//! `--pause`: for a class, a lesson holds each step worth looking at until
+//! Enter, and says what to run in another terminal to see it. Each step
+//! holds once a run, whichever process reaches it first.
+
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::errno::Errno;
+
+use crate::error::Result;
+use crate::{lesson, log, signals};
+
+static ON: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn enable() {
+    ON.store(true, Ordering::SeqCst);
+}
+
+/// True with `--pause`: times then include the learner's pauses.
+pub(crate) fn enabled() -> bool {
+    ON.load(Ordering::SeqCst)
+}
+
+/// With `--pause`, the first process of this run to reach `step` says
+/// `what` there is to see and the command to `look` at it with, then waits
+/// for Enter (or the end of standard input). Without it, does nothing.
+pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
+    if !ON.load(Ordering::SeqCst) || !first_at(step) {
+        return Ok(());
+    }
+    log::say(format!("PAUSED: {what}"));
+    log::say(format!("  look from another terminal: {look}"));
+    log::say("  press Enter to go on");
+    read_line()
+}
+
+/// True for the one process of this run that makes the step's mark, a file
+/// in the lesson's private directory (`O_CREAT | O_EXCL`).
+fn first_at(step: &str) -> bool {
+    let Ok(dir) = lesson::scratch_dir() else {
+        return true;
+    };
+    let mark = dir.join(format!("paused-{step}"));
+    match OpenOptions::new().write(true).create_new(true).open(mark) {
+        Ok(_) => true,
+        Err(e) => e.kind() != ErrorKind::AlreadyExists,
+    }
+}
+
+/// Reads standard input up to a newline or its end. Not with `std`'s
+/// `read_line`, which retries a read cut by a signal: Ctrl-C must end it.
+fn read_line() -> Result<()> {
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(std::io::stdin(), &mut byte) {
+            Ok(0) => return Ok(()),
+            Ok(_) if byte[0] == b'\n' => return Ok(()),
+            Ok(_) => continue,
+            Err(Errno::EINTR) if !signals::stopping() => continue,
+            Err(Errno::EINTR) => return signals::check_stop(),
+            Err(e) => return Err(format!("reading standard input: {}", e.desc()).into()),
+        }
+    }
+}
