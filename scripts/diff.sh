@@ -46,7 +46,8 @@ else
     red='' green='' cyan='' bold='' off=''
 fi
 
-echo "${bold}diff $a/src/main.rs $b/src/main.rs: $what${off}"
+echo "${bold}diff $a/src/main.rs $b/src/main.rs${off}"
+echo "${bold}  ($what)${off}"
 # The changed lines with two lines around them, to see where they sit,
 # without diff's two file-name lines.
 { diff -U2 "$a/src/main.rs" "$b/src/main.rs" || true; } | tail -n +3 | while IFS= read -r line; do

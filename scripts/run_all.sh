@@ -165,7 +165,12 @@ for name in "${lessons[@]}"; do
     command+=(--seed "$seed")
     [ "$pause" = 0 ] || command+=(--pause)
     case $name in ticket-*) command+=(--tickets 3 --file "$office/ticket.json") ;; esac
-    printf '\n%s$ %s%s\n' "$dim" "${command[*]}" "$off"
+    # A long command is shown on two lines, as it can be pasted.
+    shown_command="${command[*]}"
+    if [ ${#shown_command} -gt 80 ]; then
+        shown_command="${shown_command/ --tickets/ \\$'\n'    --tickets}"
+    fi
+    printf '\n%s$ %s%s\n' "$dim" "$shown_command" "$off"
     status=0
     "${command[@]}" || status=$?
     if [ "$interrupted" = 1 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
