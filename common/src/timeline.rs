@@ -6,8 +6,9 @@ use crate::error::Result;
 use crate::log::{self, Record};
 use crate::{child, lock, pause, timing};
 
-/// Requests closer than this are at the same moment, as far as the trace
-/// can tell: one line's printing and a scheduler's turn take about as long.
+/// Requests closer than this to the one before are at the same moment, as
+/// far as anyone can tell: the lines show milliseconds, and a fork or a
+/// scheduler's turn takes about as long.
 const TIE: f64 = 0.001;
 
 /// What the lesson's code did to order the colleagues, as this run saw it.
@@ -269,14 +270,14 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
     let mut by_start = by_ask.clone();
     by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
     let got = names(&by_start, " → ");
-    let first_ask = by_ask[0].ask;
     let mut lines = Vec::new();
-    if by_ask.iter().all(|t| t.ask - first_ask <= TIE) {
+    if by_ask.windows(2).all(|w| w[1].ask - w[0].ask <= TIE) {
         let started_order = by_start
             .windows(2)
             .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
         lines.push(format!(
-            "They all asked at the same moment (within {} ms), so there was no first come: \
+            "They all asked at the same moment (each within {} ms of the one before), so there \
+             was no first come: \
              the lock let them in as {got}{}.",
             TIE * 1e3,
             if started_order {
@@ -293,6 +294,22 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
                 .find(|b| b.ask - a.ask > TIE && b.start < a.start)
                 .map(|b| (*a, *b))
         });
+        // Who asked when: groups of requests at the same moment.
+        let mut groups: Vec<Vec<&Turn>> = Vec::new();
+        for t in &by_ask {
+            match groups.last_mut() {
+                Some(g) if t.ask - g[g.len() - 1].ask <= TIE => g.push(t),
+                _ => groups.push(vec![t]),
+            }
+        }
+        let asked: Vec<String> = groups
+            .iter()
+            .map(|g| match g.len() {
+                1 => g[0].who.clone(),
+                _ => format!("{} (at the same moment)", names(g, " & ")),
+            })
+            .collect();
+        lines.push(format!("They asked as {}.", list(&asked, ", then ")));
         lines.push(match overtaken {
             Some((a, b)) => format!(
                 "{} asked for the printer {:.3} s before {}, yet {} got it first: \
@@ -302,9 +319,10 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
                 b.who,
                 b.who
             ),
-            None => {
-                format!("Whoever asked clearly earlier got the printer earlier, this time: {got}.")
-            }
+            None => format!(
+                "The lock let them in as {got}: nobody who asked clearly earlier was passed, \
+                 this time."
+            ),
         });
     }
     lines.push(
