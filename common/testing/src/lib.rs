@@ -8,14 +8,15 @@
 //! side cannot mistake each other's processes for their own.
 
 use std::fs::File;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use common::log::{Record, read_trace};
@@ -402,3 +403,129 @@ pub fn runnable_by_anyone(program: &str) -> PathBuf {
 /// The uid and gid of the user `nobody`, for tests that need a user other
 /// than root (root reads and writes any file, and ignores process limits).
 pub const NOBODY: u32 = 65534;
+
+/// A lesson whose standard input is a pipe this test holds open, as a
+/// learner's terminal would be, and whose output goes to a file read as it
+/// grows. Dropped while running, its whole process group is ended.
+#[derive(Debug)]
+pub struct Piped {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+/// Starts `program` with `args` as a [`Piped`] lesson.
+pub fn start_piped(program: &str, args: &[&str]) -> Piped {
+    static FILES: AtomicUsize = AtomicUsize::new(0);
+    let n = FILES.fetch_add(1, Ordering::SeqCst);
+    let base = std::env::temp_dir().join(format!("lesson-test-piped-{}-{n}", std::process::id()));
+    let (stdout, stderr) = (base.with_extension("out"), base.with_extension("err"));
+    let create =
+        |p: &PathBuf| File::create(p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
+    let mut child = spawn(
+        Command::new(program)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("LESSON_SPEED")
+            .env_remove("LESSON_SEED")
+            .env_remove("LESSON_TRACE")
+            .stdin(Stdio::piped())
+            .stdout(create(&stdout))
+            .stderr(create(&stderr)),
+    );
+    let stdin = child.stdin.take();
+    Piped {
+        child,
+        stdin,
+        stdout,
+        stderr,
+    }
+}
+
+impl Piped {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The whole lines written so far.
+    pub fn lines(&self) -> String {
+        let text = std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        text[..text.rfind('\n').map_or(0, |i| i + 1)].to_owned()
+    }
+
+    pub fn output(&self) -> String {
+        let err = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        format!("stdout:\n{}\nstderr:\n{err}", self.lines())
+    }
+
+    /// Waits (30 s at most) for the `count`th line containing `text`; returns it.
+    pub fn wait_for(&mut self, text: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ended = !self.running();
+            let lines = self.lines();
+            if let Some(line) = lines.lines().filter(|l| l.contains(text)).nth(count - 1) {
+                return line.to_owned();
+            }
+            assert!(!ended, "ended before '{text}' #{count}\n{}", self.output());
+            assert!(
+                Instant::now() < deadline,
+                "no '{text}' #{count} in 30 s\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Presses Enter.
+    pub fn enter(&mut self) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin.write_all(b"\n").expect("writing Enter");
+        stdin.flush().expect("flushing Enter");
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits (60 s at most) for the lesson to end; checks it left nothing.
+    pub fn finish(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("waiting") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after 60 s\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let left = left_behind(self.pid());
+        assert!(left.is_empty(), "left behind: {left:#?}\n{}", self.output());
+        status
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let group = Pid::from_raw(self.pid());
+        if self.running() {
+            let _ = killpg(group, Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.running() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stdout);
+        let _ = std::fs::remove_file(&self.stderr);
+    }
+}
