@@ -8,7 +8,7 @@ lessons=(zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-loc
 
 usage() {
     cat <<'USAGE'
-usage: scripts/run_all.sh [--fast] [--pause] [--seed N] [--only NAME...] [--help]
+usage: scripts/run_all.sh [--fast] [--pause] [--quiz] [--seed N] [--only NAME...] [--help]
 
 Builds the lessons, then runs them in the notes' order:
   zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked
@@ -16,6 +16,8 @@ Builds the lessons, then runs them in the notes' order:
   --fast          run the lessons' clock 10 times faster (the course takes seconds)
   --pause         wait for Enter before each lesson after the first, and pass
                   --pause on: each lesson waits at every step worth a look
+  --quiz          before each part worth predicting, ask a question (answer with its
+                  number, typed or piped one a line); the score comes at the end
   --seed N        give every lesson --seed N (without it, one is drawn and shown),
                   so the printers sleep alike and each command shown replays its sleeps
   --only NAME...  run only the lessons named (any of the above)
@@ -31,11 +33,12 @@ fail_usage() {
     exit 2
 }
 
-speed=1 pause=0 seed='' only=()
+speed=1 pause=0 quiz=0 seed='' only=()
 while [ $# -gt 0 ]; do
     case $1 in
         --fast) speed=10 ;;
         --pause) pause=1 ;;
+        --quiz) quiz=1 ;;
         --seed)
             [ $# -ge 2 ] || fail_usage "--seed needs a number"
             case $2 in '' | *[!0-9]*) fail_usage "--seed needs a number, not '$2'" ;; esac
@@ -103,6 +106,7 @@ if [ -L "$office" ] || [ ! -O "$office" ]; then
     exit 1
 fi
 chmod 700 "$office"
+rm -f "$office"/quiz-*.jsonl
 # Ctrl-C reaches the lesson too, which stops and reaps its children; the
 # walkthrough waits for it, then stops.
 interrupted=0
@@ -164,6 +168,8 @@ for name in "${lessons[@]}"; do
     command=(cargo run -q -p "$name" -- --speed "$speed")
     command+=(--seed "$seed")
     [ "$pause" = 0 ] || command+=(--pause)
+    # Each lesson's answers go to a trace of its own, to add up the score.
+    [ "$quiz" = 0 ] || command+=(--quiz --trace "$office/quiz-$name.jsonl")
     case $name in ticket-*) command+=(--tickets 3 --file "$office/ticket.json") ;; esac
     # A long command is shown on two lines, as it can be pasted.
     shown_command="${command[*]}"
@@ -183,6 +189,17 @@ for name in "${lessons[@]}"; do
 done
 
 check_nothing_left || exit 1
+if [ "$quiz" = 1 ]; then
+    asked=0 held=0
+    for name in "${lessons[@]}"; do
+        trace="$office/quiz-$name.jsonl"
+        [ -f "$trace" ] || continue
+        asked=$((asked + $(grep -c '"event":"quiz"' "$trace" || true)))
+        held=$((held + $(grep -c '"held":true' "$trace" || true)))
+        rm -f "$trace"
+    done
+    printf '%sScore:%s %d of %d\n' "$bold" "$off" "$held" "$asked"
+fi
 if [ ${#failed[@]} -gt 0 ]; then
     echo "These lessons failed: ${failed[*]}" >&2
     exit 1

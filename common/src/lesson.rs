@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::error::{Context, Result, Usage};
 use crate::timing::{self, Speed};
-use crate::{child, file, log, pause, signals, system};
+use crate::{child, file, log, pause, quiz, signals, system};
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
@@ -58,6 +58,11 @@ pub struct Options {
     /// waiting for a lock), saying what to run in another terminal to see it
     #[arg(long)]
     pub pause: bool,
+
+    /// Before each part worth predicting, ask a question (answer with its number, from the
+    /// terminal or a pipe, one a line); after it, say whether the run bore it out
+    #[arg(long)]
+    pub quiz: bool,
 }
 
 /// What the frame needs to know of a lesson before it starts: its options
@@ -122,6 +127,10 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
         (None, Ok(Ok(()))) if child::failures() > 0 => 1,
         (None, Ok(Ok(()))) => 0,
     };
+    if let Some(score) = quiz::score().filter(|_| code == 0) {
+        log::prose("");
+        log::prose(score);
+    }
     let code = match (log::output_error(), log::trace_error()) {
         (Some(e), _) => {
             log::plain_error(format!("{}: cannot write the output: {e}", name()));
@@ -208,6 +217,9 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
     remove_dead_scratch_dirs();
     if options.pause {
         pause::enable();
+    }
+    if options.quiz {
+        quiz::enable();
     }
     // The lesson reads back its own trace, a file of its own; `--trace` gets
     // a copy of every record, whatever it is (/dev/null, a terminal).

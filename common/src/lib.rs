@@ -20,6 +20,7 @@ mod error;
 mod lesson;
 mod lock;
 mod pause;
+pub mod quiz;
 mod signals;
 mod wrap;
 

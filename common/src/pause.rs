@@ -32,7 +32,7 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
     log::say(format!("PAUSED: {what}"));
     log::say(format!("  look from another terminal: {look}"));
     log::say("  press Enter to go on");
-    read_line()
+    read_line().map(drop)
 }
 
 /// True for the one process of this run that makes the step's mark, a file
@@ -48,17 +48,23 @@ fn first_at(step: &str) -> bool {
     }
 }
 
-/// Reads standard input up to a newline or its end. Not with `std`'s
-/// `read_line`, which retries a read cut by a signal: Ctrl-C must end it.
-fn read_line() -> Result<()> {
+/// Reads standard input up to a newline; `None` at its end. Not with
+/// `std`'s `read_line`, which retries a read cut by a signal: Ctrl-C must
+/// end it. One byte at a time, so that nothing after the line is taken
+/// from the next reader (a pipe of answers, one a line).
+pub(crate) fn read_line() -> Result<Option<String>> {
     let mut byte = [0u8; 1];
+    let mut line = Vec::new();
     loop {
         match nix::unistd::read(std::io::stdin(), &mut byte) {
-            Ok(0) => return Ok(()),
-            Ok(_) if byte[0] == b'\n' => return Ok(()),
-            Ok(_) => continue,
+            Ok(0) if line.is_empty() => return Ok(None),
+            Ok(0) => return Ok(Some(String::from_utf8_lossy(&line).into_owned())),
+            Ok(_) if byte[0] == b'\n' => {
+                return Ok(Some(String::from_utf8_lossy(&line).into_owned()));
+            }
+            Ok(_) => line.push(byte[0]),
             Err(Errno::EINTR) if !signals::stopping() => continue,
-            Err(Errno::EINTR) => return signals::check_stop(),
+            Err(Errno::EINTR) => return signals::check_stop().map(|()| None),
             Err(e) => return Err(format!("reading standard input: {}", e.desc()).into()),
         }
     }

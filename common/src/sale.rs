@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 use crate::child::{Ended, IntoExitStatus};
 use crate::error::Result;
 use crate::log::plural;
-use crate::{file, lesson, log};
+use crate::quiz::{self, choices};
+use crate::{file, lesson, lock, log};
 
 /// The most tickets a file may hold.
 const MAX_TICKETS: u64 = 1_000_000;
@@ -197,6 +198,36 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     if options.runs > 1 {
         log::quiet();
     }
+    let sold = initial.min(u64::from(options.buyers));
+    let left_then = initial - sold;
+    let guess_bought = quiz::ask(
+        "ticket.bought",
+        &format!(
+            "{} and {}{}: how many buyers will be told \"bought\"?",
+            plural(initial, "ticket", "tickets"),
+            plural(options.buyers, "buyer", "buyers"),
+            if lock::made() {
+                ", a lock around each purchase"
+            } else {
+                ", no lock"
+            }
+        ),
+        &choices(&[
+            &format!("exactly {sold}"),
+            &format!("more than {sold}: some tickets sold twice"),
+            &format!("fewer than {sold}"),
+        ]),
+    )?;
+    let guess_left = quiz::ask(
+        "ticket.left",
+        "How many tickets will the file say are left?",
+        &choices(&[
+            &format!("{left_then}: every ticket sold is gone from the file"),
+            &format!("more than {left_then}: some sales were written over"),
+            "none it can say: the file will be broken",
+        ]),
+    )?;
+    let mut guesses = Some((guess_bought, guess_left));
     let mut reckonings = Vec::new();
     for run in 1..=options.runs {
         if run > 1 {
@@ -229,6 +260,9 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
             "\nReckoning: ".to_owned()
         };
         log::prose(format!("{prefix}{}", reckoning.verdict()));
+        if let Some((bought, left)) = guesses.take() {
+            check(bought, left, &reckoning, sold, left_then);
+        }
         if let Err(e) = left {
             return Err(format!("the file went bad during the sale: {e}").into());
         }
@@ -245,6 +279,64 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         ));
     }
     Ok(())
+}
+
+/// Judges the predictions against the first sale: with a lock, the count is
+/// certain; without one, what the run showed, and where the sleeps happened
+/// not to overlap (full speed), the answer the notes expect too.
+fn check(
+    bought: Option<quiz::Guess>,
+    left: Option<quiz::Guess>,
+    reckoning: &Reckoning,
+    sold: u64,
+    left_then: u64,
+) {
+    let locked = lock::made();
+    let told = reckoning.tally.bought;
+    let shown = match told.cmp(&sold) {
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
+        std::cmp::Ordering::Less => 2,
+    };
+    let (right, why): (&[usize], &str) = match (locked, shown) {
+        (true, _) => (
+            &[shown],
+            "with the lock, each purchase is read, taken and written \
+            back whole, one buyer at a time.",
+        ),
+        (false, 1) => (
+            &[1],
+            "without a lock, buyers read the count while others are about to \
+            write theirs back: several took the same ticket.",
+        ),
+        (false, _) => (
+            &[shown, 1],
+            "without a lock, this run happened not to oversell (no \
+            sleeps overlapped); with the notes' sleeps it does.",
+        ),
+    };
+    quiz::check(bought, shown, right, why);
+    let shown = match reckoning.left {
+        Some(l) if l == left_then => 0,
+        Some(_) => 1,
+        None => 2,
+    };
+    let (right, why): (&[usize], &str) = match (locked, shown) {
+        (true, _) => (
+            &[shown],
+            "with the lock, no write is lost: the file agrees with the sales.",
+        ),
+        (false, 1) => (
+            &[1],
+            "without a lock, a buyer wrote back a count others had already \
+            lowered: their sales vanished from the file.",
+        ),
+        (false, _) => (
+            &[shown, 1],
+            "without a lock, no write was lost this time, by chance.",
+        ),
+    };
+    quiz::check(left, shown, right, why);
 }
 
 /// The file's state at the start: as it is, or stocked with `tickets`

@@ -4,6 +4,7 @@
 
 use crate::error::Result;
 use crate::log::{self, Record};
+use crate::quiz::{self, Guess, choices};
 use crate::{child, lock, pause, timing};
 
 /// Requests closer than this to the one before are at the same moment, as
@@ -30,7 +31,7 @@ const WIDTH: usize = 48;
 
 /// Draws the timeline and the verdict of the `workers` colleagues, from
 /// this run's trace. Call it once they have all been reaped.
-pub fn draw(workers: u32) -> Result<()> {
+pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
     // A colleague that failed may not have said all it did: no verdict then.
     if child::failed() > 0 {
         return Err(format!(
@@ -60,7 +61,133 @@ pub fn draw(workers: u32) -> Result<()> {
             log::plural(workers, "colleague", "colleagues")
         ));
     }
+    if !turns.is_empty() {
+        check(guesses, &turns, design);
+    }
     Ok(())
+}
+
+/// The learner's predictions, with `--quiz`.
+#[derive(Debug)]
+pub struct Guesses {
+    overlap: Option<Guess>,
+    order: Option<Guess>,
+    wait: Option<Guess>,
+}
+
+/// With `--quiz`, asks before the colleagues start: will they overlap, in
+/// what order will they print, will anyone wait?
+pub fn ask() -> Result<Guesses> {
+    Ok(Guesses {
+        overlap: quiz::ask(
+            "printer.overlap",
+            "Will two colleagues ever be printing at the same moment?",
+            &choices(&["yes", "no"]),
+        )?,
+        order: quiz::ask(
+            "printer.order",
+            "In what order will they print?",
+            &choices(&[
+                "p1, p2, p3, …: the order they are started in",
+                "in whatever order they get to the printer",
+                "all at once: side by side",
+            ]),
+        )?,
+        wait: quiz::ask(
+            "printer.wait",
+            "Will any colleague have to wait for another?",
+            &choices(&["yes", "no"]),
+        )?,
+    })
+}
+
+/// Judges the predictions against what this run showed, and what this
+/// version can mean: where chance decided, every answer the run bears out.
+fn check(guesses: Guesses, turns: &[Turn], design: Design) {
+    let overlapped = !overlaps(turns).is_empty();
+    let mut by_start: Vec<&Turn> = turns.iter().collect();
+    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let code_order = by_start
+        .windows(2)
+        .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
+    let waited = design.locked && turns.iter().any(|t| t.start - t.ask > TIE);
+    let kind = if design.joined {
+        Kind::Joined
+    } else if design.locked {
+        Kind::Locked
+    } else {
+        Kind::Free
+    };
+
+    let shown = if overlapped { 0 } else { 1 };
+    let (right, why): (&[usize], &str) = match (kind, overlapped) {
+        (Kind::Joined, _) => (
+            &[1],
+            "main joined each before it started the next: they never can.",
+        ),
+        (Kind::Locked, _) => (&[1], "the lock lets one print at a time: they never can."),
+        (Kind::Free, true) => (&[0], "nothing keeps them apart, so their turns meet."),
+        (Kind::Free, false) => (
+            &[0, 1],
+            "nothing keeps them apart; their turns did not meet \
+            this time (chance, or a speed too fast to sleep), so both answers hold.",
+        ),
+    };
+    quiz::check(guesses.overlap, shown, right, why);
+
+    let shown = match (overlapped, code_order) {
+        (true, _) => 2,
+        (false, true) => 0,
+        (false, false) => 1,
+    };
+    let (right, why): (&[usize], &str) = match (kind, shown) {
+        (Kind::Joined, _) => (&[0], "join fixes the order in the code: certain."),
+        (Kind::Locked, 0) => (
+            &[0, 1],
+            "the lock served them in the order they were started, \
+            this time: flock promises no order, so 2) was as right.",
+        ),
+        (Kind::Locked, _) => (
+            &[1],
+            "whoever got the lock first printed first: flock promises no order.",
+        ),
+        (Kind::Free, 2) => (
+            &[2],
+            "with nothing to order them, they printed side by side.",
+        ),
+        (Kind::Free, _) => (
+            &[2, shown],
+            "nothing orders them; this time their turns did not meet.",
+        ),
+    };
+    quiz::check(guesses.order, shown, right, why);
+
+    let shown = if waited { 0 } else { 1 };
+    let (right, why): (&[usize], &str) = match (kind, waited) {
+        (Kind::Joined, _) => (
+            &[1],
+            "none is started while another prints: nobody ever waits.",
+        ),
+        (Kind::Free, _) => (
+            &[1],
+            "nothing makes them wait: without a lock they print together.",
+        ),
+        (Kind::Locked, true) => (&[0], "whoever asked while the lock was held waited for it."),
+        (Kind::Locked, false) => (
+            &[1, 0],
+            "nobody asked while the lock was held, this time: \
+            at a slower speed they would queue, so both answers hold.",
+        ),
+    };
+    quiz::check(guesses.wait, shown, right, why);
+}
+
+/// How this version orders its colleagues.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Joined,
+    Locked,
+    Free,
 }
 
 /// One colleague's time at the printer, in seconds since the lesson started.

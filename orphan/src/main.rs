@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::child::{adopt, prctl_set_pdeathsig};
+use common::quiz::{self, choices};
 use common::{
     Channel, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system,
 };
@@ -39,6 +40,26 @@ fn main() -> ExitCode {
         // An orphan goes to the nearest subreaper, else to init. This lesson
         // makes itself one (Linux), so that it can watch the adoption and reap.
         let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
+        let who_adopts = quiz::ask(
+            "orphan.adopter",
+            "A parent P exits while its child C still runs. Who becomes C's parent?",
+            &choices(&[
+                "nobody: C dies with P",
+                "init, pid 1, always",
+                "the nearest subreaper above C, or init if there is none",
+                "C's grandparent, whoever that is",
+            ]),
+        )?;
+        let who_reaps = quiz::ask(
+            "orphan.reaper",
+            "When C exits in its turn, who reaps it?",
+            &choices(&[
+                "P, its first parent",
+                "its new parent",
+                "nobody: it stays a zombie",
+                "C itself",
+            ]),
+        )?;
         heading(
             "Orphans",
             "The lesson starts a parent P, and P starts a child C. P ends while C still runs:
@@ -52,13 +73,38 @@ fn main() -> ExitCode {
         say(format!(
             "reaped P at once: it {ended}; C (pid {orphan}) runs on without a parent"
         ));
-        if adopting {
+        // C was given to its adopter as P exited, before P was reaped.
+        let adopter = system::process(orphan.as_raw()).map_or(0, |c| c.ppid);
+        let (right, why): (&[usize], _) = match adopter {
+            1 => (
+                &[1, 2],
+                "There was no subreaper above C, so init took it; with one, the \
+                 subreaper would have.",
+            ),
+            a if a == lesson.as_raw() => (
+                &[2],
+                "This lesson, a subreaper above C, took it. It is \
+                 C's grandparent too, but that is not why: Linux gives an orphan to the nearest \
+                 subreaper, else to init.",
+            ),
+            _ => (&[2], "A subreaper above C (as systemd --user is) took it."),
+        };
+        quiz::check(who_adopts, 2, right, why);
+        let reaped = if adopting {
             let reaped = adopt(orphan, "C")?.wait4()?;
             let text = format!("reaped C, the orphan I adopted: it {}", reaped.ended);
             event("reaped", reaped.fields(), text);
+            true
         } else {
-            watch_the_system_reap(orphan);
-        }
+            watch_the_system_reap(orphan)
+        };
+        let shown = if reaped { 1 } else { 2 };
+        let why = if reaped {
+            "Whoever adopted C is its parent now, and a parent reaps: C's status went to it."
+        } else {
+            "Its adopter does not reap: C stays a zombie until it does, or the system restarts."
+        };
+        quiz::check(who_reaps, shown, &[shown], why);
         Ok(())
     })
 }
@@ -132,20 +178,20 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
 }
 
 /// With `--no-subreaper`: the lesson cannot reap C, only watch whether its
-/// adopter does.
-fn watch_the_system_reap(orphan: Pid) {
+/// adopter does. True if it did.
+fn watch_the_system_reap(orphan: Pid) -> bool {
     let alive = || system::process(orphan.as_raw()).is_some_and(|p| !p.is_zombie());
     while alive() && !common::stopping() {
         common::timing::sleep(Duration::from_millis(10));
     }
     let Some(zombie) = system::process(orphan.as_raw()) else {
         say(format!("C (pid {orphan}) has been reaped by its adopter"));
-        return;
+        return true;
     };
     let adopter = system::describe(zombie.ppid);
     if system::wait_until_reaped(&[orphan.as_raw()]) == 0 {
         say(format!("C (pid {orphan}) ended and {adopter} reaped it"));
-        return;
+        return true;
     }
     event(
         "unreaped",
@@ -153,4 +199,5 @@ fn watch_the_system_reap(orphan: Pid) {
         format!("C (pid {orphan}) ended, but {adopter} has not reaped it: it stays a zombie"),
     );
     say(system::PID_1_PROBLEM);
+    false
 }

@@ -38,6 +38,7 @@ fn task() -> Result<()> {
 fn main() -> ExitCode {
     common::run(|args: Args| {
         common::check_room(args.workers, "--workers")?;
+        let guesses = common::timeline::ask()?;
         let mut colleagues: Vec<Process> = Vec::new();
         for name in args.processes() {
             colleagues.push(Process::new(name, task));
@@ -48,6 +49,6 @@ fn main() -> ExitCode {
         // Python's main process joins its children before it exits, and so
         // does this one (any not joined yet), to learn how each one ended.
         common::child::join_all()?;
-        common::timeline::draw(args.workers)
+        common::timeline::draw(args.workers, guesses)
     })
 }

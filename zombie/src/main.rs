@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::child::{Child, ForkFailed, adopt};
 use common::log::plural;
+use common::quiz::{self, choices};
 use common::{Channel, waitid_wnowait};
 use common::{Context, Lesson, Options, Result, event, fork, heading, record, say, system, timing};
 use nix::errno::Errno;
@@ -83,6 +84,17 @@ fn main() -> ExitCode {
 }
 
 fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
+    let guess = quiz::ask(
+        "zombie.state",
+        "A child exits, and its parent has not called wait yet. What does the process table \
+         say of the child?",
+        &choices(&[
+            "nothing: it is gone",
+            "state R: running",
+            "state S: asleep",
+            "state Z: a zombie",
+        ]),
+    )?;
     heading(
         "1. Every child is a zombie until it is reaped",
         "A child that ends gives back its memory and open files at once, but the kernel keeps
@@ -103,6 +115,17 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
     waitid_wnowait(pid).context("waitid")?;
     let seen =
         system::process(pid.as_raw()).ok_or("the dead child vanished before it was reaped")?;
+    let shown = match seen.state {
+        'R' => 1,
+        'S' => 2,
+        _ => 3,
+    };
+    quiz::check(
+        guess,
+        shown,
+        &[shown],
+        "A dead child stays in the table, in state Z, until its parent reaps it: on every Unix.",
+    );
     event(
         "state",
         json!({"of": pid.as_raw(), "state": seen.state.to_string()}),
@@ -262,6 +285,27 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
 }
 
 fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
+    let guess = quiz::ask(
+        "zombie.orphaned",
+        "The parent of these zombies is killed (SIGKILL). What becomes of its zombies?",
+        &choices(&[
+            "they stay zombies for good",
+            "they are adopted, and their new parent reaps them",
+            "they die with their parent",
+            "they run again",
+        ]),
+    )?;
+    let adopted_and_reaped = |left: usize| {
+        let shown = if left == 0 { 1 } else { 0 };
+        let why = if left == 0 {
+            "Orphans are adopted, here by this lesson (a subreaper); their adopter reaps them, \
+             as init does where it reaps."
+        } else {
+            "Orphans are adopted, but this adopter does not reap: they stay until it does, or \
+             the system restarts."
+        };
+        (shown, why)
+    };
     heading(
         "3. The fix: kill the parent",
         if adopting {
@@ -302,6 +346,8 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
             record("reaped", reaped.fields());
         }
         let left = system::zombies_of(getpid().as_raw()).len();
+        let (shown, why) = adopted_and_reaped(left);
+        quiz::check(guess, shown, &[shown], why);
         event(
             "flood",
             json!({"zombies": left}),
@@ -316,6 +362,8 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     say(format!("they were adopted by {adopter_is}"));
     let pids: Vec<i32> = zombies.iter().map(|z| z.as_raw()).collect();
     let left = system::wait_until_reaped(&pids);
+    let (shown, why) = adopted_and_reaped(left);
+    quiz::check(guess, shown, &[shown], why);
     if left == 0 {
         say(format!("{adopter_is} reaped them all in {:.1} ms", ms()));
         return Ok(());
