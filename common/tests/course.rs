@@ -306,3 +306,31 @@ fn no_line_is_wider_than_a_100_column_terminal() {
         );
     }
 }
+
+/// `run_all.sh --quiz` passes `--quiz` on, takes the answers piped one a
+/// line, and adds up the lessons' scores: certain answers for printer-v2 and
+/// ticket-locked make 5 of 5.
+#[test]
+fn the_walkthrough_quiz_adds_up_the_score() {
+    let _one = one_at_a_time();
+    let answers = std::env::temp_dir().join(format!("quiz-answers-{}", std::process::id()));
+    std::fs::write(&answers, "2\n1\n2\n1\n1\n").expect("answers");
+    let mut command = plain(Command::new("bash"));
+    command
+        .arg(root().join("scripts/run_all.sh"))
+        .args(["--fast", "--quiz", "--only", "printer-v2", "ticket-locked"])
+        .current_dir(std::env::temp_dir())
+        .stdin(std::fs::File::open(&answers).expect("answers"));
+    let out = output(command);
+    let _ = std::fs::remove_file(&answers);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Score: 3 of 3") && text.contains("Score: 2 of 2"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.trim() == "Score: 5 of 5"),
+        "the sum at the end\n{text}"
+    );
+    assert!(text.contains("--quiz"), "the commands show it\n{text}");
+}

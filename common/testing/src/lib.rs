@@ -74,12 +74,29 @@ pub struct Running {
 
 /// Starts `program` with `args`, tracing to a file of its own, without colours.
 pub fn start(program: &str, args: &[&str]) -> Running {
+    start_with(program, args, None)
+}
+
+/// Like [`start`], with `input` on standard input (a file of it, so that
+/// nothing blocks), instead of nothing.
+fn start_with(program: &str, args: &[&str], input: Option<&[u8]>) -> Running {
     let n = RUNS.fetch_add(1, Ordering::SeqCst);
     let base = std::env::temp_dir().join(format!("lesson-test-{}-{n}", std::process::id()));
     let path = |ext: &str| base.with_extension(ext);
     let (trace, stdout, stderr) = (path("jsonl"), path("out"), path("err"));
     let create =
         |p: &PathBuf| File::create(p).unwrap_or_else(|e| panic!("creating {}: {e}", p.display()));
+    let stdin = match input {
+        None => Stdio::null(),
+        Some(bytes) => {
+            let file = path("in");
+            std::fs::write(&file, bytes)
+                .unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+            let opened = File::open(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let _ = std::fs::remove_file(&file);
+            Stdio::from(opened)
+        }
+    };
     let child = spawn(
         Command::new(program)
             .args(args)
@@ -89,7 +106,7 @@ pub fn start(program: &str, args: &[&str]) -> Running {
             .env_remove("LESSON_SPEED")
             .env_remove("LESSON_SEED")
             .env_remove("LESSON_TRACE")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(create(&stdout))
             .stderr(create(&stderr)),
     );
@@ -105,6 +122,15 @@ pub fn start(program: &str, args: &[&str]) -> Running {
 /// Runs `program` with `args` to the end; see [`Running::finish`].
 pub fn run(program: &str, args: &[&str]) -> Run {
     start(program, args).finish()
+}
+
+/// Runs `program` with `args` and `--quiz` to the end, `answers` (one a
+/// line) on its standard input.
+pub fn quiz(program: &str, args: &[&str], answers: &[u32]) -> Run {
+    let input: String = answers.iter().map(|a| format!("{a}\n")).collect();
+    let mut args = args.to_vec();
+    args.push("--quiz");
+    start_with(program, &args, Some(input.as_bytes())).finish()
 }
 
 impl Running {
