@@ -3,114 +3,21 @@
 //! a sale keeps the file's mode, owner, symbolic link and lock, and leaves
 //! no temporary file behind.
 
-use std::collections::BTreeSet;
-use std::fs::{self, FileType, Permissions};
-use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::fs;
+use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use lesson_testing::{NOBODY, Run, Scratch, output, run, runnable_by_anyone, start};
+use lesson_testing::tickets::{
+    assert_refused, chmod, count, is_root, lesson, names, refused, snapshot, summary,
+    temporary_files,
+};
+use lesson_testing::{NOBODY, Run, Scratch, run, runnable_by_anyone, start};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
-
-/// All a refusal must leave as it was: kind, inode, mode, owner, time, bytes.
-#[derive(Debug, PartialEq)]
-struct Snapshot {
-    kind: FileType,
-    ino: u64,
-    mode: u32,
-    owner: (u32, u32),
-    mtime: (i64, i64),
-    bytes: Option<Vec<u8>>,
-    link: Option<PathBuf>,
-}
-
-fn snapshot(path: &str) -> Snapshot {
-    let meta = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    Snapshot {
-        kind: meta.file_type(),
-        ino: meta.ino(),
-        mode: meta.mode(),
-        owner: (meta.uid(), meta.gid()),
-        mtime: (meta.mtime(), meta.mtime_nsec()),
-        bytes: meta.is_file().then(|| fs::read(path).expect("read")),
-        link: meta
-            .is_symlink()
-            .then(|| fs::read_link(path).expect("readlink")),
-    }
-}
-
-/// The names in the scratch directory.
-fn names(dir: &Scratch) -> BTreeSet<String> {
-    fs::read_dir(dir.path(""))
-        .expect("read_dir")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect()
-}
-
-fn temporary_files(dir: &Scratch) -> Vec<String> {
-    let names = names(dir).into_iter();
-    names.filter(|n| n.starts_with(".ticket.json.")).collect()
-}
-
-/// The lesson with `args`, none of the LESSON_* variables set.
-fn lesson(args: &[&str]) -> Command {
-    let mut command = Command::new(LESSON);
-    command.args(args);
-    for var in ["LESSON_SPEED", "LESSON_SEED", "LESSON_TRACE"] {
-        command.env_remove(var);
-    }
-    command
-}
-
-/// Checks a refusal: one of `codes`, one line on stderr, naming `name` and
-/// saying one of `says`.
-fn assert_refused(code: Option<i32>, stderr: &str, codes: &[i32], name: &str, says: &[&str]) {
-    assert!(
-        code.is_some_and(|c| codes.contains(&c)),
-        "exit {code:?}, not {codes:?}: {stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(name), "{name} not named: {stderr}");
-    assert!(
-        says.iter().any(|s| stderr.contains(s)),
-        "{says:?}: {stderr}"
-    );
-}
-
-/// Runs `command` (no hang possible: refused at once) and checks its refusal.
-fn refused(command: &mut Command, codes: &[i32], name: &str, says: &[&str]) {
-    let out = output(command);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_refused(out.status.code(), &err, codes, name, says);
-}
-
-fn summary(run: &Run) -> &serde_json::Map<String, Value> {
-    &run.events("summary").last().expect("a summary").fields
-}
-
-fn count(file: &str) -> u64 {
-    let text = fs::read_to_string(file).expect("read");
-    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
-    json["count"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no count: {text}"))
-}
-
-fn chmod(path: &str, mode: u32) {
-    fs::set_permissions(path, Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn is_root() -> bool {
-    let root = nix::unistd::getuid().is_root();
-    if !root {
-        eprintln!("skipped: only root may chown a file to nobody or run as nobody");
-    }
-    root
-}
 
 /// `--trace` naming the ticket file (itself, through a symbolic link or a
 /// hard link, by `LESSON_TRACE`) or its lock file is refused with exit 2
@@ -131,19 +38,25 @@ fn a_trace_naming_the_ticket_file_or_its_lock_is_refused_before_any_write() {
         &lock,
         &dotted,
     ] {
-        let mut command = lesson(&["--file", &file, "--speed", "max", "--trace", trace]);
+        let mut command = lesson(
+            LESSON,
+            &["--file", &file, "--speed", "max", "--trace", trace],
+        );
         refused(&mut command, &[2], &file, &["--trace"]);
         assert_eq!(snapshot(&file), before, "--trace {trace}");
         assert_eq!(names(&dir), files, "--trace {trace} wrote a file");
     }
-    let mut command = lesson(&["--file", &file, "--speed", "max"]);
+    let mut command = lesson(LESSON, &["--file", &file, "--speed", "max"]);
     refused(command.env("LESSON_TRACE", &file), &[2], &file, &["trace"]);
     assert_eq!(snapshot(&file), before, "LESSON_TRACE");
     assert_eq!(names(&dir), files, "LESSON_TRACE wrote a file");
     // The lock file once it exists, as a previous sale leaves it.
     fs::write(&lock, "").expect("write");
     let lock_before = snapshot(&lock);
-    let mut command = lesson(&["--file", &file, "--speed", "max", "--trace", &lock]);
+    let mut command = lesson(
+        LESSON,
+        &["--file", &file, "--speed", "max", "--trace", &lock],
+    );
     refused(&mut command, &[2], &lock, &["--trace"]);
     assert_eq!((snapshot(&file), snapshot(&lock)), (before, lock_before));
 }
@@ -454,10 +367,13 @@ fn bad_option_values_are_refused_and_nothing_is_written() {
     let file = dir.write("ticket.json", r#"{"count": 4}"#);
     let (before, files) = (snapshot(&file), names(&dir));
     for speed in ["1e-300", "5e-324", "0", "1001"] {
-        let mut command = lesson(&["--file", &file, "--speed", speed]);
+        let mut command = lesson(LESSON, &["--file", &file, "--speed", speed]);
         refused(&mut command, &[2], speed, &["--speed"]);
     }
-    let mut command = lesson(&["--file", &file, "--speed", "max", "--panic-in", "nosuch"]);
+    let mut command = lesson(
+        LESSON,
+        &["--file", &file, "--speed", "max", "--panic-in", "nosuch"],
+    );
     refused(&mut command, &[2], "nosuch", &["buyer-1"]);
     assert_eq!((snapshot(&file), names(&dir)), (before, files));
 }

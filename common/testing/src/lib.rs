@@ -561,3 +561,60 @@ impl Drop for Piped {
 pub fn lock_holder(_path: &str) -> Option<i32> {
     None
 }
+
+pub mod tickets;
+
+/// With `--quiz` and the `right` answers piped, `program` scores them all,
+/// each a `quiz` event with its id, choices, answer and the choice shown.
+pub fn quiz_scores_all(program: &str, args: &[&str], right: &[u32]) {
+    let run = quiz(program, args, right);
+    let n = right.len();
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert!(
+        run.stdout.contains(&format!("Score: {n} of {n}")),
+        "{}",
+        run.output()
+    );
+    let events: Vec<_> = run.events("quiz").collect();
+    assert_eq!(events.len(), n, "{}", run.output());
+    for (e, answer) in events.iter().zip(right) {
+        assert_eq!(e.fields["answer"], *answer, "{}", run.output());
+        assert_eq!(e.fields["held"], true, "{}", run.output());
+        let choices = e.fields["choices"].as_array().expect("choices");
+        let shown = e.fields["shown"].as_u64().expect("shown") as usize;
+        assert!((1..=choices.len()).contains(&shown), "{e:?}");
+        assert!(e.fields["id"].as_str().is_some_and(|id| !id.is_empty()));
+    }
+}
+
+/// With `--quiz` and `wrong` answers that the run cannot bear out piped,
+/// `program` scores none, and says so for each.
+pub fn quiz_scores_none(program: &str, args: &[&str], wrong: &[u32]) {
+    let run = quiz(program, args, wrong);
+    let n = wrong.len();
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert!(
+        run.stdout.contains(&format!("Score: 0 of {n}")),
+        "{}",
+        run.output()
+    );
+    assert_eq!(
+        run.stdout.matches("NOT THIS TIME.").count(),
+        n,
+        "{}",
+        run.output()
+    );
+    assert!(run.events("quiz").all(|e| e.fields["held"] == false));
+}
+
+/// With `--quiz`, a piped answer that is no choice, or none at all, is an
+/// error in one line, exit status 2, before anything is judged.
+pub fn quiz_refuses_a_bad_or_missing_answer(program: &str, args: &[&str]) {
+    for answers in [&[9][..], &[]] {
+        let run = quiz(program, args, answers);
+        assert_eq!(run.code(), Some(2), "{}", run.output());
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
+        assert!(run.stderr.contains("--quiz"), "{}", run.output());
+        assert_eq!(run.events("quiz").count(), 0);
+    }
+}
