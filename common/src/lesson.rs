@@ -20,6 +20,7 @@ use nix::unistd::getuid;
 use serde_json::json;
 
 use crate::error::{Context, Result, Usage};
+use crate::i18n::{self, Lang};
 use crate::timing::{self, Speed};
 use crate::{child, file, log, pause, quiz, signals, system};
 
@@ -63,11 +64,25 @@ pub struct Options {
     /// terminal or a pipe, one a line); after it, say whether the run bore it out
     #[arg(long)]
     pub quiz: bool,
+
+    /// The language of everything the lesson prints [default: from LC_ALL, LC_MESSAGES or
+    /// LANG: zh if it starts with zh, else en]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "zh|en",
+        env = "LESSON_LANG",
+        hide_env_values = true
+    )]
+    pub lang: Option<Lang>,
 }
 
 /// What the frame needs to know of a lesson before it starts: its options
 /// (a clap `Parser`), and the names of the processes it forks.
 pub trait Lesson: Parser {
+    /// The Chinese of the lesson's own lines: its `zh.txt` (see `i18n`).
+    const ZH: &'static str;
+
     /// Every name a child of this lesson may have: `--panic-in` takes one.
     fn processes(&self) -> Vec<String>;
 }
@@ -89,6 +104,7 @@ const MIN_OPEN_FILES: u64 = 16;
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
 pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let (args, options, inputs) = parse::<A>();
+    i18n::init(options.lang.unwrap_or_else(i18n::from_locale), A::ZH);
     if let Err(e) = begin(&options, &args.processes(), &inputs) {
         log::plain_error(format!("{}: {e}", name()));
         remove_scratch_dir();

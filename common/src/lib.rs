@@ -17,6 +17,7 @@
 
 mod channel;
 mod error;
+pub mod i18n;
 mod lesson;
 mod lock;
 mod pause;

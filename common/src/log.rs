@@ -186,10 +186,13 @@ pub(crate) fn plain_error(text: impl Display) {
 }
 
 /// "1 ticket", "3 tickets": `n` and the word that goes with it.
+/// In Chinese, which has no plural, the number and the catalog's word for
+/// `many`.
 pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
-    match n.into() {
-        1 => format!("1 {one}"),
-        n => format!("{n} {many}"),
+    match (crate::i18n::lang(), n.into()) {
+        (crate::i18n::Lang::Zh, n) => format!("{n} {}", crate::i18n::tr(many, &[])),
+        (_, 1) => format!("1 {one}"),
+        (_, n) => format!("{n} {many}"),
     }
 }
 

@@ -29,6 +29,8 @@ struct Args {
 }
 
 impl Lesson for Args {
+    const ZH: &'static str = include_str!("../zh.txt");
+
     /// P, and its child C.
     fn processes(&self) -> Vec<String> {
         vec!["P".to_owned(), "C".to_owned()]

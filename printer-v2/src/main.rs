@@ -19,6 +19,8 @@ struct Args {
 }
 
 impl Lesson for Args {
+    const ZH: &'static str = include_str!("../zh.txt");
+
     /// The colleagues: p1, p2, p3, …
     fn processes(&self) -> Vec<String> {
         (1..=self.workers).map(|i| format!("p{i}")).collect()

@@ -23,6 +23,8 @@ struct Args {
 }
 
 impl Lesson for Args {
+    const ZH: &'static str = include_str!("../zh.txt");
+
     /// The buyers: buyer-1, buyer-2, …
     fn processes(&self) -> Vec<String> {
         (1..=self.office.buyers)

@@ -51,6 +51,8 @@ struct Args {
 }
 
 impl Lesson for Args {
+    const ZH: &'static str = include_str!("../zh.txt");
+
     /// The child of part 1; the parent of part 2, its children z1, z2, …
     /// and the one more it tries to fork; part 4's processes and children.
     fn processes(&self) -> Vec<String> {

@@ -1,0 +1,168 @@
+//! `--lang zh|en`: every line a learner reads, in the notes' language or in
+//! English. The English sentence stays in the code, in `tr!`; its Chinese
+//! lives beside each crate, in `zh.txt` files: each English line, then its
+//! Chinese on the next line, after `= `. Placeholders are `{}` in order,
+//! or `{0}`, `{1}` … to reorder them, with `{:.3}`, `{:>7}` as in `format!`.
+
+use std::collections::HashMap;
+use std::fmt::{Display, Write};
+use std::sync::OnceLock;
+
+/// The language a lesson speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+static LANG: OnceLock<Lang> = OnceLock::new();
+static CATALOG: OnceLock<HashMap<String, String>> = OnceLock::new();
+
+/// The catalogs of `common` itself, one a module.
+const COMMON: &[&str] = &[
+    include_str!("../zh/lesson.txt"),
+    include_str!("../zh/child.txt"),
+    include_str!("../zh/system.txt"),
+    include_str!("../zh/timeline.txt"),
+    include_str!("../zh/quiz.txt"),
+    include_str!("../zh/sale.txt"),
+    include_str!("../zh/file.txt"),
+];
+
+/// Fixes the language for this lesson and its children; `lesson` is the
+/// lesson crate's own catalog.
+pub(crate) fn init(lang: Lang, lesson: &str) {
+    let _ = LANG.set(lang);
+    if lang == Lang::Zh {
+        let mut catalog = HashMap::new();
+        for text in COMMON.iter().chain([&lesson]) {
+            catalog.extend(parse(text));
+        }
+        let _ = CATALOG.set(catalog);
+    }
+}
+
+/// The language from `LC_ALL`, `LC_MESSAGES` or `LANG` (the first set):
+/// Chinese if it starts with `zh`.
+pub(crate) fn from_locale() -> Lang {
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty())
+        .unwrap_or_default();
+    if locale.starts_with("zh") {
+        Lang::Zh
+    } else {
+        Lang::En
+    }
+}
+
+/// The language in force.
+pub fn lang() -> Lang {
+    LANG.get().copied().unwrap_or(Lang::En)
+}
+
+/// The pairs of a catalog: an English line, then `= ` and its Chinese.
+/// `\n` in either stands for a line break.
+pub fn parse(text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut english: Option<&str> = None;
+    for line in text.lines() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match (line.strip_prefix("= "), english.take()) {
+            (Some(chinese), Some(en)) => {
+                pairs.push((en.replace("\\n", "\n"), chinese.replace("\\n", "\n")));
+            }
+            (None, _) => english = Some(line),
+            (Some(_), None) => {}
+        }
+    }
+    pairs
+}
+
+/// `template` (English, as in the code) in the language in force, with
+/// `args` put in its placeholders. A template the catalog lacks is said in
+/// English: the tests find every one.
+pub fn tr(template: &str, args: &[&dyn Display]) -> String {
+    let template = match lang() {
+        Lang::En => template,
+        Lang::Zh => CATALOG
+            .get()
+            .and_then(|c| c.get(template))
+            .map_or(template, String::as_str),
+    };
+    fill(template, args)
+}
+
+/// Puts `args` into the placeholders of `template`.
+fn fill(template: &str, args: &[&dyn Display]) -> String {
+    let mut out = String::new();
+    let mut next = 0;
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                let (index, format) = spec.split_once(':').unwrap_or((&spec, ""));
+                let index = index.parse().unwrap_or_else(|_| {
+                    next += 1;
+                    next - 1
+                });
+                match args.get(index) {
+                    Some(arg) => put(&mut out, *arg, format),
+                    None => out.push_str("{?}"),
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes `arg` as `{:format}` would: `.N` precision, `>N` `<N` width.
+fn put(out: &mut String, arg: &dyn Display, format: &str) {
+    let number = |s: &str| s.parse::<usize>().ok();
+    let _ = match format.as_bytes().first() {
+        Some(b'.') => number(&format[1..]).map(|p| write!(out, "{arg:.p$}")),
+        Some(b'>') => number(&format[1..]).map(|w| write!(out, "{arg:>w$}")),
+        Some(b'<') => number(&format[1..]).map(|w| write!(out, "{arg:<w$}")),
+        _ => None,
+    }
+    .unwrap_or_else(|| write!(out, "{arg}"));
+}
+
+/// `tr!("sees {} left", n)`: the English template, in the language in
+/// force, with its arguments.
+#[macro_export]
+macro_rules! tr {
+    ($template:literal $(, $arg:expr)* $(,)?) => {
+        $crate::i18n::tr($template, &[$(&$arg as &dyn ::std::fmt::Display),*])
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_take_their_arguments_in_order_or_by_number() {
+        assert_eq!(fill("{} and {}", &[&1, &"b"]), "1 and b");
+        assert_eq!(fill("{1} before {0}", &[&1, &2]), "2 before 1");
+        assert_eq!(
+            fill("{:.3} s, {:>4}|{{x}}", &[&1.5, &7]),
+            "1.500 s,    7|{x}"
+        );
+        let pairs = parse("# c\nsees {} left\n= 看到还剩 {}\n");
+        assert_eq!(pairs, [("sees {} left".into(), "看到还剩 {}".into())]);
+    }
+}
