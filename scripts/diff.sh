@@ -10,6 +10,12 @@ pairs=(
     "printer-v2 printer-v3|printer-v3 drops the joins and puts a Lock around the printing"
     "ticket-unsafe ticket-locked|ticket-locked puts a Lock around the purchase"
 )
+# In Chinese (LESSON_LANG=zh, as the walkthrough sets it), in the same order.
+pairs_zh=(
+    "printer-v2 先 join 上一位同事，再启动下一位"
+    "printer-v3 去掉了 join，在打印外面加了一把锁"
+    "ticket-locked 在购买外面加了一把锁"
+)
 
 usage() {
     echo "usage: scripts/diff.sh [A B]   (show what lesson B's main.rs changes from A's)"
@@ -36,8 +42,13 @@ for lesson in "$a" "$b"; do
 done
 
 what="what $b changes from $a"
-for pair in "${pairs[@]}"; do
-    [ "${pair%%|*}" = "$a $b" ] && what=${pair#*|}
+[ "${LESSON_LANG:-}" = zh ] && what="$b 相对 $a 改了什么"
+for i in "${!pairs[@]}"; do
+    pair=${pairs[$i]}
+    if [ "${pair%%|*}" = "$a $b" ]; then
+        what=${pair#*|}
+        [ "${LESSON_LANG:-}" = zh ] && what=${pairs_zh[$i]}
+    fi
 done
 
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then

@@ -8,7 +8,7 @@ lessons=(zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-loc
 
 usage() {
     cat <<'USAGE'
-usage: scripts/run_all.sh [--fast] [--pause] [--quiz] [--seed N] [--only NAME...] [--help]
+usage: scripts/run_all.sh [--fast] [--pause] [--quiz] [--lang zh|en] [--seed N] [--only NAME...] [--help]
 
 Builds the lessons, then runs them in the notes' order:
   zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked
@@ -18,6 +18,8 @@ Builds the lessons, then runs them in the notes' order:
                   --pause on: each lesson waits at every step worth a look
   --quiz          before each part worth predicting, ask a question (answer with its
                   number, typed or piped one a line); the score comes at the end
+  --lang zh|en    the language of the course (default: LESSON_LANG, else the locale:
+                  zh if LC_ALL, LC_MESSAGES or LANG starts with zh)
   --seed N        give every lesson --seed N (without it, one is drawn and shown),
                   so the printers sleep alike and each command shown replays its sleeps
   --only NAME...  run only the lessons named (any of the above)
@@ -33,12 +35,17 @@ fail_usage() {
     exit 2
 }
 
-speed=1 pause=0 quiz=0 seed='' only=()
+speed=1 pause=0 quiz=0 seed='' only=() lang=${LESSON_LANG:-}
 while [ $# -gt 0 ]; do
     case $1 in
         --fast) speed=10 ;;
         --pause) pause=1 ;;
         --quiz) quiz=1 ;;
+        --lang)
+            [ $# -ge 2 ] || fail_usage "--lang needs zh or en"
+            case $2 in zh | en) lang=$2 ;; *) fail_usage "--lang needs zh or en, not '$2'" ;; esac
+            shift
+            ;;
         --seed)
             [ $# -ge 2 ] || fail_usage "--seed needs a number"
             case $2 in '' | *[!0-9]*) fail_usage "--seed needs a number, not '$2'" ;; esac
@@ -65,6 +72,40 @@ done
 
 cd "$(dirname "$0")/.."
 
+if [ -z "$lang" ]; then
+    locale=${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}
+    case $locale in zh*) lang=zh ;; *) lang=en ;; esac
+fi
+export LESSON_LANG=$lang # the lessons, and diff.sh, speak it too
+
+# What the walkthrough itself says, in either language: t KEY.
+declare -A en zh
+en[nothing]='Nothing left behind:%s no zombie and no process of the lessons is still running.'
+zh[nothing]='什么也没留下：%s没有僵尸进程，课程的进程也都已结束。'
+en[left]='Left behind%s (pid, parent, state, name; Z is a zombie):'
+zh[left]='留下了%s（pid、父进程、状态、名字；Z 是僵尸进程）：'
+en[elsewhere]='(Lessons started elsewhere meanwhile would show here too.)'
+zh[elsewhere]='（同时在别处启动的课程也会列在这里。）'
+en[building]='Building the lessons once (cargo build --workspace)...'
+zh[building]='先把所有课程编译一次（cargo build --workspace）……'
+en[stopped]='Stopped.'
+zh[stopped]='已停止。'
+en[press]='Press Enter for %s (Ctrl-C to stop)...'
+zh[press]='按回车开始 %s（Ctrl-C 结束）……'
+en[exited]='%s exited with status %s'
+zh[exited]='%s 以状态 %s 退出'
+en[score]='Score:%s %d of %d'
+zh[score]='得分：%s%d / %d'
+en[failed]='These lessons failed: %s'
+zh[failed]='这些课程失败了：%s'
+en[done_one]='Done:%s %d lesson.'
+en[done_many]='Done:%s %d lessons.'
+zh[done_one]='完成：%s共 %d 课。'
+zh[done_many]='完成：%s共 %d 课。'
+t() {
+    if [ "$lang" = zh ]; then printf '%s' "${zh[$1]}"; else printf '%s' "${en[$1]}"; fi
+}
+
 if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
     bold=$'\e[1m' dim=$'\e[2m' off=$'\e[0m'
 else
@@ -85,11 +126,14 @@ check_nothing_left() {
     local left
     left=$(lesson_processes | grep -vxF -e "$before" || true)
     if [ -z "$left" ]; then
-        printf '\n%sNothing left behind:%s no zombie and no process of the lessons is still running.\n' "$bold" "$off"
+        # shellcheck disable=SC2059 # the format is the message, in either language
+        printf "\n$bold$(t nothing)\n" "$off"
         return 0
     fi
-    printf '\n%sLeft behind%s (pid, parent, state, name; Z is a zombie):\n%s\n' "$bold" "$off" "$left"
-    echo "(Lessons started elsewhere meanwhile would show here too.)"
+    # shellcheck disable=SC2059
+    printf "\n$bold$(t left)\n%s\n" "$off" "$left"
+    t elsewhere
+    echo
     return 1
 }
 
@@ -112,7 +156,7 @@ rm -f "$office"/quiz-*.jsonl
 interrupted=0
 trap 'interrupted=1' INT
 
-echo "${bold}Building the lessons once (cargo build --workspace)...${off}"
+echo "${bold}$(t building)${off}"
 cargo build --workspace
 
 declare -A notes previous
@@ -139,12 +183,29 @@ holding 3 tickets, with no lock. Watch everyone see tickets left, everyone be to
 notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one,
 write back). Watch the purchases come one at a time, the last buyers find them sold
 out, and every ticket be accounted for."
+declare -A notes_zh
+notes_zh[zombie]="僵尸进程：结束了的子进程，在父进程回收它之前，仍在进程表里保留它的 pid、
+退出状态和用过的 CPU 时间。看死去的子进程处于 Z 状态（ps 显示为 <defunct>），kill -9
+也奈何不了它，以及父进程拿回内核替它保存的东西；再看一个从不回收的父进程底下堆起上百个
+僵尸进程，直到它被杀死；最后看真实的程序避免僵尸进程的三种办法。"
+notes_zh[orphan]="孤儿进程：父进程先结束了，子进程还在运行，于是另一个进程收养了它。看子进程的
+父进程从 P 变成收养者，最后由收养者回收它。"
+notes_zh[printer-v1]="互斥锁，版本一：三位同事共用一台打印机，没有任何东西让他们分开。看三个人同时
+开始打印，时间线上的条彼此重叠；时间那一行说明为什么这么快。"
+notes_zh[printer-v2]="版本二：父进程先 join 上一位同事，再启动下一位。看他们一个接一个地打印，永远是
+p1、p2、p3：顺序由代码决定，谁也不用等。种子相同，睡的时间也和版本一相同：比较一下时间。"
+notes_zh[printer-v3]="版本三：大家又同时启动，但每个人打印前都要先 acquire 一把锁。看他们按拿到锁的
+先后轮流打印；点表示谁在等。笔记说锁是公平的：看看结论怎么说。"
+notes_zh[ticket-unsafe]="抢票系统，进程之间的通信：六位买家共用一个 JSON 文件，里面有 3 张票，没有锁。
+看每个人都看到还有票，每个人都被告知「购买成功」，而清点发现票卖超了。"
+notes_zh[ticket-locked]="同样的抢票，但每次购买（读、取一张、写回）都在锁里进行。看购买一个接一个地
+发生，后来的买家发现票已卖完，每一张票都对得上账。"
 previous[printer-v2]=printer-v1
 previous[printer-v3]=printer-v2
 previous[ticket-locked]=ticket-unsafe
 
 stop() {
-    printf '\n%sStopped.%s\n' "$bold" "$off"
+    printf '\n%s%s%s\n' "$bold" "$(t stopped)" "$off"
     check_nothing_left || true
     exit 130
 }
@@ -155,18 +216,22 @@ for name in "${lessons[@]}"; do
         continue
     fi
     if [ "$pause" = 1 ] && [ "$shown" -gt 0 ]; then
-        printf '\n%sPress Enter for %s (Ctrl-C to stop)...%s' "$bold" "$name" "$off"
+        # shellcheck disable=SC2059
+        printf "\n$bold$(t press)$off" "$name"
         read -r _ || true
         [ "$interrupted" = 0 ] || stop
     fi
     shown=$((shown + 1))
-    printf '\n%s══ %s ══%s\n%s\n' "$bold" "$name" "$off" "${notes[$name]}"
+    note=${notes[$name]}
+    [ "$lang" = en ] || note=${notes_zh[$name]}
+    printf '\n%s══ %s ══%s\n%s\n' "$bold" "$name" "$off" "$note"
     if [ -n "${previous[$name]:-}" ]; then
         echo
         scripts/diff.sh "${previous[$name]}" "$name"
     fi
     command=(cargo run -q -p "$name" -- --speed "$speed")
     command+=(--seed "$seed")
+    [ "$lang" = en ] || command+=(--lang "$lang")
     [ "$pause" = 0 ] || command+=(--pause)
     # Each lesson's answers go to a trace of its own, to add up the score.
     [ "$quiz" = 0 ] || command+=(--quiz --trace "$office/quiz-$name.jsonl")
@@ -183,7 +248,8 @@ for name in "${lessons[@]}"; do
         stop
     fi
     if [ "$status" != 0 ]; then
-        echo "${bold}$name exited with status $status${off}"
+        # shellcheck disable=SC2059
+        printf "$bold$(t exited)$off\n" "$name" "$status"
         failed+=("$name")
     fi
 done
@@ -198,11 +264,14 @@ if [ "$quiz" = 1 ]; then
         held=$((held + $(grep -c '"held":true' "$trace" || true)))
         rm -f "$trace"
     done
-    printf '%sScore:%s %d of %d\n' "$bold" "$off" "$held" "$asked"
+    # shellcheck disable=SC2059
+    printf "$bold$(t score)\n" "$off" "$held" "$asked"
 fi
 if [ ${#failed[@]} -gt 0 ]; then
-    echo "These lessons failed: ${failed[*]}" >&2
+    # shellcheck disable=SC2059
+    printf "$(t failed)\n" "${failed[*]}" >&2
     exit 1
 fi
-[ "$shown" = 1 ] && word=lesson || word=lessons
-printf '%sDone:%s %d %s.\n' "$bold" "$off" "$shown" "$word"
+[ "$shown" = 1 ] && done=done_one || done=done_many
+# shellcheck disable=SC2059
+printf "$bold$(t "$done")\n" "$off" "$shown"

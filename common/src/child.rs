@@ -21,6 +21,7 @@ use nix::unistd::{ForkResult, Pid};
 
 use crate::error::Result;
 use crate::signals::{self, MAX_CHILDREN};
+use crate::tr;
 use crate::{log, timing};
 
 /// Exit status of a child whose closure returned an error.
@@ -72,12 +73,12 @@ impl Ended {
 
 impl fmt::Display for Ended {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Ended::Exited(code) => write!(f, "exited with status {code}"),
-            Ended::Failed => write!(f, "failed (exit status {EXIT_ERROR})"),
-            Ended::Panicked => write!(f, "panicked (exit status {EXIT_PANIC})"),
-            Ended::Killed(signal) => write!(f, "was killed by {signal}"),
-        }
+        f.write_str(&match self {
+            Ended::Exited(code) => tr!("exited with status {}", code),
+            Ended::Failed => tr!("failed (exit status {})", EXIT_ERROR),
+            Ended::Panicked => tr!("panicked (exit status {})", EXIT_PANIC),
+            Ended::Killed(signal) => tr!("was killed by {}", signal),
+        })
     }
 }
 
@@ -104,7 +105,7 @@ impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<
             Ok(value) => value.into_exit_status(),
             Err(e) => {
                 log::record("error", serde_json::json!({"message": e.to_string()}));
-                log::warn(format!("error: {e}"));
+                log::warn(tr!("error: {}", e));
                 EXIT_ERROR
             }
         }
@@ -163,7 +164,12 @@ pub struct ForkFailed {
 impl fmt::Display for ForkFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (name, errno) = (&self.name, self.errno);
-        write!(f, "cannot start {name}: fork: {} ({errno})", errno.desc())
+        f.write_str(&tr!(
+            "cannot start {}: fork: {} ({})",
+            name,
+            errno.desc(),
+            errno
+        ))
     }
 }
 
@@ -184,9 +190,12 @@ pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result
         FORKED_ALONGSIDE.store(true, Ordering::SeqCst);
     }
     if live().len() >= MAX_CHILDREN {
-        return Err(
-            format!("cannot start {name}: {MAX_CHILDREN} children are unreaped already").into(),
-        );
+        return Err(tr!(
+            "cannot start {}: {} children are unreaped already",
+            name,
+            MAX_CHILDREN
+        )
+        .into());
     }
     let ordinal = SPAWNED.fetch_add(1, Ordering::SeqCst);
     let parent = std::process::id() as i32;
@@ -264,7 +273,7 @@ fn run_child<R: IntoExitStatus>(
 /// Puts `pid` on the list of children to reap and to pass Ctrl-C on to.
 fn list(pid: Pid, name: &str) -> Result<Child> {
     let slot = signals::forward_to(pid.as_raw())
-        .ok_or_else(|| format!("{name}: {MAX_CHILDREN} children are unreaped already"))?;
+        .ok_or_else(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
     let child = Child {
         pid,
         name: name.to_owned(),
@@ -298,7 +307,7 @@ impl Child {
 
     fn failed(&self, call: &str, e: Errno) -> crate::error::Error {
         let (name, pid) = (&self.name, self.pid);
-        format!("{call} {name} (pid {pid}): {}", e.desc()).into()
+        tr!("{} {} (pid {}): {}", call, name, pid, e.desc()).into()
     }
 }
 
@@ -335,7 +344,7 @@ impl<'a> Process<'a> {
         let target = self
             .target
             .take()
-            .ok_or_else(|| format!("{} was started twice", self.name))?;
+            .ok_or_else(|| tr!("{} was started twice", self.name))?;
         self.child = Some(fork(&self.name, target)?);
         Ok(())
     }
@@ -345,7 +354,7 @@ impl<'a> Process<'a> {
         let child = self
             .child
             .take()
-            .ok_or_else(|| format!("{} was joined before it was started", self.name))?;
+            .ok_or_else(|| tr!("{} was joined before it was started", self.name))?;
         Ok(child.wait4()?.ended)
     }
 }
@@ -392,10 +401,10 @@ pub fn prctl_set_child_subreaper() -> bool {
     // macOS has no subreaper: orphans always go to launchd, pid 1.
     #[cfg(not(target_os = "linux"))]
     let outcome: Result<()> =
-        Err("this system has no subreaper: orphans always go to pid 1".into());
+        Err(tr!("this system has no subreaper: orphans always go to pid 1").into());
     match outcome {
         Ok(()) => SUBREAPER.store(true, Ordering::SeqCst),
-        Err(e) => log::warn(format!("cannot adopt orphans ({e}); they go to the system")),
+        Err(e) => log::warn(tr!("cannot adopt orphans ({}); they go to the system", e)),
     }
     SUBREAPER.load(Ordering::SeqCst)
 }
@@ -425,10 +434,7 @@ pub(crate) fn reap_all() -> usize {
     });
     for child in &children {
         if let Err(e) = reap(child) {
-            log::warn(format!(
-                "cannot reap {} (pid {}): {e}",
-                child.name, child.pid
-            ));
+            log::warn(tr!("cannot reap {} (pid {}): {}", child.name, child.pid, e));
         }
     }
     let mut adopted = 0;
@@ -439,9 +445,10 @@ pub(crate) fn reap_all() -> usize {
                 if signals::stopping() {
                     STOPPED.fetch_add(1, Ordering::SeqCst);
                 } else {
-                    log::warn(format!(
+                    log::warn(tr!(
                         "reaped pid {}, an adopted orphan: it {}",
-                        reaped.pid, reaped.ended
+                        reaped.pid,
+                        reaped.ended
                     ));
                 }
             }
@@ -491,7 +498,7 @@ pub(crate) fn panic_in(name: &str) {
 }
 
 fn reap(child: &Child) -> Result<Reaped> {
-    waitid_wnowait(child.pid).map_err(|e| child.failed("waiting for", e))?;
+    waitid_wnowait(child.pid).map_err(|e| child.failed(&tr!("waiting for"), e))?;
     // The dead child still holds its pid until it is reaped; take it off the
     // handler's list first, so a late Ctrl-C can never hit a process that
     // gets the pid next.
@@ -500,7 +507,7 @@ fn reap(child: &Child) -> Result<Reaped> {
     let reaped = wait4(Some(child.pid));
     signals::restore(&old_mask);
     live().retain(|c| c.pid != child.pid);
-    let reaped = reaped.map_err(|e| child.failed("waiting for", e))?;
+    let reaped = reaped.map_err(|e| child.failed(&tr!("waiting for"), e))?;
     let on_purpose = matches!(reaped.ended, Ended::Killed(s) if Some(s) == child.killed_with);
     let stop = signals::stop_signal();
     if stop.is_some() {

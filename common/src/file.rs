@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use nix::libc;
 
 use crate::error::{Context, Result};
-use crate::signals;
+use crate::{signals, tr};
 
 /// The largest file [`read_small`] reads: a ticket file is a line of JSON.
 pub(crate) const MAX_SIZE: u64 = 1 << 20;
@@ -34,21 +34,23 @@ pub(crate) fn durable(on: bool) {
 pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     let name = path.display();
     let (file, meta) =
-        open_regular(path).map_err(|e| format!("{name}: cannot read it: {}", describe(&e)))?;
+        open_regular(path).map_err(|e| tr!("{}: cannot read it: {}", name, describe(&e)))?;
     if !meta.is_file() {
-        return Err(format!("{name}: {}, not a regular file", kind(&meta)).into());
+        return Err(tr!("{}: {}, not a regular file", name, kind(&meta)).into());
     }
     if meta.len() > MAX_SIZE {
-        return Err(format!(
-            "{name}: it holds {} bytes, too many for a ticket file (at most {MAX_SIZE})",
-            meta.len()
+        return Err(tr!(
+            "{}: it holds {} bytes, too many for a ticket file (at most {})",
+            name,
+            meta.len(),
+            MAX_SIZE
         )
         .into());
     }
     let mut bytes = Vec::new();
     file.take(MAX_SIZE + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("{name}: cannot read it: {}", describe(&e)))?;
+        .map_err(|e| tr!("{}: cannot read it: {}", name, describe(&e)))?;
     Ok(bytes)
 }
 
@@ -64,21 +66,21 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
 }
 
 /// "it is a FIFO", for a file that is not a regular one.
-pub(crate) fn kind(meta: &Metadata) -> &'static str {
+pub(crate) fn kind(meta: &Metadata) -> String {
     let t = meta.file_type();
     match () {
-        _ if t.is_dir() => "it is a directory",
-        _ if t.is_fifo() => "it is a FIFO (a named pipe)",
-        _ if t.is_char_device() || t.is_block_device() => "it is a device",
-        _ if t.is_socket() => "it is a socket",
-        _ => "it is not a file",
+        _ if t.is_dir() => tr!("it is a directory"),
+        _ if t.is_fifo() => tr!("it is a FIFO (a named pipe)"),
+        _ if t.is_char_device() || t.is_block_device() => tr!("it is a device"),
+        _ if t.is_socket() => tr!("it is a socket"),
+        _ => tr!("it is not a file"),
     }
 }
 
 fn describe(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(libc::EISDIR) => "it is a directory".to_owned(),
-        Some(libc::EMFILE | libc::ENFILE) => "too many open files".to_owned(),
+        Some(libc::EISDIR) => tr!("it is a directory"),
+        Some(libc::EMFILE | libc::ENFILE) => tr!("too many open files"),
         _ => e.kind().to_string().to_lowercase(),
     }
 }
@@ -93,7 +95,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let old_mask = signals::hold_back()?;
     let done = write_and_rename(path, bytes);
     signals::restore(&old_mask);
-    done.context(format!("writing {}", path.display()))
+    done.context(tr!("writing {}", path.display()))
 }
 
 fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::error::{Context, Result, Usage};
 use crate::i18n::{self, Lang};
 use crate::timing::{self, Speed};
+use crate::tr;
 use crate::{child, file, log, pause, quiz, signals, system};
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.
@@ -119,21 +120,27 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
         (Some(signal), _) => {
             let (stopped, killed) = child::stopped();
             let who = match stopped {
-                1 => "the child still running was".to_owned(),
-                n => format!("the {n} children still running were"),
+                1 => tr!("the child still running was"),
+                n => tr!("the {} children still running were", n),
             };
             log::warn(match (stopped, killed) {
-                (0, _) => format!("stopped by {signal}; no child was left running"),
-                (n, k) if n == k => format!("stopped by {signal}; {who} killed by it and reaped"),
-                (_, 0) => format!("stopped by {signal}; {who} stopped and reaped"),
-                (_, k) => format!(
-                    "stopped by {signal}; {who} stopped and reaped ({k} killed by {signal})"
+                (0, _) => tr!("stopped by {}; no child was left running", signal),
+                (n, k) if n == k => tr!("stopped by {}; {} killed by it and reaped", signal, who),
+                (_, 0) => tr!("stopped by {}; {} stopped and reaped", signal, who),
+                (_, k) => tr!(
+                    "stopped by {}; {} stopped and reaped ({} killed by {})",
+                    signal,
+                    who,
+                    k,
+                    signal
                 ),
             });
             128 + signal as u8
         }
         (None, Err(_)) => {
-            log::warn("the lesson panicked; its children were stopped and reaped all the same");
+            log::warn(tr!(
+                "the lesson panicked; its children were stopped and reaped all the same"
+            ));
             101
         }
         (None, Ok(Err(e))) => {
@@ -149,11 +156,11 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     }
     let code = match (log::output_error(), log::trace_error()) {
         (Some(e), _) => {
-            log::plain_error(format!("{}: cannot write the output: {e}", name()));
+            log::plain_error(tr!("{}: cannot write the output: {}", name(), e));
             code.max(1)
         }
         (None, Some(e)) if code == 0 => {
-            log::plain_error(format!("{}: cannot write the trace: {e}", name()));
+            log::plain_error(tr!("{}: cannot write the trace: {}", name(), e));
             1
         }
         _ => code,
@@ -213,20 +220,28 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         if !processes.contains(name) {
             let names = match processes.len() {
                 0..=12 => processes.join(", "),
-                n => format!(
-                    "{}, … {} ({n} in all)",
+                n => tr!(
+                    "{}, … {} ({} in all)",
                     processes[..10].join(", "),
-                    processes[n - 1]
+                    processes[n - 1],
+                    n
                 ),
             };
-            return Err(Usage(format!("--panic-in {name}: no process of this lesson is called so; its processes are {names}")).into());
+            return Err(Usage(tr!(
+                "--panic-in {}: no process of this lesson is called so; its processes are {}",
+                name,
+                names
+            ))
+            .into());
         }
         child::panic_in(name);
     }
     let (open_files, _) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit")?;
     if open_files < MIN_OPEN_FILES {
-        return Err(Usage(format!(
-            "a process may open only {open_files} files here (ulimit -n): a lesson needs {MIN_OPEN_FILES}"
+        return Err(Usage(tr!(
+            "a process may open only {} files here (ulimit -n): a lesson needs {}",
+            open_files,
+            MIN_OPEN_FILES
         ))
         .into());
     }
@@ -250,16 +265,18 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
     log::event(
         "begin",
         json!({"lesson": name(), "speed": options.speed.to_string(), "seed": seed}),
-        format!(
-            "{} starts: pid {}, speed {}, seed {seed} (--seed {seed} gives each process the \
-             same sleeps again; who runs first when several are ready stays the kernel's choice)",
+        tr!(
+            "{} starts: pid {}, speed {}, seed {} (--seed {} gives each process the same sleeps \
+             again; who runs first when several are ready stays the kernel's choice)",
             name(),
             std::process::id(),
-            options.speed
+            options.speed,
+            seed,
+            seed
         ),
     );
     match log::trace_error() {
-        Some(e) => Err(format!("cannot write the trace: {e}").into()),
+        Some(e) => Err(tr!("cannot write the trace: {}", e).into()),
         None => Ok(()),
     }
 }
@@ -277,8 +294,9 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     };
     for input in inputs.iter().flat_map(|p| [p.clone(), lock(p)]) {
         if same_file(path, &input) {
-            return Err(Usage(format!(
-                "--trace {name} names {}, a file this lesson uses: give the trace a file of its own",
+            return Err(Usage(tr!(
+                "--trace {} names {}, a file this lesson uses: give the trace a file of its own",
+                name,
                 input.display()
             ))
             .into());
@@ -287,8 +305,9 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     let refuse = |meta: &std::fs::Metadata| -> Result<()> {
         match meta.is_file() || meta.file_type().is_char_device() {
             true => Ok(()),
-            false => Err(format!(
-                "the trace {name}: {}; give a regular file",
+            false => Err(tr!(
+                "the trace {}: {}; give a regular file",
+                name,
                 file::kind(meta)
             )
             .into()),
@@ -302,16 +321,19 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
         .create(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .context(format!("opening the trace {name}"))?;
-    let meta = trace.metadata().context(format!("the trace {name}"))?;
+        .context(tr!("opening the trace {}", name))?;
+    let meta = trace.metadata().context(tr!("the trace {}", name))?;
     refuse(&meta)?;
     if meta.is_file() {
         file::flock(&trace, libc::LOCK_EX | libc::LOCK_NB).map_err(|_| {
-            format!("the trace {name} is being written by another run: give each run its own")
+            tr!(
+                "the trace {} is being written by another run: give each run its own",
+                name
+            )
         })?;
         trace
             .set_len(0)
-            .context(format!("emptying the trace {name}"))?;
+            .context(tr!("emptying the trace {}", name))?;
     }
     let flags = fcntl(&trace, FcntlArg::F_GETFL).context("fcntl")?;
     let blocking = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
@@ -364,14 +386,22 @@ fn room(
     user: Option<(usize, u64)>,
 ) -> std::result::Result<(), String> {
     if let Some(pid_max) = pid_max.filter(|&max| running + n > max / 2) {
-        return Err(format!(
-            "{option} {n} is too many here: with {running} processes running, it would take \
-             more than half of the {pid_max} pids (pid_max)"
+        return Err(tr!(
+            "{} {} is too many here: with {} processes running, it would take more than half of \
+             the {} pids (pid_max)",
+            option,
+            n,
+            running,
+            pid_max
         ));
     }
     if let Some((mine, limit)) = user.filter(|&(mine, limit)| (mine + n + 16) as u64 > limit) {
-        return Err(format!(
-            "{option} {n} is too many here: you run {mine} processes and may run {limit} (ulimit -u)"
+        return Err(tr!(
+            "{} {} is too many here: you run {} processes and may run {} (ulimit -u)",
+            option,
+            n,
+            mine,
+            limit
         ));
     }
     Ok(())
@@ -390,7 +420,7 @@ pub(crate) fn scratch_dir() -> Result<&'static Path> {
     DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .context(format!("creating the directory {}", dir.display()))?;
+        .context(tr!("creating the directory {}", dir.display()))?;
     let (dir, _) = SCRATCH.get_or_init(|| (dir, std::process::id()));
     Ok(dir)
 }

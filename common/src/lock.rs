@@ -16,7 +16,7 @@ use nix::libc;
 use nix::unistd::{AccessFlags, access};
 
 use crate::error::{Context, Result};
-use crate::file;
+use crate::{file, tr};
 
 /// A lock shared by the processes of a lesson: create it in the parent,
 /// hand it to the children, `acquire` it in each.
@@ -48,7 +48,7 @@ impl Lock {
         let path = (0..)
             .map(|n| dir.join(format!("lock-{n}")))
             .find(|p| !p.exists())
-            .ok_or("no free name for a lock file")?;
+            .ok_or_else(|| tr!("no free name for a lock file"))?;
         Lock::at(&path)
     }
 
@@ -62,14 +62,14 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let dir = file::directory(path);
                 access(&dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
-                    format!(
+                    tr!(
                         "cannot make the lock file {}: its directory takes no new file ({})",
                         path.display(),
                         e.desc()
                     )
                 })?;
             }
-            Err(e) => return Err(e).context(format!("the lock file {}", path.display())),
+            Err(e) => return Err(e).context(tr!("the lock file {}", path.display())),
         }
         MADE.store(true, Ordering::SeqCst);
         Ok(Lock {
@@ -96,7 +96,7 @@ impl Lock {
                 // the kernel releases it for a process that dies holding it.
                 Ok(held) => break std::mem::forget(held),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e).context(format!("locking {}", self.path.display())),
+                Err(e) => return Err(e).context(tr!("locking {}", self.path.display())),
             }
         }
         Ok(Guard {
@@ -113,7 +113,7 @@ impl Guard {
         let lesson = nix::unistd::getppid();
         crate::pause(
             "lock",
-            &format!(
+            &tr!(
                 "{} still holds the lock; whoever asks for it now waits, blocked in flock",
                 crate::log::who()
             ),
@@ -137,13 +137,14 @@ fn open(path: &Path) -> Result<File> {
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => format!("the lock file {name} is a symbolic link: refused"),
-            _ => format!("opening the lock file {name}: {e}"),
+            Some(libc::ELOOP) => tr!("the lock file {} is a symbolic link: refused", name),
+            _ => tr!("opening the lock file {}: {}", name, e),
         })?;
-    let meta = file.metadata().context(format!("the lock file {name}"))?;
+    let meta = file.metadata().context(tr!("the lock file {}", name))?;
     if !meta.is_file() {
-        return Err(format!(
-            "the lock file {name}: {}, not a regular file",
+        return Err(tr!(
+            "the lock file {}: {}, not a regular file",
+            name,
             file::kind(&meta)
         )
         .into());

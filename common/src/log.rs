@@ -233,7 +233,7 @@ pub fn record(event: &str, fields: impl Serialize) {
         if let Err(e) = file.write_all(record.as_bytes()) {
             // The lesson's main process says so once, as it ends.
             if TRACE_ERROR.set(e.to_string()).is_ok() && who() != "main" {
-                warn(format!("cannot write the trace: {e}"));
+                warn(crate::tr!("cannot write the trace: {}", e));
             }
         }
     }

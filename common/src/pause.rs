@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 
 use crate::error::Result;
-use crate::{lesson, log, signals};
+use crate::{lesson, log, signals, tr};
 
 static ON: AtomicBool = AtomicBool::new(false);
 
@@ -29,9 +29,9 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
     if !ON.load(Ordering::SeqCst) || !first_at(step) {
         return Ok(());
     }
-    log::say(format!("PAUSED: {what}"));
-    log::say(format!("  look from another terminal: {look}"));
-    log::say("  press Enter to go on");
+    log::say(tr!("PAUSED: {}", what));
+    log::say(tr!("  look from another terminal: {}", look));
+    log::say(tr!("  press Enter to go on"));
     read_line().map(drop)
 }
 
@@ -65,7 +65,7 @@ pub(crate) fn read_line() -> Result<Option<String>> {
             Ok(_) => line.push(byte[0]),
             Err(Errno::EINTR) if !signals::stopping() => continue,
             Err(Errno::EINTR) => return signals::check_stop().map(|()| None),
-            Err(e) => return Err(format!("reading standard input: {}", e.desc()).into()),
+            Err(e) => return Err(tr!("reading standard input: {}", e.desc()).into()),
         }
     }
 }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use serde_json::json;
 
 use crate::error::{Result, Usage};
-use crate::{log, pause};
+use crate::i18n::{self, Lang};
+use crate::{log, pause, tr};
 
 static ON: AtomicBool = AtomicBool::new(false);
 static ASKED: AtomicUsize = AtomicUsize::new(0);
@@ -37,15 +38,15 @@ pub fn ask(id: &'static str, question: &str, choices: &[String]) -> Result<Optio
         return Ok(None);
     }
     log::prose("");
-    log::prose(format!("QUESTION: {question}"));
+    log::prose(tr!("QUESTION: {}", question));
     for (i, choice) in choices.iter().enumerate() {
         log::prose(format!("  {}) {choice}", i + 1));
     }
     let n = choices.len();
     loop {
-        log::prose(format!("Your answer (1 to {n}):"));
+        log::prose(tr!("Your answer (1 to {}):", n));
         let Some(line) = pause::read_line()? else {
-            return Err(Usage("--quiz: standard input ended before an answer".to_owned()).into());
+            return Err(Usage(tr!("--quiz: standard input ended before an answer")).into());
         };
         match line.trim().parse::<usize>() {
             Ok(k) if (1..=n).contains(&k) => {
@@ -56,12 +57,12 @@ pub fn ask(id: &'static str, question: &str, choices: &[String]) -> Result<Optio
                 }));
             }
             _ if std::io::stdin().is_terminal() => {
-                log::prose(format!("Give a number from 1 to {n}."))
+                log::prose(tr!("Give a number from 1 to {}.", n))
             }
             _ => {
                 let given = line.trim();
                 return Err(
-                    Usage(format!("--quiz: '{given}' is not an answer from 1 to {n}")).into(),
+                    Usage(tr!("--quiz: '{}' is not an answer from 1 to {}", given, n)).into(),
                 );
             }
         }
@@ -85,17 +86,26 @@ pub fn check(guess: Option<Guess>, shown: usize, right: &[usize], why: &str) {
         json!({"id": guess.id, "choices": guess.choices, "answer": guess.answer + 1,
                "shown": shown + 1, "held": held}),
     );
+    // The English explanation starts a sentence here: a capital. The
+    // Chinese has none, and a name it starts with (main, join) keeps its case.
     let mut why = why.to_owned();
-    if let Some(first) = why.get(..1) {
+    if let Some(first) = why.get(..1).filter(|_| i18n::lang() == Lang::En) {
         why.replace_range(..1, &first.to_uppercase());
     }
     let you = &guess.choices[guess.answer];
     let run = &guess.choices[shown];
-    log::prose(format!(
-        "{} You said {}) {you}; this run showed {}) {run}. {why}",
-        if held { "RIGHT." } else { "NOT THIS TIME." },
+    log::prose(tr!(
+        "{} You said {}) {}; this run showed {}) {}. {}",
+        if held {
+            tr!("RIGHT.")
+        } else {
+            tr!("NOT THIS TIME.")
+        },
         guess.answer + 1,
-        shown + 1
+        you,
+        shown + 1,
+        run,
+        why
     ));
 }
 
@@ -107,5 +117,5 @@ pub fn choices(texts: &[&str]) -> Vec<String> {
 /// `Score: K of N`, if any question was asked.
 pub(crate) fn score() -> Option<String> {
     let asked = ASKED.load(Ordering::SeqCst);
-    (asked > 0).then(|| format!("Score: {} of {asked}", HELD.load(Ordering::SeqCst)))
+    (asked > 0).then(|| tr!("Score: {} of {}", HELD.load(Ordering::SeqCst), asked))
 }

@@ -14,7 +14,7 @@ use crate::child::{Ended, IntoExitStatus};
 use crate::error::Result;
 use crate::log::plural;
 use crate::quiz::{self, choices};
-use crate::{file, lesson, lock, log};
+use crate::{file, lesson, lock, log, tr};
 
 /// The most tickets a file may hold.
 const MAX_TICKETS: u64 = 1_000_000;
@@ -90,15 +90,30 @@ pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
 
 fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err("it is empty, not JSON like {\"count\": 3}".to_owned());
+        return Err(tr!("it is empty, not JSON like {{\"count\": 3}}"));
     }
     match serde_json::from_slice(bytes) {
         Ok(Strict(Value::Object(dic))) => Ok(dic),
-        Ok(Strict(value)) => Err(format!(
-            "it holds {value}, not an object like {{\"count\": 3}}"
+        Ok(Strict(value)) => Err(tr!(
+            "it holds {}, not an object like {{\"count\": 3}}",
+            value
         )),
-        Err(e) if e.is_data() => Err(format!("it is ambiguous: {e}")),
-        Err(e) => Err(format!("it is not JSON ({e})")),
+        Err(e) if e.is_data() => {
+            // serde_json ends its message with where: " at line 1 column 18".
+            let (line, column) = (e.line(), e.column());
+            let text = e.to_string();
+            let at = format!(" at line {line} column {column}");
+            Err(match text.strip_suffix(&at) {
+                Some(what) => tr!(
+                    "it is ambiguous: {} at line {} column {}",
+                    what,
+                    line,
+                    column
+                ),
+                None => tr!("it is ambiguous: {}", e),
+            })
+        }
+        Err(e) => Err(tr!("it is not JSON ({})", e)),
     }
 }
 
@@ -149,7 +164,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
-                let twice = format!("the key \"{key}\" is there twice, with two values");
+                let twice = tr!("the key \"{}\" is there twice, with two values", key);
                 return Err(serde::de::Error::custom(twice));
             }
             let Strict(value) = map.next_value()?;
@@ -163,16 +178,18 @@ impl<'de> Visitor<'de> for StrictVisitor {
 /// [`MAX_TICKETS`]; the error says in one line what is wrong.
 pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String> {
     let count = match dic.get("count") {
-        None => return Err("it has no \"count\"".to_owned()),
+        None => return Err(tr!("it has no \"count\"")),
         Some(Value::Number(n)) if n.is_u64() => n.as_u64().unwrap_or(u64::MAX),
         Some(Value::Number(n)) if n.is_i64() => {
-            return Err(format!("\"count\" is {n}: a count cannot be negative"));
+            return Err(tr!("\"count\" is {}: a count cannot be negative", n));
         }
-        Some(other) => return Err(format!("\"count\" is {other}, not a whole number")),
+        Some(other) => return Err(tr!("\"count\" is {}, not a whole number", other)),
     };
     if count > MAX_TICKETS {
-        return Err(format!(
-            "\"count\" is {count}, more than the {MAX_TICKETS} tickets we accept"
+        return Err(tr!(
+            "\"count\" is {}, more than the {} tickets we accept",
+            count,
+            MAX_TICKETS
         ));
     }
     Ok(count)
@@ -202,29 +219,29 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     let left_then = initial - sold;
     let guess_bought = quiz::ask(
         "ticket.bought",
-        &format!(
+        &tr!(
             "{} and {}{}: how many buyers will be told \"bought\"?",
             plural(initial, "ticket", "tickets"),
             plural(options.buyers, "buyer", "buyers"),
             if lock::made() {
-                ", a lock around each purchase"
+                tr!(", a lock around each purchase")
             } else {
-                ", no lock"
+                tr!(", no lock")
             }
         ),
         &choices(&[
-            &format!("exactly {sold}"),
-            &format!("more than {sold}: some tickets sold twice"),
-            &format!("fewer than {sold}"),
+            &tr!("exactly {}", sold),
+            &tr!("more than {}: some tickets sold twice", sold),
+            &tr!("fewer than {}", sold),
         ]),
     )?;
     let guess_left = quiz::ask(
         "ticket.left",
-        "How many tickets will the file say are left?",
+        &tr!("How many tickets will the file say are left?"),
         &choices(&[
-            &format!("{left_then}: every ticket sold is gone from the file"),
-            &format!("more than {left_then}: some sales were written over"),
-            "none it can say: the file will be broken",
+            &tr!("{}: every ticket sold is gone from the file", left_then),
+            &tr!("more than {}: some sales were written over", left_then),
+            &tr!("none it can say: the file will be broken"),
         ]),
     )?;
     let mut guesses = Some((guess_bought, guess_left));
@@ -254,17 +271,16 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
             json!({"initial": initial, "left": reckoning.left, "bought": tally.bought,
                    "sold_out": tally.sold_out, "errors": tally.errors}),
         );
-        let prefix = if options.runs > 1 {
-            format!("run {run}: ")
+        log::prose(if options.runs > 1 {
+            tr!("run {}: {}", run, reckoning.verdict())
         } else {
-            "\nReckoning: ".to_owned()
-        };
-        log::prose(format!("{prefix}{}", reckoning.verdict()));
+            tr!("\nReckoning: {}", reckoning.verdict())
+        });
         if let Some((bought, left)) = guesses.take() {
             check(bought, left, &reckoning, sold, left_then);
         }
         if let Err(e) = left {
-            return Err(format!("the file went bad during the sale: {e}").into());
+            return Err(tr!("the file went bad during the sale: {}", e).into());
         }
         reckonings.push(reckoning);
     }
@@ -272,10 +288,12 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         let oversold = reckonings.iter().filter(|r| r.oversold() > 0).count();
         let most = reckonings.iter().map(Reckoning::oversold).max();
         let off = reckonings.iter().filter(|r| !r.balanced()).count();
-        log::prose(format!(
-            "\n{oversold} of {} runs oversold (by {} at most); the count was off in {off}.",
+        log::prose(tr!(
+            "\n{} of {} runs oversold (by {} at most); the count was off in {}.",
+            oversold,
             options.runs,
-            plural(most.unwrap_or(0), "ticket", "tickets")
+            plural(most.unwrap_or(0), "ticket", "tickets"),
+            off
         ));
     }
     Ok(())
@@ -298,45 +316,49 @@ fn check(
         std::cmp::Ordering::Greater => 1,
         std::cmp::Ordering::Less => 2,
     };
-    let (right, why): (&[usize], &str) = match (locked, shown) {
+    let (right, why): (&[usize], String) = match (locked, shown) {
         (true, _) => (
             &[shown],
-            "with the lock, each purchase is read, taken and written \
-            back whole, one buyer at a time.",
+            tr!("with the lock, each purchase is read, taken and written \
+                back whole, one buyer at a time."),
         ),
         (false, 1) => (
             &[1],
-            "without a lock, buyers read the count while others are about to \
-            write theirs back: several took the same ticket.",
+            tr!(
+                "without a lock, buyers read the count while others are about to \
+                write theirs back: several took the same ticket."
+            ),
         ),
         (false, _) => (
             &[shown, 1],
-            "without a lock, this run happened not to oversell (no \
-            sleeps overlapped); with the notes' sleeps it does.",
+            tr!("without a lock, this run happened not to oversell (no \
+                sleeps overlapped); with the notes' sleeps it does."),
         ),
     };
-    quiz::check(bought, shown, right, why);
+    quiz::check(bought, shown, right, &why);
     let shown = match reckoning.left {
         Some(l) if l == left_then => 0,
         Some(_) => 1,
         None => 2,
     };
-    let (right, why): (&[usize], &str) = match (locked, shown) {
+    let (right, why): (&[usize], String) = match (locked, shown) {
         (true, _) => (
             &[shown],
-            "with the lock, no write is lost: the file agrees with the sales.",
+            tr!("with the lock, no write is lost: the file agrees with the sales."),
         ),
         (false, 1) => (
             &[1],
-            "without a lock, a buyer wrote back a count others had already \
-            lowered: their sales vanished from the file.",
+            tr!(
+                "without a lock, a buyer wrote back a count others had already \
+                lowered: their sales vanished from the file."
+            ),
         ),
         (false, _) => (
             &[shown, 1],
-            "without a lock, no write was lost this time, by chance.",
+            tr!("without a lock, no write was lost this time, by chance."),
         ),
     };
-    quiz::check(left, shown, right, why);
+    quiz::check(left, shown, right, &why);
 }
 
 /// The file's state at the start: as it is, or stocked with `tickets`
@@ -351,8 +373,9 @@ fn stock(path: &Path, tickets: Option<u64>) -> Result<(u64, Map<String, Value>)>
     let name = path.display();
     match (existing, tickets) {
         (Some(stock), None) => {
-            log::say(format!(
-                "{name} holds {}, as an earlier run (or someone) left it; --tickets 3 restocks it",
+            log::say(tr!(
+                "{} holds {}, as an earlier run (or someone) left it; --tickets 3 restocks it",
+                name,
                 plural(stock.0, "ticket", "tickets")
             ));
             Ok(stock)
@@ -360,9 +383,10 @@ fn stock(path: &Path, tickets: Option<u64>) -> Result<(u64, Map<String, Value>)>
         (stock, count) => {
             let count = count.unwrap_or(3);
             log::say(match stock {
-                Some(_) => format!("{name}: put {} in it", plural(count, "ticket", "tickets")),
-                None => format!(
-                    "{name} did not exist: made it with {}",
+                Some(_) => tr!("{}: put {} in it", name, plural(count, "ticket", "tickets")),
+                None => tr!(
+                    "{} did not exist: made it with {}",
+                    name,
                     plural(count, "ticket", "tickets")
                 ),
             });
@@ -381,20 +405,22 @@ fn may_replace(path: &Path) -> Result<()> {
     let name = path.display();
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.nlink() > 1 {
-            return Err(format!(
-                "{name}: it has {} names (hard links), and a sale replaces the file: \
+            return Err(tr!(
+                "{}: it has {} names (hard links), and a sale replaces the file: \
                  the other names would keep the old count",
+                name,
                 meta.nlink()
             )
             .into());
         }
         access(path, AccessFlags::W_OK)
-            .map_err(|e| format!("{name}: you may not write it ({})", e.desc()))?;
+            .map_err(|e| tr!("{}: you may not write it ({})", name, e.desc()))?;
     }
     let dir = file::directory(path);
     access(&dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
-        format!(
-            "{name}: a sale writes a new file beside it, but its directory {} takes none ({})",
+        tr!(
+            "{}: a sale writes a new file beside it, but its directory {} takes none ({})",
+            name,
             dir.display(),
             e.desc()
         )
@@ -455,30 +481,38 @@ impl Reckoning {
         } = self.tally;
         let file_says = self
             .left
-            .map_or_else(|| "no readable count".to_owned(), |l| format!("{l} left"));
+            .map_or_else(|| tr!("no readable count"), |l| tr!("{} left", l));
         let buyers = |n: u64| plural(n, "buyer was", "buyers were");
-        let mut text = format!(
-            "{} at the start, the file says {file_says}; {} told \"bought\", {sold_out} \
-             \"sold out\", {errors} failed.",
+        let mut text = tr!(
+            "{} at the start, the file says {}; {} told \"bought\", {} \
+             \"sold out\", {} failed.",
             plural(self.initial, "ticket", "tickets"),
-            buyers(bought)
+            file_says,
+            buyers(bought),
+            sold_out,
+            errors
         );
         match self.left {
             _ if self.oversold() > 0 => {
-                text += &format!(
-                    " OVERSOLD: {bought} buyers hold a ticket, but only {} existed.",
+                text += &tr!(
+                    " OVERSOLD: {} buyers hold a ticket, but only {} existed.",
+                    bought,
                     self.initial
                 );
             }
             Some(left) if self.balanced() => {
-                text += &format!(
-                    " Every ticket is accounted for: {bought} bought + {left} left == {}.",
+                text += &tr!(
+                    " Every ticket is accounted for: {} bought + {} left == {}.",
+                    bought,
+                    left,
                     self.initial
                 );
             }
             Some(left) => {
-                text += &format!(
-                    " The count is off: {bought} bought + {left} left != {}.",
+                text += &tr!(
+                    " The count is off: {} bought + {} left != {}.",
+                    bought,
+                    left,
                     self.initial
                 );
             }

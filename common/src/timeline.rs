@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::log::{self, Record};
 use crate::quiz::{self, Guess, choices};
-use crate::{child, lock, pause, timing};
+use crate::{child, lock, pause, timing, tr};
 
 /// Requests closer than this to the one before are at the same moment, as
 /// far as anyone can tell: the lines show milliseconds, and a fork or a
@@ -34,9 +34,10 @@ const WIDTH: usize = 48;
 pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
     // A colleague that failed may not have said all it did: no verdict then.
     if child::failed() > 0 {
-        return Err(format!(
-            "{} of {workers} colleagues failed: the timeline would be incomplete",
-            child::failed()
+        return Err(tr!(
+            "{} of {} colleagues failed: the timeline would be incomplete",
+            child::failed(),
+            workers
         )
         .into());
     }
@@ -56,8 +57,9 @@ pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
     }
     let missing = (workers as usize).saturating_sub(turns.len());
     if missing > 0 {
-        log::prose(format!(
-            "{missing} of {} never finished printing.",
+        log::prose(tr!(
+            "{} of {} never finished printing.",
+            missing,
             log::plural(workers, "colleague", "colleagues")
         ));
     }
@@ -81,22 +83,22 @@ pub fn ask() -> Result<Guesses> {
     Ok(Guesses {
         overlap: quiz::ask(
             "printer.overlap",
-            "Will two colleagues ever be printing at the same moment?",
-            &choices(&["yes", "no"]),
+            &tr!("Will two colleagues ever be printing at the same moment?"),
+            &choices(&[&tr!("yes"), &tr!("no")]),
         )?,
         order: quiz::ask(
             "printer.order",
-            "In what order will they print?",
+            &tr!("In what order will they print?"),
             &choices(&[
-                "p1, p2, p3, …: the order they are started in",
-                "in whatever order they get to the printer",
-                "all at once: side by side",
+                &tr!("p1, p2, p3, …: the order they are started in"),
+                &tr!("in whatever order they get to the printer"),
+                &tr!("all at once: side by side"),
             ]),
         )?,
         wait: quiz::ask(
             "printer.wait",
-            "Will any colleague have to wait for another?",
-            &choices(&["yes", "no"]),
+            &tr!("Will any colleague have to wait for another?"),
+            &choices(&[&tr!("yes"), &tr!("no")]),
         )?,
     })
 }
@@ -120,66 +122,72 @@ fn check(guesses: Guesses, turns: &[Turn], design: Design) {
     };
 
     let shown = if overlapped { 0 } else { 1 };
-    let (right, why): (&[usize], &str) = match (kind, overlapped) {
+    let (right, why): (&[usize], String) = match (kind, overlapped) {
         (Kind::Joined, _) => (
             &[1],
-            "main joined each before it started the next: they never can.",
+            tr!("main joined each before it started the next: they never can."),
         ),
-        (Kind::Locked, _) => (&[1], "the lock lets one print at a time: they never can."),
-        (Kind::Free, true) => (&[0], "nothing keeps them apart, so their turns meet."),
+        (Kind::Locked, _) => (
+            &[1],
+            tr!("the lock lets one print at a time: they never can."),
+        ),
+        (Kind::Free, true) => (&[0], tr!("nothing keeps them apart, so their turns meet.")),
         (Kind::Free, false) => (
             &[0, 1],
-            "nothing keeps them apart; their turns did not meet \
-            this time (chance, or a speed too fast to sleep), so both answers hold.",
+            tr!("nothing keeps them apart; their turns did not meet \
+                this time (chance, or a speed too fast to sleep), so both answers hold."),
         ),
     };
-    quiz::check(guesses.overlap, shown, right, why);
+    quiz::check(guesses.overlap, shown, right, &why);
 
     let shown = match (overlapped, code_order) {
         (true, _) => 2,
         (false, true) => 0,
         (false, false) => 1,
     };
-    let (right, why): (&[usize], &str) = match (kind, shown) {
-        (Kind::Joined, _) => (&[0], "join fixes the order in the code: certain."),
+    let (right, why): (&[usize], String) = match (kind, shown) {
+        (Kind::Joined, _) => (&[0], tr!("join fixes the order in the code: certain.")),
         (Kind::Locked, 0) => (
             &[0, 1],
-            "the lock served them in the order they were started, \
-            this time: flock promises no order, so 2) was as right.",
+            tr!("the lock served them in the order they were started, \
+                this time: flock promises no order, so 2) was as right."),
         ),
         (Kind::Locked, _) => (
             &[1],
-            "whoever got the lock first printed first: flock promises no order.",
+            tr!("whoever got the lock first printed first: flock promises no order."),
         ),
         (Kind::Free, 2) => (
             &[2],
-            "with nothing to order them, they printed side by side.",
+            tr!("with nothing to order them, they printed side by side."),
         ),
         (Kind::Free, _) => (
             &[2, shown],
-            "nothing orders them; this time their turns did not meet.",
+            tr!("nothing orders them; this time their turns did not meet."),
         ),
     };
-    quiz::check(guesses.order, shown, right, why);
+    quiz::check(guesses.order, shown, right, &why);
 
     let shown = if waited { 0 } else { 1 };
-    let (right, why): (&[usize], &str) = match (kind, waited) {
+    let (right, why): (&[usize], String) = match (kind, waited) {
         (Kind::Joined, _) => (
             &[1],
-            "none is started while another prints: nobody ever waits.",
+            tr!("none is started while another prints: nobody ever waits."),
         ),
         (Kind::Free, _) => (
             &[1],
-            "nothing makes them wait: without a lock they print together.",
+            tr!("nothing makes them wait: without a lock they print together."),
         ),
-        (Kind::Locked, true) => (&[0], "whoever asked while the lock was held waited for it."),
+        (Kind::Locked, true) => (
+            &[0],
+            tr!("whoever asked while the lock was held waited for it."),
+        ),
         (Kind::Locked, false) => (
             &[1, 0],
-            "nobody asked while the lock was held, this time: \
-            at a slower speed they would queue, so both answers hold.",
+            tr!("nobody asked while the lock was held, this time: \
+                at a slower speed they would queue, so both answers hold."),
         ),
     };
-    quiz::check(guesses.wait, shown, right, why);
+    quiz::check(guesses.wait, shown, right, &why);
 }
 
 /// How this version orders its colleagues.
@@ -270,26 +278,28 @@ fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
         turns.iter().map(|t| t.ask).min_by(f64::total_cmp),
         turns.iter().map(|t| t.end).max_by(f64::total_cmp),
     ) else {
-        return vec!["Nobody printed anything.".to_owned()];
+        return vec![tr!("Nobody printed anything.")];
     };
     let span = (t1 - t0).max(1e-9);
     if turns.len() > MAX_ROWS {
         let busy: f64 = turns.iter().map(|t| t.end - t.start).sum();
-        return vec![format!(
+        return vec![tr!(
             "Timeline of {} colleagues (too many rows to draw): at most {} printing at once; \
-             printing took {busy:.3} s of the {span:.3} s from the first request to the last page.",
+             printing took {:.3} s of the {:.3} s from the first request to the last page.",
             turns.len(),
-            most_at_once(turns)
+            most_at_once(turns),
+            busy,
+            span
         )];
     }
     let cell = span / WIDTH as f64;
     let name_width = turns.iter().map(|t| t.who.len()).max().unwrap_or(2);
     let legend = if design.locked {
-        "█ printing, · waiting for the lock"
+        tr!("█ printing, · waiting for the lock")
     } else {
-        "█ printing"
+        tr!("█ printing")
     };
-    let mut lines = vec![format!("Timeline: {legend} (one column is {cell:.3} s)")];
+    let mut lines = vec![tr!("Timeline: {} (one column is {:.3} s)", legend, cell)];
     for t in turns {
         let bar: String = (0..WIDTH)
             .map(|c| {
@@ -327,7 +337,7 @@ fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
     if turns.is_empty() {
         return Vec::new();
     }
-    let slower = "run it slower (--speed 4, say)";
+    let slower = tr!("run it slower (--speed 4, say)");
     let mut by_start: Vec<&Turn> = turns.iter().collect();
     by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
     let order = names(&by_start, " → ");
@@ -336,44 +346,49 @@ fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
     if !pairs.is_empty() {
         let names: Vec<String> = pairs
             .iter()
-            .map(|(a, b)| format!("{} & {}", a.who, b.who))
+            .map(|(a, b)| tr!("{} & {}", a.who, b.who))
             .collect();
-        lines.push(format!(
+        lines.push(tr!(
             "Verdict: NOT serial. These printed at the same time: {}; up to {} at once, \
              so a real printer would mix their pages.",
-            list(&names, ", "),
+            list(&names, &tr!(", ")),
             most_at_once(turns)
         ));
     } else if design.joined {
-        lines.push(format!(
-            "Verdict: serial, in the order {order}, the order of the code: main joined each \
+        lines.push(tr!(
+            "Verdict: serial, in the order {}, the order of the code: main joined each \
              colleague before it started the next, so none ever ran while another printed, \
-             and nobody waited."
+             and nobody waited.",
+            order
         ));
     } else if !design.locked {
         let why = if design.fast {
-            "at --speed max nobody sleeps, so each print was over before the next colleague \
-             even started"
+            tr!(
+                "at --speed max nobody sleeps, so each print was over before the next colleague \
+                 even started"
+            )
         } else {
-            "their turns did not happen to meet this time"
+            tr!("their turns did not happen to meet this time")
         };
-        lines.push(format!(
+        lines.push(tr!(
             "Verdict: nothing overlapped in this run, but only by chance: no lock and no join \
-             keep these colleagues apart, and {why}. To see them print at the same time, {slower}."
+             keep these colleagues apart, and {}. To see them print at the same time, {}.",
+            why,
+            slower
         ));
     } else {
-        lines.push(format!(
-            "Verdict: serial, one at a time, as the lock makes it, in the order {order}."
+        lines.push(tr!(
+            "Verdict: serial, one at a time, as the lock makes it, in the order {}.",
+            order
         ));
-        lines.extend(competition(turns, design, slower));
+        lines.extend(competition(turns, design, &slower));
     }
     lines.push(time(turns, design));
     if design.locked && pairs.is_empty() {
-        lines.push(
+        lines.push(tr!(
             "Lock or join (the notes): both make the printing serial; join fixes the order by \
              hand, in the code (v2), a lock lets the colleagues compete for it (v3)."
-                .to_owned(),
-        );
+        ));
     }
     lines
 }
@@ -383,13 +398,15 @@ fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
 fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
     if turns.iter().all(|t| t.start - t.ask <= TIE) {
         let fast = if design.fast {
-            " (at --speed max nothing sleeps, so each print is over in an instant)"
+            tr!(" (at --speed max nothing sleeps, so each print is over in an instant)")
         } else {
-            ""
+            String::new()
         };
-        return vec![format!(
-            "Nobody had to wait: each asked while the printer was free{fast}. To see them queue \
-             for the lock, {slower}."
+        return vec![tr!(
+            "Nobody had to wait: each asked while the printer was free{}. To see them queue \
+             for the lock, {}.",
+            fast,
+            slower
         )];
     }
     let mut by_ask: Vec<&Turn> = turns.iter().collect();
@@ -402,15 +419,15 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
         let started_order = by_start
             .windows(2)
             .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
-        lines.push(format!(
+        lines.push(tr!(
             "They all asked at the same moment (each within {} ms of the one before), so there \
-             was no first come: \
-             the lock let them in as {got}{}.",
+             was no first come: the lock let them in as {}{}.",
             TIE * 1e3,
+            got,
             if started_order {
-                ", the order they were started in, which flock happened to keep"
+                tr!(", the order they were started in, which flock happened to keep")
             } else {
-                ""
+                String::new()
             }
         ));
     } else {
@@ -433,30 +450,31 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
             .iter()
             .map(|g| match g.len() {
                 1 => g[0].who.clone(),
-                _ => format!("{} (at the same moment)", names(g, " & ")),
+                _ => tr!("{} (at the same moment)", names(g, &tr!(" & "))),
             })
             .collect();
-        lines.push(format!("They asked as {}.", list(&asked, ", then ")));
+        lines.push(tr!("They asked as {}.", list(&asked, &tr!(", then "))));
         lines.push(match overtaken {
-            Some((a, b)) => format!(
+            Some((a, b)) => tr!(
                 "{} asked for the printer {:.3} s before {}, yet {} got it first: \
-                 the lock served them as {got}.",
+                 the lock served them as {}.",
                 a.who,
                 b.ask - a.ask,
                 b.who,
-                b.who
+                b.who,
+                got
             ),
-            None => format!(
-                "The lock let them in as {got}: nobody who asked clearly earlier was passed, \
-                 this time."
+            None => tr!(
+                "The lock let them in as {}: nobody who asked clearly earlier was passed, \
+                 this time.",
+                got
             ),
         });
     }
-    lines.push(
+    lines.push(tr!(
         "The notes say a lock makes it first come, first served (公平性): flock promises no \
          order, and a later asker may well go first."
-            .to_owned(),
-    );
+    ));
     lines
 }
 
@@ -464,24 +482,28 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
 /// concurrency is faster than going one after another.
 fn time(turns: &[Turn], design: Design) -> String {
     if design.fast {
-        return "Time: at --speed max nothing sleeps, so there is no printing time to compare."
-            .to_owned();
+        return tr!(
+            "Time: at --speed max nothing sleeps, so there is no printing time to compare."
+        );
     }
     if design.paused {
-        return "Time: not compared, since --pause held things up while you looked.".to_owned();
+        return tr!("Time: not compared, since --pause held things up while you looked.");
     }
     let busy: f64 = turns.iter().map(|t| t.end - t.start).sum();
     let first = turns.iter().map(|t| t.ask).fold(f64::INFINITY, f64::min);
     let last = turns.iter().map(|t| t.end).fold(0.0, f64::max);
     let span = last - first;
     let how = if span < busy * 0.9 {
-        "less, because they printed at the same time"
+        tr!("less, because they printed at the same time")
     } else {
-        "about their sum, because they printed one after another"
+        tr!("about their sum, because they printed one after another")
     };
-    format!(
-        "Time: their printing adds up to {busy:.3} s; from the first request to the last page \
-         took {span:.3} s, {how}."
+    tr!(
+        "Time: their printing adds up to {:.3} s; from the first request to the last page \
+         took {:.3} s, {}.",
+        busy,
+        span,
+        how
     )
 }
 
@@ -495,9 +517,10 @@ fn list(items: &[String], separator: &str) -> String {
     if items.len() <= SHOWN {
         return items.join(separator);
     }
-    format!(
-        "{}{separator}… ({} in all)",
+    tr!(
+        "{}{}… ({} in all)",
         items[..SHOWN].join(separator),
+        separator,
         items.len()
     )
 }

@@ -26,7 +26,10 @@ fn root() -> PathBuf {
 
 /// `command` without colours and without the lessons' environment variables.
 fn plain(mut command: Command) -> Command {
-    command.env("NO_COLOR", "1").stdin(Stdio::null());
+    command
+        .env("NO_COLOR", "1")
+        .env("LESSON_LANG", "en")
+        .stdin(Stdio::null());
     for name in ["LESSON_SPEED", "LESSON_SEED", "LESSON_TRACE"] {
         command.env_remove(name);
     }

@@ -49,11 +49,22 @@ fn templates(source: &str) -> Vec<(usize, String)> {
     let line_of = |at: usize| source[..at].matches('\n').count() + 1;
     let mut found = Vec::new();
     for (at, _) in source.match_indices("tr!(") {
+        // Not `include_str!(`, `anything_tr!(`: `tr!` alone.
+        if source[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        {
+            continue;
+        }
         if let Some(text) = literal(&source[at + 4..]) {
             found.push((line_of(at), text));
         }
     }
     for (at, _) in source.match_indices("plural(") {
+        if source[..at].ends_with("fn ") {
+            continue;
+        }
         // plural(n, "one", "many"): the third argument.
         let args = &source[at + 7..];
         let mut quoted = args.match_indices('"').map(|(i, _)| i);

@@ -22,6 +22,7 @@ fn run_all() -> Command {
     command
         .arg(root.join("scripts/run_all.sh"))
         .env("NO_COLOR", "1")
+        .env("LESSON_LANG", "en")
         .current_dir(std::env::temp_dir());
     command
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::child::{adopt, prctl_set_pdeathsig};
 use common::quiz::{self, choices};
 use common::{
-    Channel, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system,
+    Channel, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system, tr,
 };
 use nix::unistd::{Pid, getpid, getppid};
 use serde_json::json;
@@ -44,57 +44,69 @@ fn main() -> ExitCode {
         let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
         let who_adopts = quiz::ask(
             "orphan.adopter",
-            "A parent P exits while its child C still runs. Who becomes C's parent?",
+            &tr!("A parent P exits while its child C still runs. Who becomes C's parent?"),
             &choices(&[
-                "nobody: C dies with P",
-                "init, pid 1, always",
-                "the nearest subreaper above C, or init if there is none",
-                "C's grandparent, whoever that is",
+                &tr!("nobody: C dies with P"),
+                &tr!("init, pid 1, always"),
+                &tr!("the nearest subreaper above C, or init if there is none"),
+                &tr!("C's grandparent, whoever that is"),
             ]),
         )?;
         let who_reaps = quiz::ask(
             "orphan.reaper",
-            "When C exits in its turn, who reaps it?",
+            &tr!("When C exits in its turn, who reaps it?"),
             &choices(&[
-                "P, its first parent",
-                "its new parent",
-                "nobody: it stays a zombie",
-                "C itself",
+                &tr!("P, its first parent"),
+                &tr!("its new parent"),
+                &tr!("nobody: it stays a zombie"),
+                &tr!("C itself"),
             ]),
         )?;
         heading(
-            "Orphans",
-            "The lesson starts a parent P, and P starts a child C. P ends while C still runs:
-             C is an orphan, and some other process adopts it, becomes its parent and reaps it.",
+            &tr!("Orphans"),
+            &tr!(
+                "The lesson starts a parent P, and P starts a child C. P ends while C still runs: \
+                 C is an orphan, and some other process adopts it, becomes its parent and reaps it."
+            ),
         );
         let lesson = getpid();
         let news = Channel::new()?;
         let parent = fork("P", || parent(lesson, &news))?;
-        let orphan = Pid::from_raw(news.recv()?.ok_or("P ended before it started C")?);
+        let orphan = Pid::from_raw(
+            news.recv()?
+                .ok_or_else(|| tr!("P ended before it started C"))?,
+        );
         let ended = parent.wait4()?.ended;
-        say(format!(
-            "reaped P at once: it {ended}; C (pid {orphan}) runs on without a parent"
+        say(tr!(
+            "reaped P at once: it {}; C (pid {}) runs on without a parent",
+            ended,
+            orphan
         ));
         // C was given to its adopter as P exited, before P was reaped.
         let adopter = system::process(orphan.as_raw()).map_or(0, |c| c.ppid);
         let (right, why): (&[usize], _) = match adopter {
             1 => (
                 &[1, 2],
-                "There was no subreaper above C, so init took it; with one, the \
-                 subreaper would have.",
+                tr!(
+                    "There was no subreaper above C, so init took it; with one, the \
+                     subreaper would have."
+                ),
             ),
             a if a == lesson.as_raw() => (
                 &[2],
-                "This lesson, a subreaper above C, took it. It is \
-                 C's grandparent too, but that is not why: Linux gives an orphan to the nearest \
-                 subreaper, else to init.",
+                tr!("This lesson, a subreaper above C, took it. It is \
+                     C's grandparent too, but that is not why: Linux gives an orphan to the \
+                     nearest subreaper, else to init."),
             ),
-            _ => (&[2], "A subreaper above C (as systemd --user is) took it."),
+            _ => (
+                &[2],
+                tr!("A subreaper above C (as systemd --user is) took it."),
+            ),
         };
-        quiz::check(who_adopts, 2, right, why);
+        quiz::check(who_adopts, 2, right, &why);
         let reaped = if adopting {
             let reaped = adopt(orphan, "C")?.wait4()?;
-            let text = format!("reaped C, the orphan I adopted: it {}", reaped.ended);
+            let text = tr!("reaped C, the orphan I adopted: it {}", reaped.ended);
             event("reaped", reaped.fields(), text);
             true
         } else {
@@ -102,11 +114,13 @@ fn main() -> ExitCode {
         };
         let shown = if reaped { 1 } else { 2 };
         let why = if reaped {
-            "Whoever adopted C is its parent now, and a parent reaps: C's status went to it."
+            tr!("Whoever adopted C is its parent now, and a parent reaps: C's status went to it.")
         } else {
-            "Its adopter does not reap: C stays a zombie until it does, or the system restarts."
+            tr!(
+                "Its adopter does not reap: C stays a zombie until it does, or the system restarts."
+            )
         };
-        quiz::check(who_reaps, shown, &[shown], why);
+        quiz::check(who_reaps, shown, &[shown], &why);
         Ok(())
     })
 }
@@ -117,9 +131,9 @@ fn parent(lesson: Pid, news: &Channel) -> Result<()> {
     let me = getpid();
     let child = fork("C", || orphan(lesson, me, &told))?;
     told.recv()?
-        .ok_or("C ended before it reported its parent")?;
+        .ok_or_else(|| tr!("C ended before it reported its parent"))?;
     news.send(child.pid().as_raw())?;
-    let text = format!(
+    let text = tr!(
         "I exit now, while my child C (pid {}) still runs",
         child.pid()
     );
@@ -134,7 +148,7 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     // so that none outlives the lesson. C must outlive P: it asks for nothing.
     prctl_set_pdeathsig(None)?;
     // The record's own "ppid" field is the one this event is about.
-    event("parent", (), format!("my parent is P (pid {})", getppid()));
+    event("parent", (), tr!("my parent is P (pid {})", getppid()));
     told.send(0)?;
     // Having turned PR_SET_PDEATHSIG off, nothing tells C its parent died:
     // it asks getppid() until the answer changes, to whoever adopted it.
@@ -145,7 +159,7 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
             break now;
         }
         if Instant::now() > deadline {
-            return Err(format!("pid {parent} is still my parent after 30 s").into());
+            return Err(tr!("pid {} is still my parent after 30 s", parent).into());
         }
         std::thread::sleep(Duration::from_millis(1));
     };
@@ -153,28 +167,37 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
         .map(|p| p.comm)
         .unwrap_or_default();
     let who = if adopter == lesson {
-        "this lesson, a subreaper playing the part of init"
+        tr!("this lesson, a subreaper playing the part of init")
     } else if adopter.as_raw() == 1 {
-        "init, pid 1"
+        tr!("init, pid 1")
     } else {
-        "a subreaper (as systemd --user is)"
+        tr!("a subreaper (as systemd --user is)")
     };
     event(
         "adopted",
         json!({"old": parent.as_raw(), "new": adopter.as_raw(), "comm": comm}),
-        format!("P is gone: my parent is now pid {adopter}, {who} (its command: {comm})"),
+        tr!(
+            "P is gone: my parent is now pid {}, {} (its command: {})",
+            adopter,
+            who,
+            comm
+        ),
     );
     let me = getpid();
     common::pause(
         "orphan",
-        &format!("C (pid {me}) is an orphan: its parent is now pid {adopter}"),
+        &tr!(
+            "C (pid {}) is an orphan: its parent is now pid {}",
+            me,
+            adopter
+        ),
         &format!("ps -o pid,ppid,stat,args -p {me}; pstree -ps {me}"),
     )?;
     sleep_like_seed();
     event(
         "exit",
         (),
-        "I exit with status 3; my new parent should reap me",
+        tr!("I exit with status 3; my new parent should reap me"),
     );
     Ok(3)
 }
@@ -187,18 +210,22 @@ fn watch_the_system_reap(orphan: Pid) -> bool {
         common::timing::sleep(Duration::from_millis(10));
     }
     let Some(zombie) = system::process(orphan.as_raw()) else {
-        say(format!("C (pid {orphan}) has been reaped by its adopter"));
+        say(tr!("C (pid {}) has been reaped by its adopter", orphan));
         return true;
     };
     let adopter = system::describe(zombie.ppid);
     if system::wait_until_reaped(&[orphan.as_raw()]) == 0 {
-        say(format!("C (pid {orphan}) ended and {adopter} reaped it"));
+        say(tr!("C (pid {}) ended and {} reaped it", orphan, adopter));
         return true;
     }
     event(
         "unreaped",
         json!({"of": orphan.as_raw(), "by": zombie.ppid}),
-        format!("C (pid {orphan}) ended, but {adopter} has not reaped it: it stays a zombie"),
+        tr!(
+            "C (pid {}) ended, but {} has not reaped it: it stays a zombie",
+            orphan,
+            adopter
+        ),
     );
     say(system::PID_1_PROBLEM);
     false

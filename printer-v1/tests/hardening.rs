@@ -34,6 +34,7 @@ fn spawn(command: &mut Command) -> Child {
     nix::sys::prctl::set_child_subreaper(true).expect("becoming a subreaper");
     command
         .env("NO_COLOR", "1")
+        .env("LESSON_LANG", "en")
         .stdin(Stdio::null())
         .process_group(0)
         .spawn()

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use common::{Lesson, Options, Process, Result, event, sleep_like_seed};
+use common::{Lesson, Options, Process, Result, event, sleep_like_seed, tr};
 
 #[derive(Debug, clap::Parser)]
 #[command(about)]
@@ -30,10 +30,10 @@ impl Lesson for Args {
 /// One colleague at the printer (the notes write this body three times, as
 /// task1, task2 and task3).
 fn task() -> Result<()> {
-    event("ask", (), "wants the printer");
-    event("start", (), "starts printing");
+    event("ask", (), tr!("wants the printer"));
+    event("start", (), tr!("starts printing"));
     sleep_like_seed();
-    event("end", (), "finished printing");
+    event("end", (), tr!("finished printing"));
     Ok(())
 }
 

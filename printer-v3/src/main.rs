@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use common::{Lesson, Lock, Options, Process, Result, event, sleep_like_seed};
+use common::{Lesson, Lock, Options, Process, Result, event, sleep_like_seed, tr};
 
 #[derive(Debug, clap::Parser)]
 #[command(about)]
@@ -30,13 +30,13 @@ impl Lesson for Args {
 /// One colleague at the printer (the notes write this body three times, as
 /// task1, task2 and task3).
 fn task(mutex: &Lock) -> Result<()> {
-    event("ask", (), "wants the printer");
+    event("ask", (), tr!("wants the printer"));
     // Opens the lock file itself, then flock()s it: one opened before fork
     // would be a single lock shared by all, and exclude nobody.
     let printer = mutex.acquire()?;
-    event("start", (), "starts printing");
+    event("start", (), tr!("starts printing"));
     sleep_like_seed();
-    event("end", (), "finished printing");
+    event("end", (), tr!("finished printing"));
     printer.release()
 }
 

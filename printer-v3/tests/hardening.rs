@@ -85,6 +85,7 @@ fn a_second_run_on_the_same_trace_is_refused_and_the_first_is_unharmed() {
     let args = ["--workers", "3", "--speed", "4", "--trace", &trace];
     let mut first = command(&args)
         .env("NO_COLOR", "1")
+        .env("LESSON_LANG", "en")
         .stdin(Stdio::null())
         .stdout(create(&out))
         .stderr(create(&err))

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use common::log::plural;
 use common::sale::{self, Outcome};
-use common::{Context, Lesson, Options, Process, Result, event, sleep_like_seed};
+use common::{Context, Lesson, Options, Process, Result, event, sleep_like_seed, tr};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -82,7 +82,7 @@ fn search(file: &Path) -> Result<()> {
     event(
         "search",
         json!({"count": count}),
-        format!("sees {} left", plural(count, "ticket", "tickets")),
+        tr!("sees {} left", plural(count, "ticket", "tickets")),
     );
     Ok(())
 }
@@ -92,7 +92,7 @@ fn search(file: &Path) -> Result<()> {
 fn buy(file: &Path) -> Result<Outcome> {
     let mut tickets = load(file)?;
     if tickets.count == 0 {
-        event("sold_out", (), "finds them sold out");
+        event("sold_out", (), tr!("finds them sold out"));
         return Ok(Outcome::SoldOut);
     }
     tickets.count -= 1;
@@ -101,7 +101,7 @@ fn buy(file: &Path) -> Result<Outcome> {
     event(
         "bought",
         json!({"left": tickets.count}),
-        format!("bought a ticket; {} left", tickets.count),
+        tr!("bought a ticket; {} left", tickets.count),
     );
     Ok(Outcome::Bought)
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use common::child::{sigaction_sigchld_reaper, signal_sigchld_ignore};
 use common::log::plural;
-use common::{Context, Result, event, fork, heading, say, system, timing, waitid_wnowait};
+use common::{Context, Result, event, fork, heading, say, system, timing, tr, waitid_wnowait};
 use nix::errno::Errno;
 use nix::unistd::getpid;
 use serde_json::json;
@@ -15,9 +15,11 @@ const CHILDREN: u32 = 5;
 
 pub fn what_real_programs_do() -> Result<()> {
     heading(
-        "4. What real programs do",
-        "Killing the parent is the notes' fix. A program that means to live fixes its own code,
-         in one of three ways; each is shown with the zombies it leaves.",
+        &tr!("4. What real programs do"),
+        &tr!(
+            "Killing the parent is the notes' fix. A program that means to live fixes its own \
+             code, in one of three ways; each is shown with the zombies it leaves."
+        ),
     );
     wait_for_each()?;
     let handler = fork("handler", reap_in_a_sigchld_handler)?;
@@ -37,8 +39,9 @@ fn wait_for_each() -> Result<()> {
         waitid_wnowait(child.pid()).context("waitid")?;
     }
     let before = zombies_now();
-    say(format!(
-        "a) wait for each child: all {CHILDREN} have ended, {}",
+    say(tr!(
+        "a) wait for each child: all {} have ended, {}",
+        CHILDREN,
         plural(before, "zombie", "zombies")
     ));
     for child in children {
@@ -48,7 +51,7 @@ fn wait_for_each() -> Result<()> {
     event(
         "fix",
         json!({"way": "wait", "before": before, "after": after}),
-        format!(
+        tr!(
             "   wait4 reaped each: {}",
             plural(after, "zombie", "zombies")
         ),
@@ -74,7 +77,7 @@ fn reap_in_a_sigchld_handler() -> Result<()> {
     event(
         "fix",
         json!({"way": "sigchld", "reaped": common::child::reaped_by_sigchld_handler(), "after": after}),
-        format!(
+        tr!(
             "b) a SIGCHLD handler calls waitpid(-1, WNOHANG) until none is left: it reaped {} \
              as they ended; {}",
             common::child::reaped_by_sigchld_handler(),
@@ -100,15 +103,16 @@ fn ignore_sigchld() -> Result<()> {
     }
     let after = zombies_now();
     let wait = match nix::sys::wait::wait() {
-        Err(Errno::ECHILD) => "wait() finds no child at all (ECHILD)".to_owned(),
-        other => format!("wait() returned {other:?}"),
+        Err(Errno::ECHILD) => tr!("wait() finds no child at all (ECHILD)"),
+        other => tr!("wait() returned {}", format!("{other:?}")),
     };
     event(
         "fix",
         json!({"way": "ignore", "after": after}),
-        format!(
-            "c) signal(SIGCHLD, SIG_IGN): the kernel reaps them itself; {}, and {wait}",
-            plural(after, "zombie", "zombies")
+        tr!(
+            "c) signal(SIGCHLD, SIG_IGN): the kernel reaps them itself; {}, and {}",
+            plural(after, "zombie", "zombies"),
+            wait
         ),
     );
     Ok(())

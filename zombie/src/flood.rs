@@ -4,7 +4,7 @@
 use nix::unistd::{Gid, Uid, getuid, setgid, setuid};
 
 use common::child::prctl_set_pdeathsig;
-use common::system;
+use common::{system, tr};
 use nix::sys::signal::Signal;
 
 /// A root flood parent becomes the unprivileged user `LONER_UIDS + its
@@ -23,30 +23,34 @@ pub fn confine_forks(n: u32) -> Result<String, String> {
     let root = getuid().is_root();
     if root {
         let uid = LONER_UIDS + std::process::id();
-        become_user(uid).map_err(|e| format!("cannot become user {uid}: {e}"))?;
+        become_user(uid).map_err(|e| tr!("cannot become user {}: {}", uid, e))?;
         // A change of user forgets the signal asked for on the parent's death.
         prctl_set_pdeathsig(Some(Signal::SIGTERM)).map_err(|e| e.to_string())?;
     }
     // The limit counts every process of the user, this one included.
     let already = system::processes_of_user(getuid().as_raw());
     let limit = (already + n as usize) as u64;
-    system::setrlimit_nproc(limit).map_err(|e| format!("cannot lower RLIMIT_NPROC: {e}"))?;
-    let how = if root {
-        format!(
-            "root ignores process limits, so I became a user of my own (uid {}); ",
-            getuid()
+    system::setrlimit_nproc(limit).map_err(|e| tr!("cannot lower RLIMIT_NPROC: {}", e))?;
+    let mine = match already {
+        1 => tr!("me"),
+        k => tr!("{} processes my user already runs, me included", k),
+    };
+    let set = tr!(
+        "I set my process limit (RLIMIT_NPROC, which counts all of my user's processes) \
+         to {}: {}, and {} children, no more",
+        limit,
+        mine,
+        n
+    );
+    Ok(if root {
+        tr!(
+            "root ignores process limits, so I became a user of my own (uid {}); {}",
+            getuid(),
+            set
         )
     } else {
-        String::new()
-    };
-    let mine = match already {
-        1 => "me".to_owned(),
-        k => format!("{k} processes my user already runs, me included"),
-    };
-    Ok(format!(
-        "{how}I set my process limit (RLIMIT_NPROC, which counts all of my user's processes) \
-         to {limit}: {mine}, and {n} children, no more"
-    ))
+        set
+    })
 }
 
 /// Drops root for good, in this process only.

@@ -13,7 +13,9 @@ use common::child::{Child, ForkFailed, adopt};
 use common::log::plural;
 use common::quiz::{self, choices};
 use common::{Channel, waitid_wnowait};
-use common::{Context, Lesson, Options, Result, event, fork, heading, record, say, system, timing};
+use common::{
+    Context, Lesson, Options, Result, event, fork, heading, record, say, system, timing, tr,
+};
 use nix::errno::Errno;
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::signal::Signal;
@@ -88,22 +90,26 @@ fn main() -> ExitCode {
 fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
     let guess = quiz::ask(
         "zombie.state",
-        "A child exits, and its parent has not called wait yet. What does the process table \
-         say of the child?",
+        &tr!(
+            "A child exits, and its parent has not called wait yet. What does the process table \
+             say of the child?"
+        ),
         &choices(&[
-            "nothing: it is gone",
-            "state R: running",
-            "state S: asleep",
-            "state Z: a zombie",
+            &tr!("nothing: it is gone"),
+            &tr!("state R: running"),
+            &tr!("state S: asleep"),
+            &tr!("state Z: a zombie"),
         ]),
     )?;
     heading(
-        "1. Every child is a zombie until it is reaped",
-        "A child that ends gives back its memory and open files at once, but the kernel keeps
-         its pid, how it ended and the CPU time it used, until its parent asks (wait).",
+        &tr!("1. Every child is a zombie until it is reaped"),
+        &tr!(
+            "A child that ends gives back its memory and open files at once, but the kernel keeps \
+             its pid, how it ended and the CPU time it used, until its parent asks (wait)."
+        ),
     );
     let child = fork("child", || {
-        let text = format!(
+        let text = tr!(
             "burns {} ms of CPU, then exits with status 7",
             cpu.as_millis()
         );
@@ -116,7 +122,7 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
     // looked at in the process table before wait4 takes it away.
     waitid_wnowait(pid).context("waitid")?;
     let seen =
-        system::process(pid.as_raw()).ok_or("the dead child vanished before it was reaped")?;
+        system::process(pid.as_raw()).ok_or(tr!("the dead child vanished before it was reaped"))?;
     let shown = match seen.state {
         'R' => 1,
         'S' => 2,
@@ -126,19 +132,22 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
         guess,
         shown,
         &[shown],
-        "A dead child stays in the table, in state Z, until its parent reaps it: on every Unix.",
+        &tr!(
+            "A dead child stays in the table, in state Z, until its parent reaps it: on every Unix."
+        ),
     );
     event(
         "state",
         json!({"of": pid.as_raw(), "state": seen.state.to_string()}),
-        format!(
-            "pid {pid} has ended, yet the process table still lists it: ppid {}, state {}{}",
+        tr!(
+            "pid {} has ended, yet the process table still lists it: ppid {}, state {}{}",
+            pid,
             seen.ppid,
             seen.state,
             if seen.is_zombie() {
-                " (zombie; ps shows it as <defunct>)"
+                tr!(" (zombie; ps shows it as <defunct>)")
             } else {
-                ""
+                String::new()
             }
         ),
     );
@@ -150,14 +159,15 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
     event(
         "kill",
         json!({"of": pid.as_raw(), "signal": "SIGKILL", "state": state}),
-        format!(
-            "kill -9 {pid}: it is still there, in state {}; a zombie is already dead",
+        tr!(
+            "kill -9 {}: it is still there, in state {}; a zombie is already dead",
+            pid,
             state.as_deref().unwrap_or("?")
         ),
     );
     common::pause(
         "zombie",
-        &format!("pid {pid} is a zombie: ended, and not yet reaped"),
+        &tr!("pid {} is a zombie: ended, and not yet reaped", pid),
         &format!("ps -o pid,ppid,stat,args -p {pid}"),
     )?;
     let reaped = child.wait4()?;
@@ -165,9 +175,10 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
     event(
         "reaped",
         reaped.fields(),
-        format!(
-            "reaped pid {pid} (wait4): it {}, after {:.0} ms of CPU in its own code and \
+        tr!(
+            "reaped pid {} (wait4): it {}, after {:.0} ms of CPU in its own code and \
              {:.0} ms in the kernel: what the kernel had kept for me",
+            pid,
             reaped.ended,
             ms(reaped.user),
             ms(reaped.sys)
@@ -177,10 +188,11 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
         None => event(
             "gone",
             json!({"of": pid.as_raw()}),
-            format!("pid {pid} is gone from the process table"),
+            tr!("pid {} is gone from the process table", pid),
         ),
-        Some(p) => say(format!(
-            "pid {pid} is listed again, now as {}: the pid was reused",
+        Some(p) => say(tr!(
+            "pid {} is listed again, now as {}: the pid was reused",
+            pid,
             p.comm
         )),
     }
@@ -205,37 +217,41 @@ fn burn_cpu(total: Duration) {
 
 fn zombies_pile_up(n: u32) -> Result<Child> {
     heading(
-        "2. The harm: zombies pile up",
-        "A parent that never waits keeps every dead child in the process table. Each zombie holds
-         a pid and counts against its user's process limit until it is reaped.",
+        &tr!("2. The harm: zombies pile up"),
+        &tr!(
+            "A parent that never waits keeps every dead child in the process table. Each zombie \
+             holds a pid and counts against its user's process limit until it is reaped."
+        ),
     );
     let ready = Channel::new()?;
     let parent = fork("parent", || never_reaps(n, &ready))?;
     ready
         .recv()?
-        .ok_or("the parent ended before its children did")?;
+        .ok_or(tr!("the parent ended before its children did"))?;
     let zombies = system::zombies_of(parent.pid().as_raw()).len();
     event(
         "flood",
         json!({"zombies": zombies}),
-        format!(
+        tr!(
             "the process table lists {} whose parent is pid {}",
             plural(zombies as u64, "zombie", "zombies"),
             parent.pid()
         ),
     );
     let pids = match system::pid_max() {
-        Some(max) => format!("{zombies} of the {max} pids this system has (pid_max)"),
-        None => format!("{zombies} pids"),
+        Some(max) => tr!("{} of the {} pids this system has (pid_max)", zombies, max),
+        None => tr!("{} pids", zombies),
     };
-    say(format!(
-        "they hold {pids}: a parent that leaked zombies in a loop would take them all, and then \
-         nobody could start a process"
+    say(tr!(
+        "they hold {}: a parent that leaked zombies in a loop would take them all, and then \
+         nobody could start a process",
+        pids
     ));
     common::pause(
         "flood",
-        &format!(
-            "{zombies} zombies wait under pid {}, which never reaps them",
+        &tr!(
+            "{} zombies wait under pid {}, which never reaps them",
+            zombies,
             parent.pid()
         ),
         &format!("ps -o pid,ppid,stat,comm --ppid {}", parent.pid()),
@@ -248,7 +264,7 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
     let confined = flood::confine_forks(n);
     match &confined {
         Ok(how) => say(how),
-        Err(why) => say(format!("(fork cannot be made to fail here: {why})")),
+        Err(why) => say(tr!("(fork cannot be made to fail here: {})", why)),
     }
     let mut children = Vec::new();
     for i in 1..=n {
@@ -257,7 +273,7 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
     for child in &children {
         waitid_wnowait(child.pid()).context("waitid")?;
     }
-    say(format!(
+    say(tr!(
         "my {} all exited, and I never wait for them",
         plural(n, "child has", "children have")
     ));
@@ -270,13 +286,16 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
                 event(
                     "fork_refused",
                     json!({"error": "EAGAIN"}),
-                    format!(
-                        "one more fork fails with EAGAIN: my {n} zombies use up my process limit"
+                    tr!(
+                        "one more fork fails with EAGAIN: my {} zombies use up my process limit",
+                        n
                     ),
                 )
             }
             Err(e) => return Err(e),
-            Ok(_) => say("one more fork still worked: the process limit did not hold"),
+            Ok(_) => say(tr!(
+                "one more fork still worked: the process limit did not hold"
+            )),
         }
     }
     ready.send(0)?;
@@ -289,34 +308,42 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
 fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     let guess = quiz::ask(
         "zombie.orphaned",
-        "The parent of these zombies is killed (SIGKILL). What becomes of its zombies?",
+        &tr!("The parent of these zombies is killed (SIGKILL). What becomes of its zombies?"),
         &choices(&[
-            "they stay zombies for good",
-            "they are adopted, and their new parent reaps them",
-            "they die with their parent",
-            "they run again",
+            &tr!("they stay zombies for good"),
+            &tr!("they are adopted, and their new parent reaps them"),
+            &tr!("they die with their parent"),
+            &tr!("they run again"),
         ]),
     )?;
     let adopted_and_reaped = |left: usize| {
         let shown = if left == 0 { 1 } else { 0 };
         let why = if left == 0 {
-            "Orphans are adopted, here by this lesson (a subreaper); their adopter reaps them, \
-             as init does where it reaps."
+            tr!(
+                "Orphans are adopted, here by this lesson (a subreaper); their adopter reaps \
+                 them, as init does where it reaps."
+            )
         } else {
-            "Orphans are adopted, but this adopter does not reap: they stay until it does, or \
-             the system restarts."
+            tr!(
+                "Orphans are adopted, but this adopter does not reap: they stay until it does, \
+                 or the system restarts."
+            )
         };
         (shown, why)
     };
     heading(
-        "3. The fix: kill the parent",
-        if adopting {
-            "Its zombies become orphans, and whoever adopts them reaps them. On Linux the adopter
-             is the nearest subreaper; this lesson made itself one (prctl PR_SET_CHILD_SUBREAPER),
-             so here it plays the part of init."
+        &tr!("3. The fix: kill the parent"),
+        &if adopting {
+            tr!(
+                "Its zombies become orphans, and whoever adopts them reaps them. On Linux the \
+                 adopter is the nearest subreaper; this lesson made itself one \
+                 (prctl PR_SET_CHILD_SUBREAPER), so here it plays the part of init."
+            )
         } else {
-            "Its zombies become orphans, and whoever adopts them should reap them. With
-             --no-subreaper this lesson leaves that to the system: let's see who adopts them."
+            tr!(
+                "Its zombies become orphans, and whoever adopts them should reap them. With \
+                 --no-subreaper this lesson leaves that to the system: let's see who adopts them."
+            )
         },
     );
     let zombies: Vec<Pid> = system::zombies_of(parent.pid().as_raw())
@@ -326,7 +353,7 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     let killed_at = Instant::now();
     parent.kill(Signal::SIGKILL)?;
     parent.wait4()?;
-    say(format!(
+    say(tr!(
         "killed the parent (SIGKILL) and reaped it: its {} orphans now",
         plural(zombies.len() as u64, "zombie is", "zombies are")
     ));
@@ -339,9 +366,10 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     }
     let ms = || killed_at.elapsed().as_secs_f64() * 1e3;
     if adopting {
-        say(format!(
-            "all {} were adopted by pid {adopter}, this lesson",
-            zombies.len()
+        say(tr!(
+            "all {} were adopted by pid {}, this lesson",
+            zombies.len(),
+            adopter
         ));
         for z in zombies {
             let reaped = adopt(z, "zombie")?.wait4()?;
@@ -349,33 +377,36 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
         }
         let left = system::zombies_of(getpid().as_raw()).len();
         let (shown, why) = adopted_and_reaped(left);
-        quiz::check(guess, shown, &[shown], why);
+        quiz::check(guess, shown, &[shown], &why);
         event(
             "flood",
             json!({"zombies": left}),
-            format!(
-                "reaped them all, {:.1} ms after the kill: zombies left: {left}",
-                ms()
+            tr!(
+                "reaped them all, {:.1} ms after the kill: zombies left: {}",
+                ms(),
+                left
             ),
         );
         return Ok(());
     }
     let adopter_is = system::describe(adopter);
-    say(format!("they were adopted by {adopter_is}"));
+    say(tr!("they were adopted by {}", adopter_is));
     let pids: Vec<i32> = zombies.iter().map(|z| z.as_raw()).collect();
     let left = system::wait_until_reaped(&pids);
     let (shown, why) = adopted_and_reaped(left);
-    quiz::check(guess, shown, &[shown], why);
+    quiz::check(guess, shown, &[shown], &why);
     if left == 0 {
-        say(format!("{adopter_is} reaped them all in {:.1} ms", ms()));
+        say(tr!("{} reaped them all in {:.1} ms", adopter_is, ms()));
         return Ok(());
     }
     event(
         "unreaped",
         json!({"zombies": left, "by": adopter}),
-        format!(
-            "{left} are still zombies {:.1} s later: {adopter_is} does not reap the children it adopts",
-            killed_at.elapsed().as_secs_f64()
+        tr!(
+            "{} are still zombies {:.1} s later: {} does not reap the children it adopts",
+            left,
+            killed_at.elapsed().as_secs_f64(),
+            adopter_is
         ),
     );
     say(system::PID_1_PROBLEM);
@@ -397,6 +428,6 @@ pub(crate) fn ps(args: &[&str]) {
                 say(format!("  {line}"));
             }
         }
-        Err(e) => say(format!("(cannot run ps here: {e})")),
+        Err(e) => say(tr!("(cannot run ps here: {})", e)),
     }
 }

@@ -243,6 +243,10 @@ pub fn left_behind(pid: i32) -> Vec<system::ProcessInfo> {
 fn spawn(command: &mut Command) -> std::process::Child {
     adopt_orphans();
     command.process_group(0);
+    // The tests read English, whatever the locale, unless one asks otherwise.
+    if !command.get_envs().any(|(k, _)| k == "LESSON_LANG") {
+        command.env("LESSON_LANG", "en");
+    }
     // A copy made by `runnable_by_anyone` may still be open for writing in
     // a child another test thread forked at that moment, until that child
     // execs: "Text file busy" for so long.
@@ -617,4 +621,87 @@ pub fn quiz_refuses_a_bad_or_missing_answer(program: &str, args: &[&str]) {
         assert!(run.stderr.contains("--quiz"), "{}", run.output());
         assert_eq!(run.events("quiz").count(), 0);
     }
+}
+
+/// True if `text` holds a Chinese character.
+pub fn has_chinese(text: &str) -> bool {
+    text.chars()
+        .any(|c| matches!(u32::from(c), 0x3400..=0x9FFF | 0xF900..=0xFAFF))
+}
+
+/// The columns `text` takes on a terminal: two for a CJK character.
+pub fn columns(text: &str) -> usize {
+    text.chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF => 2,
+            0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Runs `program` with `args` under `--lang zh` and checks that every line
+/// it prints is Chinese, apart from what is no language: names, pids and
+/// numbers, the timeline's rows, commands and what they print (`$ ps …`).
+pub fn speaks_chinese(program: &str, args: &[&str], answers: &[u32]) -> Run {
+    let mut args = args.to_vec();
+    args.extend(["--lang", "zh"]);
+    let run = if answers.is_empty() {
+        run(program, &args)
+    } else {
+        quiz(program, &args, answers)
+    };
+    let mut command_output = false;
+    let english: Vec<&str> = run
+        .stdout
+        .lines()
+        .chain(run.stderr.lines())
+        .filter(|line| {
+            let tokens: Vec<&str> = line.split_whitespace().collect();
+            // "  0.512s   12345 p1        …": time, pid and name are no language.
+            let text = match tokens.as_slice() {
+                [time, pid, _name, rest @ ..]
+                    if time.ends_with('s') && pid.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    rest.join(" ")
+                }
+                _ => tokens.join(" "),
+            };
+            if text.starts_with("$ ") {
+                command_output = true;
+                return false;
+            }
+            let no_language = text.is_empty()
+                || text.contains('│')
+                || text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || " .s–-".contains(c));
+            if has_chinese(&text) || no_language {
+                command_output = false;
+                return false;
+            }
+            // The lines a command prints after "$ ps …" are its own.
+            !command_output
+        })
+        .collect();
+    assert!(
+        english.is_empty(),
+        "lines not in Chinese:\n{}\n\n{}",
+        english.join("\n"),
+        run.output()
+    );
+    run
+}
+
+/// The events of a run and the fields of each: what must not depend on
+/// the language.
+pub fn event_shapes(run: &Run) -> std::collections::BTreeSet<(String, Vec<String>)> {
+    run.records
+        .iter()
+        .map(|r| {
+            let mut keys: Vec<String> = r.fields.keys().cloned().collect();
+            keys.sort();
+            (r.event.clone(), keys)
+        })
+        .collect()
 }
