@@ -49,6 +49,7 @@ while [ $# -gt 0 ]; do
         --seed)
             [ $# -ge 2 ] || fail_usage "--seed needs a number"
             case $2 in '' | *[!0-9]*) fail_usage "--seed needs a number, not '$2'" ;; esac
+            [ ${#2} -le 19 ] || fail_usage "--seed needs a number of at most 19 digits"
             seed=$2
             shift
             ;;
@@ -154,7 +155,8 @@ rm -f "$office"/quiz-*.jsonl
 # Ctrl-C reaches the lesson too, which stops and reaps its children; the
 # walkthrough waits for it, then stops.
 interrupted=0
-trap 'interrupted=1' INT
+trap 'interrupted=130' INT
+trap 'interrupted=143' TERM
 
 echo "${bold}$(t building)${off}"
 cargo build --workspace
@@ -207,7 +209,8 @@ previous[ticket-locked]=ticket-unsafe
 stop() {
     printf '\n%s%s%s\n' "$bold" "$(t stopped)" "$off"
     check_nothing_left || true
-    exit 130
+    [ "$interrupted" != 0 ] || interrupted=130
+    exit "$interrupted"
 }
 
 failed=() shown=0
@@ -244,7 +247,8 @@ for name in "${lessons[@]}"; do
     printf '\n%s$ %s%s\n' "$dim" "$shown_command" "$off"
     status=0
     "${command[@]}" || status=$?
-    if [ "$interrupted" = 1 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
+    if [ "$interrupted" != 0 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
+        [ "$interrupted" != 0 ] || interrupted=$status
         stop
     fi
     if [ "$status" != 0 ]; then

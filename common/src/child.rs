@@ -9,7 +9,7 @@
 use std::fmt;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -38,8 +38,6 @@ static STOPPED: AtomicUsize = AtomicUsize::new(0);
 static KILLED_BY_STOP: AtomicUsize = AtomicUsize::new(0);
 /// Set when this process forked a child while another was still unreaped.
 static FORKED_ALONGSIDE: AtomicBool = AtomicBool::new(false);
-/// This process's parent when it forked this one: see `prctl_set_pdeathsig`.
-static PARENT: AtomicI32 = AtomicI32::new(0);
 static LIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 /// Whether orphaned descendants are adopted by this process (Linux).
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
@@ -229,8 +227,7 @@ fn run_child<R: IntoExitStatus>(
     target: impl FnOnce() -> R,
 ) -> ! {
     signals::default_handling_in_child();
-    PARENT.store(parent, Ordering::SeqCst);
-    let _ = prctl_set_pdeathsig(Some(Signal::SIGTERM));
+    let _ = prctl_set_pdeathsig(Some(Signal::SIGTERM), Pid::from_raw(parent));
     // The list of children still holds the parent's, until this process
     // forks children of its own (see `fork`): left alone, its pages stay
     // shared with the parent instead of being copied.
@@ -252,9 +249,12 @@ fn run_child<R: IntoExitStatus>(
         target().into_exit_status()
     }))
     .unwrap_or(EXIT_PANIC);
-    // A child stopped with children of its own reaps them before it goes,
-    // or they would be orphans, left to an init that may never reap.
-    if signals::stopping() {
+    // A child stopped, or failing, with children of its own reaps them
+    // before it goes, or they would be orphans, left to an init that may
+    // never reap.
+    // (Only one that forked: until then, its list is its parent's.)
+    let ending_badly = signals::stopping() || status == EXIT_ERROR || status == EXIT_PANIC;
+    if ending_badly && signals::installed_here() {
         kill_all(Signal::SIGTERM);
         reap_all();
     }
@@ -371,20 +371,20 @@ pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
 /// Asks the kernel to send this child `signal` when its parent dies
 /// (Linux `prctl(PR_SET_PDEATHSIG)`; `None`: to send nothing), so that no
 /// child outlives a lesson killed by SIGKILL. Every child asks for SIGTERM
-/// as it starts. A parent that died just before is checked for by hand:
-/// the child then sends the signal to itself. Does nothing on macOS.
-pub fn prctl_set_pdeathsig(signal: Option<Signal>) -> Result<()> {
+/// as it starts. A `parent` that died just before (it is no longer this
+/// process's parent) is checked for by hand: the child then sends the
+/// signal to itself. Does nothing on macOS.
+pub fn prctl_set_pdeathsig(signal: Option<Signal>, parent: Pid) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
         let set = nix::sys::prctl::set_pdeathsig(signal);
         crate::error::Context::context(set, "prctl(PR_SET_PDEATHSIG)")?;
-        let parent = PARENT.load(Ordering::SeqCst);
-        if let Some(signal) = signal.filter(|_| nix::unistd::getppid().as_raw() != parent) {
+        if let Some(signal) = signal.filter(|_| nix::unistd::getppid() != parent) {
             let _ = nix::sys::signal::raise(signal);
         }
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = signal;
+    let _ = (signal, parent);
     Ok(())
 }
 

@@ -81,6 +81,7 @@ fn describe(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::EISDIR) => tr!("it is a directory"),
         Some(libc::EMFILE | libc::ENFILE) => tr!("too many open files"),
+        Some(libc::ENXIO) => tr!("it is a socket, or a device with nothing behind it"),
         _ => e.kind().to_string().to_lowercase(),
     }
 }
@@ -102,7 +103,11 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let durable = DURABLE.load(Ordering::SeqCst);
     let dir = directory(path);
     let mut new = tempfile::Builder::new()
-        .prefix(&temporary_prefix(path))
+        .prefix(&format!(
+            "{}{}.",
+            temporary_prefix(path),
+            std::process::id()
+        ))
         .rand_bytes(RANDOM)
         .suffix(TEMPORARY)
         .tempfile_in(&dir)?;
@@ -138,15 +143,18 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Removes the new versions of `path` that writers killed mid-write
 /// (SIGKILL cannot be held back) left behind: files named as [`replace`]
-/// names them, that nobody holds an `flock` on any more, and that are over
-/// a second old.
+/// names them (`.ticket.json.PID.RANDOM.lesson-tmp`), that nobody holds an
+/// `flock` on any more, and whose writer is gone or that are over a second
+/// old (a writer of another run, between making one and locking it).
 pub(crate) fn sweep(path: &Path) {
     let prefix = temporary_prefix(path);
-    let ours = |name: &str| {
-        let random = name
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.strip_suffix(TEMPORARY));
-        random.is_some_and(|r| r.len() == RANDOM && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+    let writer = |name: &str| {
+        let (pid, random) = name
+            .strip_prefix(&prefix)?
+            .strip_suffix(TEMPORARY)?
+            .split_once('.')?;
+        let ours = random.len() == RANDOM && random.bytes().all(|b| b.is_ascii_alphanumeric());
+        ours.then(|| pid.parse::<i32>().ok())?
     };
     let Ok(entries) = fs::read_dir(directory(path)) else {
         return;
@@ -159,9 +167,10 @@ pub(crate) fn sweep(path: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !ours(&name) {
+        let Some(pid) = writer(&name) else {
             continue;
-        }
+        };
+        let gone = crate::system::process(pid).is_none_or(|p| p.is_zombie());
         let unheld = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
@@ -169,7 +178,7 @@ pub(crate) fn sweep(path: &Path) {
             .and_then(|f| {
                 let meta = f.metadata()?;
                 flock(&f, libc::LOCK_EX | libc::LOCK_NB)?;
-                Ok(meta.is_file() && old(&meta))
+                Ok(meta.is_file() && (gone || old(&meta)))
             });
         if unheld.unwrap_or(false) {
             let _ = fs::remove_file(entry.path());
@@ -197,8 +206,9 @@ pub(crate) fn directory(path: &Path) -> PathBuf {
     }
 }
 
-/// The new versions of `path` are named `.ticket.json.` + [`RANDOM`]
-/// letters and digits + [`TEMPORARY`], a name nobody else is likely to use.
+/// The new versions of `path` are named `.ticket.json.PID.RANDOM` and
+/// [`TEMPORARY`], with the writer's pid and [`RANDOM`] letters and digits:
+/// a name nobody can guess, and that nobody else is likely to use.
 const RANDOM: usize = 8;
 const TEMPORARY: &str = ".lesson-tmp";
 

@@ -119,16 +119,18 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let code = match (signals::stop_signal(), outcome) {
         (Some(signal), _) => {
             let (stopped, killed) = child::stopped();
+            // Counted as they were reaped after the signal: some may have
+            // ended just before it, so "not yet reaped", not "running".
             let who = match stopped {
-                1 => tr!("the child still running was"),
-                n => tr!("the {} children still running were", n),
+                1 => tr!("the child not yet reaped was"),
+                n => tr!("the {} children not yet reaped were", n),
             };
             log::warn(match (stopped, killed) {
-                (0, _) => tr!("stopped by {}; no child was left running", signal),
+                (0, _) => tr!("stopped by {}; no child was left to reap", signal),
                 (n, k) if n == k => tr!("stopped by {}; {} killed by it and reaped", signal, who),
-                (_, 0) => tr!("stopped by {}; {} stopped and reaped", signal, who),
+                (_, 0) => tr!("stopped by {}; {} reaped", signal, who),
                 (_, k) => tr!(
-                    "stopped by {}; {} stopped and reaped ({} killed by {})",
+                    "stopped by {}; {} reaped ({} killed by {})",
                     signal,
                     who,
                     k,
@@ -287,6 +289,14 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
 /// as the lesson's processes have it open). Empties a regular file.
 fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     let name = path.display();
+    // Opening it would make its target: a file the lesson may be about to use.
+    if path.is_symlink() && !path.exists() {
+        return Err(Usage(tr!(
+            "--trace {} is a symbolic link to nothing: give the trace a file of its own",
+            name
+        ))
+        .into());
+    }
     let lock = |p: &PathBuf| {
         let mut lock = p.clone().into_os_string();
         lock.push(".lock");
@@ -444,13 +454,31 @@ fn remove_dead_scratch_dirs() {
             .and_then(|(pid, _)| pid.parse::<i32>().ok());
         let mine = entry
             .metadata()
-            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw());
+            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw())
+            && holds_only_a_lessons_files(&entry.path());
         if let Some(pid) = pid.filter(|_| mine) {
             if system::process(pid).is_none_or(|p| p.is_zombie()) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
     }
+}
+
+/// Whether `dir` holds a lesson's trace and nothing but what a lesson puts
+/// in its scratch directory: a directory of the same name, made by anyone
+/// else, is left alone.
+fn holds_only_a_lessons_files(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.iter().any(|n| n == "trace.jsonl")
+        && names
+            .iter()
+            .all(|n| n == "trace.jsonl" || n.starts_with("lock-") || n.starts_with("paused-"))
 }
 
 fn remove_scratch_dir() {

@@ -60,7 +60,9 @@ pub fn ask(id: &'static str, question: &str, choices: &[String]) -> Result<Optio
                 log::prose(tr!("Give a number from 1 to {}.", n))
             }
             _ => {
-                let given = line.trim();
+                // Shown short, and with no control character let through.
+                let given: String = line.trim().chars().take(20).collect();
+                let given = given.escape_debug().to_string();
                 return Err(
                     Usage(tr!("--quiz: '{}' is not an answer from 1 to {}", given, n)).into(),
                 );

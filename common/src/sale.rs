@@ -57,6 +57,9 @@ pub struct Office {
 /// and the temporary files sit beside the real file, the one updated, and a
 /// run through the link and one through the real name share one lock.
 fn real_path(arg: &str) -> std::result::Result<PathBuf, String> {
+    if arg.is_empty() {
+        return Err("give a path".to_owned());
+    }
     let path = PathBuf::from(arg);
     if !path.is_symlink() {
         return Ok(path);
@@ -96,7 +99,7 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
         Ok(Strict(Value::Object(dic))) => Ok(dic),
         Ok(Strict(value)) => Err(tr!(
             "it holds {}, not an object like {{\"count\": 3}}",
-            value
+            shortened(&value.to_string())
         )),
         Err(e) if e.is_data() => {
             // serde_json ends its message with where: " at line 1 column 18".
@@ -114,6 +117,14 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
             })
         }
         Err(e) => Err(tr!("it is not JSON ({})", e)),
+    }
+}
+
+/// `text`, or its first 40 characters and "…": an error is one short line.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -425,6 +436,21 @@ fn may_replace(path: &Path) -> Result<()> {
             e.desc()
         )
     })?;
+    // In a sticky directory (as /tmp is), only the owner of a file, or of
+    // the directory, may rename another file over it.
+    let me = nix::unistd::geteuid();
+    if let (Ok(file), Ok(folder)) = (std::fs::metadata(path), std::fs::metadata(&dir)) {
+        let sticky = folder.mode() & 0o1000 != 0;
+        if sticky && !me.is_root() && file.uid() != me.as_raw() && folder.uid() != me.as_raw() {
+            return Err(tr!(
+                "{}: its directory {} is sticky (as /tmp is), and the file is not yours: only its \
+                 owner may replace it",
+                name,
+                dir.display()
+            )
+            .into());
+        }
+    }
     Ok(())
 }
 

@@ -69,6 +69,12 @@ pub(crate) fn forward_stop_signals() -> Result<bool> {
     Ok(true)
 }
 
+/// True in a process that installed the handler itself: one that has forked
+/// children of its own, whose list of children is its own.
+pub(crate) fn installed_here() -> bool {
+    HANDLER_IN.load(Ordering::SeqCst) == std::process::id() as i32
+}
+
 extern "C" fn on_stop_signal(signal: libc::c_int) {
     let saved = Errno::last_raw();
     STOP.store(signal, Ordering::SeqCst);

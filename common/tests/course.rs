@@ -344,12 +344,24 @@ fn the_walkthrough_quiz_adds_up_the_score() {
 fn the_walkthrough_speaks_chinese() {
     let _one = one_at_a_time();
     let text = walkthrough(&["--fast", "--lang", "zh", "--only", "orphan", "printer-v2"]);
-    for said in ["先把所有课程编译一次", "孤儿进程：", "版本二：", "完成：", "什么也没留下"] {
+    for said in [
+        "先把所有课程编译一次",
+        "孤儿进程：",
+        "版本二：",
+        "完成：",
+        "什么也没留下",
+    ] {
         assert!(text.contains(said), "no {said:?} in\n{text}");
     }
-    assert!(text.contains("(printer-v2 先 join 上一位同事，再启动下一位)"), "{text}");
+    assert!(
+        text.contains("(printer-v2 先 join 上一位同事，再启动下一位)"),
+        "{text}"
+    );
     for command in shown_commands(&text) {
         assert!(command.contains("--lang zh"), "{command}");
     }
-    assert!(text.contains("开始打印了") && text.contains("结论："), "{text}");
+    assert!(
+        text.contains("开始打印了") && text.contains("结论："),
+        "{text}"
+    );
 }

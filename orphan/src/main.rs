@@ -10,6 +10,7 @@ use common::quiz::{self, choices};
 use common::{
     Channel, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system, tr,
 };
+use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
 use serde_json::json;
 
@@ -110,7 +111,7 @@ fn main() -> ExitCode {
             event("reaped", reaped.fields(), text);
             true
         } else {
-            watch_the_system_reap(orphan)
+            watch_the_system_reap(orphan)?
         };
         let shown = if reaped { 1 } else { 2 };
         let why = if reaped {
@@ -146,7 +147,7 @@ fn parent(lesson: Pid, news: &Channel) -> Result<()> {
 fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     // Every child of these lessons asks to get SIGTERM when its parent dies,
     // so that none outlives the lesson. C must outlive P: it asks for nothing.
-    prctl_set_pdeathsig(None)?;
+    prctl_set_pdeathsig(None, parent)?;
     // The record's own "ppid" field is the one this event is about.
     event("parent", (), tr!("my parent is P (pid {})", getppid()));
     told.send(0)?;
@@ -183,6 +184,10 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
             comm
         ),
     );
+    if adopter == lesson {
+        // Its parent again, the lesson takes it along should it be killed.
+        prctl_set_pdeathsig(Some(Signal::SIGTERM), adopter)?;
+    }
     let me = getpid();
     common::pause(
         "orphan",
@@ -203,20 +208,21 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
 }
 
 /// With `--no-subreaper`: the lesson cannot reap C, only watch whether its
-/// adopter does. True if it did.
-fn watch_the_system_reap(orphan: Pid) -> bool {
+/// adopter does. True if it did; an error if the lesson is stopped first.
+fn watch_the_system_reap(orphan: Pid) -> Result<bool> {
     let alive = || system::process(orphan.as_raw()).is_some_and(|p| !p.is_zombie());
     while alive() && !common::stopping() {
         common::timing::sleep(Duration::from_millis(10));
     }
+    common::check_stop()?;
     let Some(zombie) = system::process(orphan.as_raw()) else {
         say(tr!("C (pid {}) has been reaped by its adopter", orphan));
-        return true;
+        return Ok(true);
     };
     let adopter = system::describe(zombie.ppid);
     if system::wait_until_reaped(&[orphan.as_raw()]) == 0 {
         say(tr!("C (pid {}) ended and {} reaped it", orphan, adopter));
-        return true;
+        return Ok(true);
     }
     event(
         "unreaped",
@@ -228,5 +234,5 @@ fn watch_the_system_reap(orphan: Pid) -> bool {
         ),
     );
     say(system::PID_1_PROBLEM);
-    false
+    Ok(false)
 }

@@ -1,5 +1,6 @@
 //! The orphan lesson killed outright (SIGKILL): its orphan C is the one
-//! child meant to outlive its parent, and it still ends on its own.
+//! child meant to outlive its parent, and it still ends: with the lesson
+//! that adopted it, or on its own.
 
 use std::time::{Duration, Instant};
 
@@ -17,25 +18,62 @@ fn start_in(tmp: &Scratch, args: &[&str]) -> Running {
     start("env", &[&[tmpdir.as_str(), LESSON], args].concat())
 }
 
-/// C asked for no signal on its parent's death, so killing the lesson
-/// does not end it: it runs to its own end, within the 1 to 3 s it sleeps.
-#[test]
-fn after_sigkill_of_the_main_process_the_orphan_ends_on_its_own() {
-    let tmp = Scratch::new();
-    let lesson = start_in(&tmp, &["--speed", "1"]);
+/// The pid of C, once it has reported its adoption.
+fn adopted_c(lesson: &Running) -> i32 {
     lesson.wait_for("adopted", 1);
-    let c = lesson
+    lesson
         .records()
         .into_iter()
         .find(|r| r.event == "adopted")
         .expect("C reported its adoption")
-        .pid;
-    lesson.signal(Signal::SIGKILL);
-    let deadline = Instant::now() + Duration::from_secs(10);
+        .pid
+}
+
+/// Waits (at most `within`) for `c` to be gone or a zombie.
+fn ends_within(c: i32, within: Duration) {
+    let deadline = Instant::now() + within;
     while process(c).is_some_and(|p| !p.is_zombie()) {
-        assert!(Instant::now() < deadline, "C (pid {c}) still runs 10 s on");
+        assert!(
+            Instant::now() < deadline,
+            "C (pid {c}) still runs {within:?} on"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Adopted by the lesson, C asks again for SIGTERM on its (new) parent's
+/// death: killing the lesson outright ends C with it, at once, though the
+/// sleep C was in had up to 3 s to go.
+#[test]
+fn after_sigkill_of_the_main_process_its_adopted_orphan_goes_too() {
+    let tmp = Scratch::new();
+    let lesson = start_in(&tmp, &["--speed", "1"]);
+    let c = adopted_c(&lesson);
+    lesson.signal(Signal::SIGKILL);
+    ends_within(c, Duration::from_secs(2));
+    let (run, left) = lesson.finish_leaving();
+    assert_eq!(run.status.code(), None, "{}", run.output());
+    assert!(
+        !run.by("C").any(|r| r.event == "exit"),
+        "C was ended with the lesson, not by itself\n{}",
+        run.output()
+    );
+    assert!(
+        left.iter().all(|p| p.pid == c && p.is_zombie()),
+        "only C's zombie may be left: {left:#?}"
+    );
+}
+
+/// Left to another adopter (`--no-subreaper`: here, this test process), C
+/// asked for no signal on its parent's death: killing the lesson does not
+/// end it, and it runs to its own end, within the 1 to 3 s it sleeps.
+#[test]
+fn after_sigkill_of_the_main_process_an_orphan_left_to_the_system_ends_on_its_own() {
+    let tmp = Scratch::new();
+    let lesson = start_in(&tmp, &["--speed", "1", "--no-subreaper"]);
+    let c = adopted_c(&lesson);
+    lesson.signal(Signal::SIGKILL);
+    ends_within(c, Duration::from_secs(10));
     let (run, left) = lesson.finish_leaving();
     assert_eq!(run.status.code(), None, "{}", run.output());
     assert!(

@@ -6,7 +6,7 @@ use nix::sys::signal::Signal;
 const LESSON: &str = env!("CARGO_BIN_EXE_printer-v2");
 
 /// Ctrl-C while p1 prints kills p1, the one child running: the one line on
-/// standard error says so, and never that no child was left running.
+/// standard error says so, and never that no child was left to reap.
 #[test]
 fn ctrl_c_says_in_one_line_that_it_killed_the_child_running() {
     // p1 prints for 0.5 to 1.5 s: SIGINT comes while it prints.
@@ -18,12 +18,12 @@ fn ctrl_c_says_in_one_line_that_it_killed_the_child_running() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
     assert!(
         run.stderr
-            .contains("stopped by SIGINT; the child still running was killed by it"),
+            .contains("stopped by SIGINT; the child not yet reaped was killed by it"),
         "{}",
         run.output()
     );
     assert!(
-        !run.stderr.contains("no child was left running"),
+        !run.stderr.contains("no child was left to reap"),
         "{}",
         run.output()
     );

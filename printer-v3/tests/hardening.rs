@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::log::read_trace;
 use common::system::{ProcessInfo, processes};
 use common::timeline::{overlaps, turns};
-use lesson_testing::{Running, Scratch, left_behind, output, start};
+use lesson_testing::{Running, Scratch, left_behind, output, run, start};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -204,4 +204,21 @@ fn too_few_descriptors_are_refused_at_the_start() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("ulimit -n"), "{stderr}");
     assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+/// A directory named as a lesson's scratch directory, but holding what no
+/// lesson puts there, is not removed by the next run.
+#[test]
+fn a_directory_a_lesson_did_not_make_is_left_alone() {
+    let tmp = Scratch::new();
+    let foreign = std::path::Path::new(&tmp.path("lesson-999999-1")).join("notes");
+    std::fs::create_dir_all(&foreign).expect("mkdir");
+    std::fs::write(foreign.join("f"), "mine").expect("write");
+    let tmpdir = format!("TMPDIR={}", tmp.path(""));
+    let run = run("env", &[tmpdir.as_str(), LESSON, "--speed", "max"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("f")).expect("kept"),
+        "mine"
+    );
 }

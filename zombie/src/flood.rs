@@ -1,7 +1,7 @@
 //! The guard rails of part 2's flood: the flooding parent confines itself so
 //! that `fork` fails for it alone, long before the system runs out of pids.
 
-use nix::unistd::{Gid, Uid, getuid, setgid, setuid};
+use nix::unistd::{Gid, Uid, getppid, getuid, setgid, setuid};
 
 use common::child::prctl_set_pdeathsig;
 use common::{system, tr};
@@ -21,11 +21,12 @@ const LONER_UIDS: u32 = 0x4000_0000;
 /// did, or why it could not confine itself.
 pub fn confine_forks(n: u32) -> Result<String, String> {
     let root = getuid().is_root();
+    let lesson = getppid();
     if root {
         let uid = LONER_UIDS + std::process::id();
         become_user(uid).map_err(|e| tr!("cannot become user {}: {}", uid, e))?;
         // A change of user forgets the signal asked for on the parent's death.
-        prctl_set_pdeathsig(Some(Signal::SIGTERM)).map_err(|e| e.to_string())?;
+        prctl_set_pdeathsig(Some(Signal::SIGTERM), lesson).map_err(|e| e.to_string())?;
     }
     // The limit counts every process of the user, this one included.
     let already = system::processes_of_user(getuid().as_raw());
