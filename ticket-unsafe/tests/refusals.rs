@@ -6,17 +6,13 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::Command;
 
 use lesson_testing::tickets::{
-    assert_refused, chmod, count, is_root, lesson, names, refused, snapshot, summary,
-    temporary_files,
+    self, chmod, count, is_root, lesson, names, refused, snapshot, summary, temporary_files,
 };
-use lesson_testing::{NOBODY, Scratch, run, runnable_by_anyone, start};
+use lesson_testing::{NOBODY, Scratch, run, start};
 use nix::sys::signal::Signal;
-use serde_json::Value;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-unsafe");
 
@@ -81,36 +77,7 @@ fn a_sale_by_root_keeps_the_owner_of_the_file() {
 /// refused to nobody before any buyer starts, and left as it was.
 #[test]
 fn a_read_only_file_is_refused_before_any_buyer_starts() {
-    if !is_root() {
-        return;
-    }
-    let dir = Scratch::new();
-    chmod(&dir.path(""), 0o777);
-    let file = dir.write("ticket.json", r#"{"count": 3}"#);
-    chmod(&file, 0o444);
-    nix::unistd::chown(file.as_str(), Some(NOBODY.into()), Some(NOBODY.into())).expect("chown");
-    let before = snapshot(&file);
-    let trace = dir.path("trace.jsonl");
-    let mut command = Command::new(runnable_by_anyone(LESSON));
-    command.uid(NOBODY).gid(NOBODY).env_remove("LESSON_TRACE");
-    command.args(["--file", &file, "--speed", "max", "--trace", &trace]);
-    refused(
-        &mut command,
-        &[1, 2],
-        &file,
-        &["may not write", "ermission"],
-    );
-    assert_eq!(snapshot(&file), before);
-    let trace = fs::read_to_string(&trace).expect("the trace");
-    let events: Vec<Value> = trace
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    assert!(events.iter().any(|e| e["event"] == "begin"), "{trace}");
-    assert!(
-        events.iter().all(|e| e["event"] != "search"),
-        "a buyer started:\n{trace}"
-    );
+    tickets::refuses_a_read_only_file(LESSON);
 }
 
 /// A sale through a symbolic link updates the real file and leaves the link
@@ -151,32 +118,7 @@ fn a_symlinked_ticket_file_stays_a_link() {
 /// 1 MiB too, each saying what is wrong, and left as it was.
 #[test]
 fn a_fifo_a_device_and_a_huge_file_are_refused_at_once() {
-    let dir = Scratch::new();
-    let fifo = dir.path("fifo.json");
-    nix::unistd::mkfifo(
-        fifo.as_str(),
-        nix::sys::stat::Mode::from_bits_truncate(0o644),
-    )
-    .expect("mkfifo");
-    let huge = dir.write(
-        "huge.json",
-        format!(r#"{{"count": 3, "pad": "{}"}}"#, "x".repeat(2 << 20)),
-    );
-    for (file, says) in [
-        (fifo.as_str(), &["FIFO"][..]),
-        ("/dev/zero", &["device"]),
-        (huge.as_str(), &["too large", "too many"]),
-    ] {
-        let before = snapshot(file);
-        // `run` gives up after 60 s: a hang fails the test.
-        let run = run(
-            LESSON,
-            &["--file", file, "--tickets", "5", "--speed", "max"],
-        );
-        assert_refused(run.code(), &run.stderr, &[1, 2], file, says);
-        assert_eq!(snapshot(file), before, "{file}");
-        assert_eq!(run.events("search").count(), 0);
-    }
+    tickets::refuses_a_fifo_a_device_and_a_huge_file(LESSON);
 }
 
 /// Files and links planted under the temporary names a sale might use (its
@@ -261,40 +203,12 @@ fn a_sale_stopped_by_sigterm_leaves_no_temporary_file() {
 /// A key given twice, at the top or nested, is refused, the file kept.
 #[test]
 fn a_duplicate_key_is_refused() {
-    let dir = Scratch::new();
-    for text in [
-        r#"{"count":1,"count":5}"#,
-        r#"{"count": 3, "x": {"a": 1, "a": 2}}"#,
-    ] {
-        let file = dir.write("ticket.json", text);
-        let before = snapshot(&file);
-        let run = run(LESSON, &["--file", &file, "--speed", "max"]);
-        assert_refused(
-            run.code(),
-            &run.stderr,
-            &[1],
-            &file,
-            &["twice", "ambiguous"],
-        );
-        assert_eq!(snapshot(&file), before, "{text}");
-    }
+    tickets::refuses_a_duplicate_key(LESSON);
 }
 
 /// A speed out of range (even one that rounds to 0) and a `--panic-in` with
 /// no such process are refused with exit 2 in one line, nothing written.
 #[test]
 fn bad_option_values_are_refused_and_nothing_is_written() {
-    let dir = Scratch::new();
-    let file = dir.write("ticket.json", r#"{"count": 4}"#);
-    let (before, files) = (snapshot(&file), names(&dir));
-    for speed in ["1e-300", "5e-324", "0", "1001"] {
-        let mut command = lesson(LESSON, &["--file", &file, "--speed", speed]);
-        refused(&mut command, &[2], speed, &["--speed"]);
-    }
-    let mut command = lesson(
-        LESSON,
-        &["--file", &file, "--speed", "max", "--panic-in", "nosuch"],
-    );
-    refused(&mut command, &[2], "nosuch", &["buyer-1"]);
-    assert_eq!((snapshot(&file), names(&dir)), (before, files));
+    tickets::refuses_bad_option_values(LESSON);
 }

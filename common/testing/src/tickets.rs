@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 use std::fs::{self, FileType, Permissions};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::{Run, Scratch, output};
+use crate::{NOBODY, Run, Scratch, output, run, runnable_by_anyone};
 
 /// All a refusal must leave as it was: kind, inode, mode, owner, time, bytes.
 #[derive(Debug, PartialEq)]
@@ -110,4 +111,109 @@ pub fn is_root() -> bool {
         eprintln!("skipped: only root may chown a file to nobody or run as nobody");
     }
     root
+}
+
+/// A read-only file (0444, nobody's, in a directory anyone may write) is
+/// refused to nobody before any buyer starts, and left as it was.
+pub fn refuses_a_read_only_file(program: &str) {
+    if !is_root() {
+        return;
+    }
+    let dir = Scratch::new();
+    chmod(&dir.path(""), 0o777);
+    let file = dir.write("ticket.json", r#"{"count": 3}"#);
+    chmod(&file, 0o444);
+    nix::unistd::chown(file.as_str(), Some(NOBODY.into()), Some(NOBODY.into())).expect("chown");
+    let before = snapshot(&file);
+    let trace = dir.path("trace.jsonl");
+    let mut command = Command::new(runnable_by_anyone(program));
+    command.uid(NOBODY).gid(NOBODY).env_remove("LESSON_TRACE");
+    command.args(["--file", &file, "--speed", "max", "--trace", &trace]);
+    refused(
+        &mut command,
+        &[1, 2],
+        &file,
+        &["may not write", "ermission"],
+    );
+    assert_eq!(snapshot(&file), before);
+    let trace = fs::read_to_string(&trace).expect("the trace");
+    let events: Vec<Value> = trace
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(events.iter().any(|e| e["event"] == "begin"), "{trace}");
+    assert!(
+        events.iter().all(|e| e["event"] != "search"),
+        "a buyer started:\n{trace}"
+    );
+}
+
+/// A FIFO is refused at once (not waited on), a device and a file over
+/// 1 MiB too, each saying what is wrong, and left as it was.
+pub fn refuses_a_fifo_a_device_and_a_huge_file(program: &str) {
+    let dir = Scratch::new();
+    let fifo = dir.path("fifo.json");
+    nix::unistd::mkfifo(
+        fifo.as_str(),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .expect("mkfifo");
+    let huge = dir.write(
+        "huge.json",
+        format!(r#"{{"count": 3, "pad": "{}"}}"#, "x".repeat(2 << 20)),
+    );
+    for (file, says) in [
+        (fifo.as_str(), &["FIFO"][..]),
+        ("/dev/zero", &["device"]),
+        (huge.as_str(), &["too large", "too many"]),
+    ] {
+        let before = snapshot(file);
+        // `run` gives up after 60 s: a hang fails the test.
+        let run = run(
+            program,
+            &["--file", file, "--tickets", "5", "--speed", "max"],
+        );
+        assert_refused(run.code(), &run.stderr, &[1, 2], file, says);
+        assert_eq!(snapshot(file), before, "{file}");
+        assert_eq!(run.events("search").count(), 0);
+    }
+}
+
+/// A key given twice, at the top or nested, is refused, the file kept.
+pub fn refuses_a_duplicate_key(program: &str) {
+    let dir = Scratch::new();
+    for text in [
+        r#"{"count":1,"count":5}"#,
+        r#"{"count": 3, "x": {"a": 1, "a": 2}}"#,
+    ] {
+        let file = dir.write("ticket.json", text);
+        let before = snapshot(&file);
+        let run = run(program, &["--file", &file, "--speed", "max"]);
+        assert_refused(
+            run.code(),
+            &run.stderr,
+            &[1],
+            &file,
+            &["twice", "ambiguous"],
+        );
+        assert_eq!(snapshot(&file), before, "{text}");
+    }
+}
+
+/// A speed out of range (even one that rounds to 0) and a `--panic-in` with
+/// no such process are refused with exit 2 in one line, nothing written.
+pub fn refuses_bad_option_values(program: &str) {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 4}"#);
+    let (before, files) = (snapshot(&file), names(&dir));
+    for speed in ["1e-300", "5e-324", "0", "1001"] {
+        let mut command = lesson(program, &["--file", &file, "--speed", speed]);
+        refused(&mut command, &[2], speed, &["--speed"]);
+    }
+    let mut command = lesson(
+        program,
+        &["--file", &file, "--speed", "max", "--panic-in", "nosuch"],
+    );
+    refused(&mut command, &[2], "nosuch", &["buyer-1"]);
+    assert_eq!((snapshot(&file), names(&dir)), (before, files));
 }
