@@ -5,18 +5,10 @@
 use std::time::{Duration, Instant};
 
 use common::system::process;
-use lesson_testing::{Running, Scratch, start};
+use lesson_testing::{Running, Scratch, start_in};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_orphan");
-
-/// `start` with the lesson's scratch directory in `tmp` (`TMPDIR`): one
-/// that a run killed by SIGKILL leaves behind stays out of the shared one.
-fn start_in(tmp: &Scratch, args: &[&str]) -> Running {
-    let tmpdir = format!("TMPDIR={}", tmp.path(""));
-    // `env` execs the lesson: the same pid, and `start` still adds its --trace.
-    start("env", &[&[tmpdir.as_str(), LESSON], args].concat())
-}
 
 /// The pid of C, once it has reported its adoption.
 fn adopted_c(lesson: &Running) -> i32 {
@@ -47,7 +39,7 @@ fn ends_within(c: i32, within: Duration) {
 #[test]
 fn after_sigkill_of_the_main_process_its_adopted_orphan_goes_too() {
     let tmp = Scratch::new();
-    let lesson = start_in(&tmp, &["--speed", "1"]);
+    let lesson = start_in(&tmp, LESSON, &["--speed", "1"]);
     let c = adopted_c(&lesson);
     lesson.signal(Signal::SIGKILL);
     ends_within(c, Duration::from_secs(2));
@@ -70,7 +62,7 @@ fn after_sigkill_of_the_main_process_its_adopted_orphan_goes_too() {
 #[test]
 fn after_sigkill_of_the_main_process_an_orphan_left_to_the_system_ends_on_its_own() {
     let tmp = Scratch::new();
-    let lesson = start_in(&tmp, &["--speed", "1", "--no-subreaper"]);
+    let lesson = start_in(&tmp, LESSON, &["--speed", "1", "--no-subreaper"]);
     let c = adopted_c(&lesson);
     lesson.signal(Signal::SIGKILL);
     ends_within(c, Duration::from_secs(10));

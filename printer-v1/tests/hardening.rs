@@ -3,14 +3,12 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::log::read_trace;
-use lesson_testing::{NOBODY, Scratch, left_behind, output, run, runnable_by_anyone};
+use lesson_testing::{Scratch, left_behind, output, refuses_beyond_the_process_limit, run};
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::stat::Mode;
 use nix::unistd::{Pid, mkfifo};
@@ -180,30 +178,5 @@ fn an_output_closed_early_neither_hangs_nor_panics() {
 /// before it starts any.
 #[test]
 fn colleagues_beyond_the_process_limit_are_refused_before_any_starts() {
-    if !nix::unistd::getuid().is_root() {
-        eprintln!("skipped: only root can run the lesson as the user nobody");
-        return;
-    }
-    let dir = Scratch::new();
-    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let trace = dir.path("trace.jsonl");
-    let lesson = runnable_by_anyone(LESSON);
-    let mut command = Command::new("bash");
-    command
-        .args(["-c", r#"ulimit -u 50; exec "$0" "$@""#])
-        .arg(&lesson)
-        .args(["--workers", "49", "--speed", "max", "--trace", &trace])
-        .env_remove("LESSON_SPEED")
-        .uid(NOBODY)
-        .gid(NOBODY);
-    let out = output(&mut command);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", all(&out));
-    assert_eq!(stderr.lines().count(), 1, "{}", all(&out));
-    assert!(stderr.contains("ulimit -u"), "{}", all(&out));
-    let records = read_trace(trace.as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        records.iter().all(|r| r.who == "main"),
-        "no colleague started: {records:#?}"
-    );
+    refuses_beyond_the_process_limit(LESSON, &["--workers", "49"]);
 }

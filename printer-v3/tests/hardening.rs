@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::log::read_trace;
 use common::system::{ProcessInfo, processes};
 use common::timeline::{overlaps, turns};
-use lesson_testing::{Running, Scratch, left_behind, output, run, start};
+use lesson_testing::{Scratch, left_behind, output, refuses_too_few_descriptors, run, start_in};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -42,14 +42,6 @@ fn command(args: &[&str]) -> Command {
     command
 }
 
-/// `start` with the lesson's scratch directory in `tmp` (`TMPDIR`): one
-/// that a run killed by SIGKILL leaves behind stays out of the shared one.
-fn start_in(tmp: &Scratch, args: &[&str]) -> Running {
-    let tmpdir = format!("TMPDIR={}", tmp.path(""));
-    // `env` execs the lesson: the same pid, and `start` still adds its --trace.
-    start("env", &[&[tmpdir.as_str(), LESSON], args].concat())
-}
-
 /// The names in `dir` of the lessons' scratch directories.
 fn scratch_dirs(dir: &str) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -64,7 +56,7 @@ fn scratch_dirs(dir: &str) -> Vec<String> {
 #[test]
 fn sigkill_of_the_main_process_leaves_no_child_running() {
     let tmp = Scratch::new();
-    let lesson = start_in(&tmp, &["--workers", "4", "--speed", "1"]);
+    let lesson = start_in(&tmp, LESSON, &["--workers", "4", "--speed", "1"]);
     lesson.wait_for("ask", 4);
     lesson.signal(Signal::SIGKILL);
     let running = still_running_after(lesson.pid(), Duration::from_secs(5));
@@ -175,7 +167,7 @@ fn the_default_trace_on_a_full_filesystem_is_an_error() {
 fn the_next_run_removes_the_scratch_directory_of_a_killed_run() {
     let dir = Scratch::new();
     let tmp = dir.path("");
-    let lesson = start_in(&dir, &["--workers", "4", "--speed", "1"]);
+    let lesson = start_in(&dir, LESSON, &["--workers", "4", "--speed", "1"]);
     lesson.wait_for("ask", 1);
     lesson.signal(Signal::SIGKILL);
     let pid = lesson.pid();
@@ -197,13 +189,7 @@ fn the_next_run_removes_the_scratch_directory_of_a_killed_run() {
 /// Too few descriptors would fail the lesson half-way: it refuses to start.
 #[test]
 fn too_few_descriptors_are_refused_at_the_start() {
-    let out =
-        output(Command::new("sh").args(["-c", r#"ulimit -n 6; exec "$0" --speed max"#, LESSON]));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("ulimit -n"), "{stderr}");
-    assert!(out.stdout.is_empty(), "{out:?}");
+    refuses_too_few_descriptors(LESSON);
 }
 
 /// A directory named as a lesson's scratch directory, but holding what no

@@ -3,18 +3,10 @@
 use std::time::{Duration, Instant};
 
 use common::system::{ProcessInfo, processes};
-use lesson_testing::{Running, Scratch, start};
+use lesson_testing::{Scratch, start_in};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
-
-/// `start` with the lesson's scratch directory in `tmp` (`TMPDIR`): one
-/// that a run killed by SIGKILL leaves behind stays out of the shared one.
-fn start_in(tmp: &Scratch, args: &[&str]) -> Running {
-    let tmpdir = format!("TMPDIR={}", tmp.path(""));
-    // `env` execs the lesson: the same pid, and `start` still adds its --trace.
-    start("env", &[&[tmpdir.as_str(), LESSON], args].concat())
-}
 
 /// SIGKILL cannot be caught, so the main process cannot pass it on: the
 /// buyers, which asked for SIGTERM on their parent's death, must end of it,
@@ -25,6 +17,7 @@ fn sigkill_of_the_main_process_leaves_no_buyer_running() {
     let file = dir.path("ticket.json");
     let lesson = start_in(
         &dir,
+        LESSON,
         &[
             "--file",
             &file,

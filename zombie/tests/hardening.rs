@@ -2,14 +2,12 @@
 //! during the flood, Ctrl-C during the flood, too few descriptors, a
 //! process limit too low for the flood.
 
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::log::read_trace;
 use common::system::{ProcessInfo, children_of, processes};
-use lesson_testing::{NOBODY, Running, Scratch, output, runnable_by_anyone, start};
+use lesson_testing::{
+    Scratch, refuses_beyond_the_process_limit, refuses_too_few_descriptors, start, start_in,
+};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_zombie");
@@ -30,31 +28,17 @@ fn still_running_after(pgid: i32, limit: Duration) -> Vec<ProcessInfo> {
     }
 }
 
-/// `start` with the lesson's scratch directory in `tmp` (`TMPDIR`): one
-/// that a run killed by SIGKILL leaves behind stays out of the shared one.
-fn start_in(tmp: &Scratch, args: &[&str]) -> Running {
-    let tmpdir = format!("TMPDIR={}", tmp.path(""));
-    // `env` execs the lesson: the same pid, and `start` still adds its --trace.
-    start("env", &[&[tmpdir.as_str(), LESSON], args].concat())
-}
-
-/// Its exit status, standard output and error, for assertion messages.
-fn all(out: &std::process::Output) -> String {
-    format!(
-        "exit: {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// The flood's parent, which changed its user, still gets SIGTERM when the
 /// lesson is killed outright (SIGKILL): it reaps its zombies and ends, and
 /// leaves none of them to its adopter.
 #[test]
 fn sigkill_of_the_main_process_during_the_flood_ends_the_flood_s_parent() {
     let tmp = Scratch::new();
-    let lesson = start_in(&tmp, &["--speed", "1", "--flood", "30", "--cpu-ms", "0"]);
+    let lesson = start_in(
+        &tmp,
+        LESSON,
+        &["--speed", "1", "--flood", "30", "--cpu-ms", "0"],
+    );
     lesson.wait_for("flood", 1);
     let parents: Vec<ProcessInfo> = children_of(lesson.pid())
         .into_iter()
@@ -97,13 +81,7 @@ fn ctrl_c_during_the_flood_stops_in_one_line_and_leaves_nothing() {
 /// Too few descriptors would fail the lesson half-way: it refuses to start.
 #[test]
 fn too_few_descriptors_are_refused_at_the_start() {
-    let out =
-        output(Command::new("sh").args(["-c", r#"ulimit -n 6; exec "$0" --speed max"#, LESSON]));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", all(&out));
-    assert_eq!(stderr.lines().count(), 1, "{}", all(&out));
-    assert!(stderr.contains("ulimit -n"), "{}", all(&out));
-    assert!(out.stdout.is_empty(), "{}", all(&out));
+    refuses_too_few_descriptors(LESSON);
 }
 
 /// Root ignores process limits, so the lesson runs as nobody. A flood of
@@ -111,30 +89,5 @@ fn too_few_descriptors_are_refused_at_the_start() {
 /// refused before any child starts.
 #[test]
 fn a_flood_beyond_the_process_limit_is_refused_before_any_child_starts() {
-    if !nix::unistd::getuid().is_root() {
-        eprintln!("skipped: only root can run the lesson as the user nobody");
-        return;
-    }
-    let dir = Scratch::new();
-    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let trace = dir.path("trace.jsonl");
-    let lesson = runnable_by_anyone(LESSON);
-    let mut command = Command::new("bash");
-    command
-        .args(["-c", r#"ulimit -u 50; exec "$0" "$@""#])
-        .arg(&lesson)
-        .args(["--flood", "49", "--speed", "max", "--trace", &trace])
-        .env_remove("LESSON_SPEED")
-        .uid(NOBODY)
-        .gid(NOBODY);
-    let out = output(&mut command);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", all(&out));
-    assert_eq!(stderr.lines().count(), 1, "{}", all(&out));
-    assert!(stderr.contains("ulimit -u"), "{}", all(&out));
-    let records = read_trace(trace.as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        records.iter().all(|r| r.who == "main"),
-        "no child started: {records:#?}"
-    );
+    refuses_beyond_the_process_limit(LESSON, &["--flood", "49"]);
 }

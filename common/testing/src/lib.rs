@@ -705,3 +705,57 @@ pub fn event_shapes(run: &Run) -> std::collections::BTreeSet<(String, Vec<String
         })
         .collect()
 }
+
+/// [`start`], with the lesson's scratch directory in `tmp` (`TMPDIR`): one
+/// that a run killed by SIGKILL leaves behind stays out of the shared one.
+pub fn start_in(tmp: &Scratch, program: &str, args: &[&str]) -> Running {
+    let tmpdir = format!("TMPDIR={}", tmp.path(""));
+    // `env` execs the lesson: the same pid, and `start` still adds its --trace.
+    start("env", &[&[tmpdir.as_str(), program], args].concat())
+}
+
+/// Too few descriptors would fail a lesson half-way (`ulimit -n 6`): it
+/// refuses to start, in one line, exit status 2.
+pub fn refuses_too_few_descriptors(program: &str) {
+    let out =
+        output(Command::new("sh").args(["-c", r#"ulimit -n 6; exec "$0" --speed max"#, program]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("ulimit -n"), "{stderr}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+/// Root ignores process limits, so `program` runs as nobody, with `args`
+/// that would take most of a limit of 50 processes (`ulimit -u 50`): it
+/// refuses before any child starts, in one line, exit status 2. Skipped,
+/// and says so, when not root.
+pub fn refuses_beyond_the_process_limit(program: &str, args: &[&str]) {
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("skipped: only root can run the lesson as the user nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new();
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let trace = dir.path("trace.jsonl");
+    let mut command = Command::new("bash");
+    command
+        .args(["-c", r#"ulimit -u 50; exec "$0" "$@""#])
+        .arg(runnable_by_anyone(program))
+        .args(args)
+        .args(["--speed", "max", "--trace", &trace])
+        .env_remove("LESSON_SPEED")
+        .uid(NOBODY)
+        .gid(NOBODY);
+    let out = output(&mut command);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("ulimit -u"), "{stderr}");
+    let records = read_trace(trace.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        records.iter().all(|r| r.who == "main"),
+        "no child started: {records:#?}"
+    );
+}
