@@ -2,7 +2,7 @@
 //! reads is Chinese, apart from names, numbers and commands; the trace is
 //! the same in both languages.
 
-use lesson_testing::{columns, event_shapes, run, speaks_chinese};
+use lesson_testing::{event_shapes, run, speaks_chinese, timeline_stays_aligned_in_chinese};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_printer-v2");
 
@@ -30,16 +30,5 @@ fn the_quiz_is_chinese_too() {
 /// start at the same column, whatever the width of the words around.
 #[test]
 fn the_timeline_stays_aligned_in_chinese() {
-    let args = ["--speed", "20"];
-    let bars = |text: &str| -> Vec<usize> {
-        text.lines()
-            .filter_map(|l| l.find('│').map(|at| columns(&l[..at])))
-            .collect()
-    };
-    let zh = speaks_chinese(LESSON, &args, &[]);
-    let en = run(LESSON, &args);
-    let (zh, en) = (bars(&zh.stdout), bars(&en.stdout));
-    assert_eq!(zh.len(), 3, "{zh:?}");
-    assert!(zh.iter().all(|&c| c == zh[0]), "{zh:?}");
-    assert_eq!(zh, en);
+    timeline_stays_aligned_in_chinese(LESSON, &["--speed", "20"]);
 }

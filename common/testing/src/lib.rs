@@ -759,3 +759,20 @@ pub fn refuses_beyond_the_process_limit(program: &str, args: &[&str]) {
         "no child started: {records:#?}"
     );
 }
+
+/// A printer lesson's timeline stands where it stands in English under
+/// `--lang zh`: every row's bar starts at the same column, whatever the
+/// width of the words around (three colleagues, the default).
+pub fn timeline_stays_aligned_in_chinese(program: &str, args: &[&str]) {
+    let bars = |text: &str| -> Vec<usize> {
+        text.lines()
+            .filter_map(|l| l.find('│').map(|at| columns(&l[..at])))
+            .collect()
+    };
+    let zh = speaks_chinese(program, args, &[]);
+    let en = run(program, args);
+    let (zh, en) = (bars(&zh.stdout), bars(&en.stdout));
+    assert_eq!(zh.len(), 3, "{zh:?}");
+    assert!(zh.iter().all(|&c| c == zh[0]), "{zh:?}");
+    assert_eq!(zh, en);
+}
