@@ -141,22 +141,13 @@ pub fn wait_until_reaped(pids: &[i32]) -> usize {
     still()
 }
 
-/// Why an adopter may never reap, and what to do about it: `say` it.
-pub const PID_1_PROBLEM: Pid1Problem = Pid1Problem;
-
-/// The type of [`PID_1_PROBLEM`], which is said in the language in force.
-#[derive(Debug, Clone, Copy)]
-pub struct Pid1Problem;
-
-impl std::fmt::Display for Pid1Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::tr!(
-            "This is the container pid-1 problem: whatever runs as pid 1 must reap the orphans \
-             it adopts, and most programs never do. Put a small init in front of them (tini, or \
-             docker run --init). Until their adopter reaps them or the system restarts, these \
-             zombies stay."
-        ))
-    }
+/// Why an adopter may never reap, and what to do about it.
+pub fn pid_1_problem() -> String {
+    crate::tr!(
+        "This is the container pid-1 problem: whatever runs as pid 1 must reap the orphans it \
+         adopts, and most programs never do. Put a small init in front of them (tini, or docker \
+         run --init). Until their adopter reaps them or the system restarts, these zombies stay."
+    )
 }
 
 /// "pid 1 (init)": a process's pid and command name, for the learner.

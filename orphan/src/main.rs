@@ -233,6 +233,6 @@ fn watch_the_system_reap(orphan: Pid) -> Result<bool> {
             adopter
         ),
     );
-    say(system::PID_1_PROBLEM);
+    say(system::pid_1_problem());
     Ok(false)
 }

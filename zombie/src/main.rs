@@ -409,7 +409,7 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
             adopter_is
         ),
     );
-    say(system::PID_1_PROBLEM);
+    say(system::pid_1_problem());
     Ok(())
 }
 
