@@ -85,8 +85,6 @@ en[nothing]='Nothing left behind:%s no zombie and no process of the lessons is s
 zh[nothing]='什么也没留下：%s没有僵尸进程，课程的进程也都已结束。'
 en[left]='Left behind%s (pid, parent, state, name; Z is a zombie):'
 zh[left]='留下了%s（pid、父进程、状态、名字；Z 是僵尸进程）：'
-en[elsewhere]='(Lessons started elsewhere meanwhile would show here too.)'
-zh[elsewhere]='（同时在别处启动的课程也会列在这里。）'
 en[building]='Building the lessons once (cargo build --workspace)...'
 zh[building]='先把所有课程编译一次（cargo build --workspace）……'
 en[stopped]='Stopped.'
@@ -114,18 +112,35 @@ else
     export NO_COLOR=1 # the lessons' lines too
 fi
 
-# The lessons' processes (pid, parent, state, name), as ps lists them.
-lesson_processes() {
-    ps -A -o pid=,ppid=,stat=,comm= | awk '$4 ~ /^(zombie|orphan|printer-v[123]|ticket-(unsafe|locked))$/'
+# The walkthrough judges only what it started: the processes of its own
+# process group (a lesson's children stay in it when they are adopted, and
+# so do zombies), not those of another terminal, another walkthrough or
+# another user. Its own helpers still running (this ps and awk) are not
+# counted. Each line: pid, parent, state, name.
+group=$(ps -o pgid= -p $$ | tr -d ' ')
+group_processes() {
+    ps -A -o pid=,ppid=,pgid=,stat=,comm= | awk -v group="$group" -v me=$$ '
+        { n++; pid[n] = $1; ppid[$1] = $2; pgid[n] = $3; text[n] = $0 }
+        END {
+            for (i = 1; i <= n; i++) {
+                if (pgid[i] != group) continue
+                mine = 0
+                for (p = pid[i]; p > 1; p = ppid[p]) if (p == me) { mine = 1; break }
+                if (mine) continue
+                $0 = text[i]; $3 = ""; sub(/  /, " "); print
+            }
+        }'
 }
-before=$(lesson_processes)
 
-# Anything of the lessons that was not there before the course began. No
-# process substitution here: bash does not wait for one, and its process
-# would be left, a zombie, to an init that may never reap it.
+# What of this group was not there before the first lesson began (a pipe's
+# other end, `| tee`, was). No process substitution here: bash does not
+# wait for one, and its process would be left, a zombie, to an init that
+# may never reap it.
 check_nothing_left() {
     local left
-    left=$(lesson_processes | grep -vxF -e "$before" || true)
+    left=$(group_processes | before=$before awk '
+        BEGIN { n = split(ENVIRON["before"], lines, "\n"); for (i = 1; i <= n; i++) { split(lines[i], f, " "); old[f[1]] = 1 } }
+        !($1 in old)')
     if [ -z "$left" ]; then
         # shellcheck disable=SC2059 # the format is the message, in either language
         printf "\n$bold$(t nothing)\n" "$off"
@@ -133,8 +148,6 @@ check_nothing_left() {
     fi
     # shellcheck disable=SC2059
     printf "\n$bold$(t left)\n%s\n" "$off" "$left"
-    t elsewhere
-    echo
     return 1
 }
 
@@ -151,7 +164,13 @@ if [ -L "$office" ] || [ ! -O "$office" ]; then
     exit 1
 fi
 chmod 700 "$office"
-rm -f "$office"/quiz-*.jsonl
+# The quiz's answers go to traces of this walkthrough's own, gone with it:
+# another walkthrough beside it keeps its own score.
+answers=''
+if [ "$quiz" = 1 ]; then
+    answers=$(mktemp -d "$office/quiz.XXXXXX")
+    trap 'rm -rf "$answers"' EXIT
+fi
 # Ctrl-C reaches the lesson too, which stops and reaps its children; the
 # walkthrough waits for it, then stops.
 interrupted=0
@@ -160,6 +179,7 @@ trap 'interrupted=143' TERM
 
 echo "${bold}$(t building)${off}"
 cargo build --workspace
+before=$(group_processes)
 
 declare -A notes previous
 notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status
@@ -206,14 +226,40 @@ previous[printer-v2]=printer-v1
 previous[printer-v3]=printer-v2
 previous[ticket-locked]=ticket-unsafe
 
-stop() {
-    printf '\n%s%s%s\n' "$bold" "$(t stopped)" "$off"
-    check_nothing_left || true
-    [ "$interrupted" != 0 ] || interrupted=130
-    exit "$interrupted"
+# The end of every walkthrough, finished or stopped: what it left behind,
+# the quiz's score, and how many lessons it ran; exits with `$1`, or 1 if
+# something was left.
+finish() {
+    local code=$1
+    check_nothing_left || { [ "$code" != 0 ] || code=1; }
+    if [ "$quiz" = 1 ]; then
+        local asked=0 held=0 trace
+        for trace in "$answers"/*.jsonl; do
+            [ -f "$trace" ] || continue
+            asked=$((asked + $(grep -c '"event":"quiz"' "$trace" || true)))
+            held=$((held + $(grep -c '"held":true' "$trace" || true)))
+        done
+        # shellcheck disable=SC2059
+        printf "$bold$(t score)\n" "$off" "$held" "$asked"
+    fi
+    if [ ${#failed[@]} -gt 0 ]; then
+        # shellcheck disable=SC2059
+        printf "$(t failed)\n" "${failed[*]}" >&2
+        [ "$code" != 0 ] || code=1
+    fi
+    [ "$shown" = 1 ] && done=done_one || done=done_many
+    # shellcheck disable=SC2059
+    printf "$bold$(t "$done")\n" "$off" "$shown"
+    exit "$code"
 }
 
 failed=() shown=0
+stop() {
+    printf '\n%s%s%s\n' "$bold" "$(t stopped)" "$off"
+    [ "$interrupted" != 0 ] || interrupted=130
+    finish "$interrupted"
+}
+
 for name in "${lessons[@]}"; do
     if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then
         continue
@@ -237,7 +283,7 @@ for name in "${lessons[@]}"; do
     [ "$lang" = en ] || command+=(--lang "$lang")
     [ "$pause" = 0 ] || command+=(--pause)
     # Each lesson's answers go to a trace of its own, to add up the score.
-    [ "$quiz" = 0 ] || command+=(--quiz --trace "$office/quiz-$name.jsonl")
+    [ "$quiz" = 0 ] || command+=(--quiz --trace "$answers/$name.jsonl")
     case $name in ticket-*) command+=(--tickets 3 --file "$office/ticket.json") ;; esac
     # A long command is shown on two lines, as it can be pasted.
     shown_command="${command[*]}"
@@ -258,24 +304,4 @@ for name in "${lessons[@]}"; do
     fi
 done
 
-check_nothing_left || exit 1
-if [ "$quiz" = 1 ]; then
-    asked=0 held=0
-    for name in "${lessons[@]}"; do
-        trace="$office/quiz-$name.jsonl"
-        [ -f "$trace" ] || continue
-        asked=$((asked + $(grep -c '"event":"quiz"' "$trace" || true)))
-        held=$((held + $(grep -c '"held":true' "$trace" || true)))
-        rm -f "$trace"
-    done
-    # shellcheck disable=SC2059
-    printf "$bold$(t score)\n" "$off" "$held" "$asked"
-fi
-if [ ${#failed[@]} -gt 0 ]; then
-    # shellcheck disable=SC2059
-    printf "$(t failed)\n" "${failed[*]}" >&2
-    exit 1
-fi
-[ "$shown" = 1 ] && done=done_one || done=done_many
-# shellcheck disable=SC2059
-printf "$bold$(t "$done")\n" "$off" "$shown"
+finish 0

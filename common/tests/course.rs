@@ -5,20 +5,11 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-
-/// The walkthrough checks the whole process table for lessons left over,
-/// so nothing else of this file may run a lesson at the same time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -110,7 +101,6 @@ fn value_of<'a>(command: &'a str, option: &str) -> Option<&'a str> {
 /// command (the lessons start with it, too); `--seed 42` gives them 42.
 #[test]
 fn every_lesson_of_the_walkthrough_gets_the_same_seed() {
-    let _one = one_at_a_time();
     let printers = ["--only", "printer-v1", "printer-v2", "printer-v3"];
     for seed in [None, Some("42")] {
         let mut args = vec!["--fast"];
@@ -140,7 +130,6 @@ fn every_lesson_of_the_walkthrough_gets_the_same_seed() {
 /// "count", and the pasted command runs the sale again.
 #[test]
 fn the_ticket_commands_shown_can_be_pasted_afterwards() {
-    let _one = one_at_a_time();
     let text = walkthrough(&["--fast", "--only", "ticket-unsafe", "ticket-locked"]);
     let commands = shown_commands(&text);
     assert_eq!(commands.len(), 2, "{text}");
@@ -260,7 +249,6 @@ fn built(name: &str) -> Result<PathBuf, String> {
 /// terminal.
 #[test]
 fn no_line_is_wider_than_a_100_column_terminal() {
-    let _one = one_at_a_time();
     let has_script = Command::new("script")
         .arg("-V")
         .stdout(Stdio::null())
@@ -315,7 +303,6 @@ fn no_line_is_wider_than_a_100_column_terminal() {
 /// ticket-locked make 5 of 5.
 #[test]
 fn the_walkthrough_quiz_adds_up_the_score() {
-    let _one = one_at_a_time();
     let answers = std::env::temp_dir().join(format!("quiz-answers-{}", std::process::id()));
     std::fs::write(&answers, "2\n1\n2\n1\n1\n").expect("answers");
     let mut command = plain(Command::new("bash"));
@@ -342,7 +329,6 @@ fn the_walkthrough_quiz_adds_up_the_score() {
 /// it passes the language on to the lessons and to the commands it shows.
 #[test]
 fn the_walkthrough_speaks_chinese() {
-    let _one = one_at_a_time();
     let text = walkthrough(&["--fast", "--lang", "zh", "--only", "orphan", "printer-v2"]);
     for said in [
         "先把所有课程编译一次",

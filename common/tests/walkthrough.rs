@@ -6,15 +6,10 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-
-/// The walkthrough checks the whole process table for lessons left over:
-/// two at once would see each other's.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run_all() -> Command {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -29,7 +24,6 @@ fn run_all() -> Command {
 
 #[test]
 fn the_fast_walkthrough_pauses_for_enter_between_lessons() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // This test process adopts whatever the walkthrough leaves behind
     // (Linux), and the walkthrough runs in a process group of its own: what
     // is still in that group at the end, a `bash` zombie of a process
@@ -112,7 +106,6 @@ fn the_fast_walkthrough_pauses_for_enter_between_lessons() {
 
 #[test]
 fn ctrl_c_stops_the_lesson_and_the_walkthrough() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let log = std::env::temp_dir().join(format!("walkthrough-{}.log", std::process::id()));
     let file = std::fs::File::create(&log).expect("log");
     // Its own process group, as a terminal's foreground job has, to send
@@ -146,4 +139,142 @@ fn ctrl_c_stops_the_lesson_and_the_walkthrough() {
         !text.contains("══ printer-v3"),
         "the walkthrough ended\n{text}"
     );
+}
+
+/// The built lesson `name`, as the walkthrough builds it.
+fn built(name: &str) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), |d| root.join(d));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "-q", "-p", name])
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .status()
+        .expect("cargo build");
+    assert!(built.success(), "cargo build -p {name}");
+    target.join("debug").join(name)
+}
+
+/// A classroom: two walkthroughs (each with a directory of its own, as two
+/// learners have) and a lone lesson in another terminal, all at once. The
+/// lone lesson is the zombie, held by `--pause` with its zombie in the
+/// process table for as long as both walkthroughs run. Each walkthrough
+/// judges only its own processes: all three end well, and neither names a
+/// process of the others.
+#[test]
+fn two_walkthroughs_and_a_lone_lesson_judge_only_their_own() {
+    let scratch = std::env::temp_dir().join(format!("walkthrough-class-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let mut lone = Command::new(built("zombie"))
+        .args(["--speed", "max", "--pause", "--flood", "3"])
+        .env("NO_COLOR", "1")
+        .env("LESSON_LANG", "en")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("the lone lesson runs");
+    let mut lone_out = std::io::BufReader::new(lone.stdout.take().expect("stdout"));
+    let mut seen = String::new();
+    while !seen.contains("PAUSED") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut lone_out, &mut line).expect("reads");
+        assert!(n > 0, "the lone lesson ended before its pause\n{seen}");
+        seen.push_str(&line);
+    }
+    let lone_pids: Vec<String> = seen
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect();
+    let walkthroughs: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let dir = scratch.join(name);
+            std::fs::create_dir_all(&dir).expect("a directory of its own");
+            run_all()
+                .arg("--fast")
+                .env("TMPDIR", &dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .expect("runs")
+        })
+        .collect();
+    let outputs: Vec<_> = walkthroughs
+        .into_iter()
+        .map(|w| w.wait_with_output().expect("waits"))
+        .collect();
+    // Both ended while the zombie lesson still held its zombie.
+    assert!(
+        matches!(lone.try_wait(), Ok(None)),
+        "the lone lesson ended early"
+    );
+    let texts: Vec<String> = outputs
+        .iter()
+        .map(|o| {
+            format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .collect();
+    // The pids each walkthrough's lessons printed their lines under.
+    let pids_of = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                l.trim_start()
+                    .split_whitespace()
+                    .next()
+                    .is_some_and(|t| t.ends_with('s'))
+            })
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|w| w.len() > 1 && w.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned)
+            .collect()
+    };
+    for (i, (out, text)) in outputs.iter().zip(&texts).enumerate() {
+        assert_eq!(out.status.code(), Some(0), "walkthrough {i}\n{text}");
+        assert!(
+            text.contains("Nothing left behind"),
+            "walkthrough {i}\n{text}"
+        );
+        assert!(!text.contains("Left behind"), "walkthrough {i}\n{text}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout.lines().rev().find(|l| !l.trim().is_empty());
+        assert!(
+            last.is_some_and(|l| l.starts_with("Done: 7 lessons")),
+            "walkthrough {i} ends with Done\n{text}"
+        );
+        let others: Vec<String> = texts
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, t)| pids_of(t))
+            .chain(lone_pids.iter().cloned())
+            .collect();
+        let words: std::collections::HashSet<&str> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let named: Vec<&String> = others
+            .iter()
+            .filter(|p| words.contains(p.as_str()))
+            .collect();
+        assert!(named.is_empty(), "walkthrough {i} names {named:?}\n{text}");
+    }
+    let mut stdin = lone.stdin.take().expect("stdin");
+    stdin.write_all(&[b'\n'; 20]).expect("Enters");
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lone_out, &mut rest).expect("reads");
+    let status = lone.wait().expect("waits");
+    assert_eq!(status.code(), Some(0), "{seen}{rest}");
+    let _ = std::fs::remove_dir_all(&scratch);
 }
