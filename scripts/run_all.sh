@@ -87,6 +87,8 @@ en[left]='Left behind%s (pid, parent, state, name; Z is a zombie):'
 zh[left]='留下了%s（pid、父进程、状态、名字；Z 是僵尸进程）：'
 en[building]='Building the lessons once (cargo build --workspace)...'
 zh[building]='先把所有课程编译一次（cargo build --workspace）……'
+en[seed]="Every lesson gets --seed %s: with one seed each process sleeps as long in every run, so the three printers' times compare and any command shown replays its sleeps. Who runs first when several are ready stays the kernel's choice."
+zh[seed]='每一课都用 --seed %s：种子相同，每个进程每次睡的时间就相同，所以三个打印机版本的时间可以比较，下面显示的每条命令粘贴过去也会重现同样的睡眠。几个进程同时就绪时谁先运行，仍由内核决定。'
 en[stopped]='Stopped.'
 zh[stopped]='已停止。'
 en[press]='Press Enter for %s (Ctrl-C to stop)...'
@@ -154,9 +156,8 @@ check_nothing_left() {
 # One seed for the whole course: the three printers sleep alike, so their
 # times compare, and every command shown can be pasted to replay it.
 [ -n "$seed" ] || seed=$((RANDOM % 99999 + 1))
-# The ticket office keeps its database in a directory of its own, not in
-# the checkout: one of this user's, kept after the walkthrough so that the
-# commands it shows still run when pasted.
+# The ticket office keeps its database in a directory of this user's, not
+# in the checkout.
 office=${TMPDIR:-/tmp}/unix-process-lessons-$(id -u)
 mkdir -p "$office"
 if [ -L "$office" ] || [ ! -O "$office" ]; then
@@ -164,13 +165,25 @@ if [ -L "$office" ] || [ ! -O "$office" ]; then
     exit 1
 fi
 chmod 700 "$office"
-# The quiz's answers go to traces of this walkthrough's own, gone with it:
-# another walkthrough beside it keeps its own score.
-answers=''
-if [ "$quiz" = 1 ]; then
-    answers=$(mktemp -d "$office/quiz.XXXXXX")
-    trap 'rm -rf "$answers"' EXIT
+# In it, each walkthrough has a directory of its own, for its ticket file
+# and its quiz's traces: two walkthroughs of one user at once (two
+# terminals) must not sell from one file, nor count each other's answers.
+# It is kept afterwards, so that the commands shown still run when pasted,
+# until a later walkthrough finds it unused: by a lock this one holds while
+# any of its processes runs (flock(1), where there is one), which means the
+# same in every pid namespace, as a pid would not.
+if command -v flock >/dev/null; then
+    for old in "$office"/walk.*; do
+        if [ -f "$old/.alive" ] && flock -n "$old/.alive" true; then rm -rf "$old"; fi
+    done
 fi
+walk=$(mktemp -d "$office/new.XXXXXX")
+exec 9>"$walk/.alive"
+if command -v flock >/dev/null; then flock 9; fi
+# Only now, locked, is it a walkthrough's directory that a sweep looks at.
+mv "$walk" "$office/walk.${walk##*/new.}"
+walk=$office/walk.${walk##*/new.}
+answers=$walk
 # Ctrl-C reaches the lesson too, which stops and reaps its children; the
 # walkthrough waits for it, then stops.
 interrupted=0
@@ -180,6 +193,8 @@ trap 'interrupted=143' TERM
 echo "${bold}$(t building)${off}"
 cargo build --workspace
 before=$(group_processes)
+# shellcheck disable=SC2059
+printf "\n$(t seed)\n" "$seed"
 
 declare -A notes previous
 notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status
@@ -234,7 +249,7 @@ finish() {
     check_nothing_left || { [ "$code" != 0 ] || code=1; }
     if [ "$quiz" = 1 ]; then
         local asked=0 held=0 trace
-        for trace in "$answers"/*.jsonl; do
+        for trace in "$answers"/quiz-*.jsonl; do
             [ -f "$trace" ] || continue
             asked=$((asked + $(grep -c '"event":"quiz"' "$trace" || true)))
             held=$((held + $(grep -c '"held":true' "$trace" || true)))
@@ -283,8 +298,8 @@ for name in "${lessons[@]}"; do
     [ "$lang" = en ] || command+=(--lang "$lang")
     [ "$pause" = 0 ] || command+=(--pause)
     # Each lesson's answers go to a trace of its own, to add up the score.
-    [ "$quiz" = 0 ] || command+=(--quiz --trace "$answers/$name.jsonl")
-    case $name in ticket-*) command+=(--tickets 3 --file "$office/ticket.json") ;; esac
+    [ "$quiz" = 0 ] || command+=(--quiz --trace "$answers/quiz-$name.jsonl")
+    case $name in ticket-*) command+=(--tickets 3 --file "$walk/ticket.json") ;; esac
     # A long command is shown on two lines, as it can be pasted.
     shown_command="${command[*]}"
     if [ ${#shown_command} -gt 80 ]; then

@@ -120,10 +120,10 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
         (Some(signal), _) => {
             let (stopped, killed) = child::stopped();
             // Counted as they were reaped after the signal: some may have
-            // ended just before it, so "not yet reaped", not "running".
+            // ended just before it, so "left" (to reap), not "running".
             let who = match stopped {
-                1 => tr!("the child not yet reaped was"),
-                n => tr!("the {} children not yet reaped were", n),
+                1 => tr!("the one child left was"),
+                n => tr!("the {} children left were", n),
             };
             log::warn(match (stopped, killed) {
                 (0, _) => tr!("stopped by {}; no child was left to reap", signal),
@@ -268,8 +268,7 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         "begin",
         json!({"lesson": name(), "speed": options.speed.to_string(), "seed": seed}),
         tr!(
-            "{} starts: pid {}, speed {}, seed {} (--seed {} gives each process the same sleeps \
-             again; who runs first when several are ready stays the kernel's choice)",
+            "{} starts: pid {}, speed {}, seed {} (--seed {} replays its sleeps)",
             name(),
             std::process::id(),
             options.speed,

@@ -17,11 +17,6 @@ pub(crate) fn enable() {
     ON.store(true, Ordering::SeqCst);
 }
 
-/// True with `--pause`: times then include the learner's pauses.
-pub(crate) fn enabled() -> bool {
-    ON.load(Ordering::SeqCst)
-}
-
 /// With `--pause`, the first process of this run to reach `step` says
 /// `what` there is to see and the command to `look` at it with, then waits
 /// for Enter (or the end of standard input). Without it, does nothing.
@@ -29,6 +24,8 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
     if !ON.load(Ordering::SeqCst) || !first_at(step) {
         return Ok(());
     }
+    // The times that follow include the learner's look: the trace says so.
+    log::record("pause", serde_json::json!({ "step": step }));
     log::say(tr!("PAUSED: {}", what));
     log::say(tr!("  look from another terminal: {}", look));
     log::say(tr!("  press Enter to go on"));

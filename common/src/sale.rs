@@ -300,7 +300,8 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         let most = reckonings.iter().map(Reckoning::oversold).max();
         let off = reckonings.iter().filter(|r| !r.balanced()).count();
         log::prose(tr!(
-            "\n{} of {} runs oversold (by {} at most); the count was off in {}.",
+            "\n{} of {} runs oversold (by {} at most); in {}, tickets sold and tickets left \
+             did not add up to the start.",
             oversold,
             options.runs,
             plural(most.unwrap_or(0), "ticket", "tickets"),

@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::log::{self, Record};
 use crate::quiz::{self, Guess, choices};
-use crate::{child, lock, pause, timing, tr};
+use crate::{child, lock, timing, tr};
 
 /// Requests closer than this to the one before are at the same moment, as
 /// far as anyone can tell: the lines show milliseconds, and a fork or a
@@ -43,13 +43,16 @@ pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
         )
         .into());
     }
+    let records = log::records()?;
     let design = Design {
         locked: lock::made(),
         joined: child::joined_before_each_fork(),
         fast: timing::never_sleeps(),
-        paused: pause::enabled(),
+        // Only a pause that held, as the trace says: with `--pause`, v1 and
+        // v2 have no step to hold at, and their times still compare.
+        paused: records.iter().any(|r| r.event == "pause"),
     };
-    let turns = turns(&log::records()?);
+    let turns = turns(&records);
     log::plain("");
     for line in timeline(&turns, design) {
         log::plain(line);
@@ -301,7 +304,13 @@ fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
     } else {
         tr!("█ printing")
     };
-    let mut lines = vec![tr!("Timeline: {} (one column is {:.3} s)", legend, cell)];
+    // At full speed a column can be a few microseconds: say so, not "0.000 s".
+    let column = if cell >= 0.001 {
+        format!("{cell:.3} s")
+    } else {
+        format!("{} µs", (cell * 1e6).round().max(1.0))
+    };
+    let mut lines = vec![tr!("Timeline: {} (one column is {})", legend, column)];
     for t in turns {
         let bar: String = (0..WIDTH)
             .map(|c| {

@@ -103,6 +103,9 @@ pub fn scaled(seconds: f64) -> Duration {
 /// Returns the seconds drawn.
 pub fn sleep_like_seed() -> u64 {
     let seconds = randint(1, 3);
+    // What the seed drew, for anyone replaying or checking the run: the
+    // time it takes is the clock's, and drifts on a busy machine.
+    crate::log::record("sleep", serde_json::json!({ "seconds": seconds }));
     sleep(scaled(seconds as f64));
     seconds
 }

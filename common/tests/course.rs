@@ -127,10 +127,26 @@ fn every_lesson_of_the_walkthrough_gets_the_same_seed() {
 
 /// The ticket commands the walkthrough shows can be pasted once it has
 /// ended: the ticket file they name is still there, valid JSON with a
-/// "count", and the pasted command runs the sale again.
+/// "count", and the pasted command runs the sale again. (Its directory is
+/// kept until this user's next walkthrough: this one has a TMPDIR of its
+/// own, as the other tests here run walkthroughs at the same time.)
 #[test]
 fn the_ticket_commands_shown_can_be_pasted_afterwards() {
-    let text = walkthrough(&["--fast", "--only", "ticket-unsafe", "ticket-locked"]);
+    let tmp = std::env::temp_dir().join(format!("course-paste-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).expect("a TMPDIR of its own");
+    let mut command = plain(Command::new("bash"));
+    command
+        .arg(root().join("scripts/run_all.sh"))
+        .args(["--fast", "--only", "ticket-unsafe", "ticket-locked"])
+        .env("TMPDIR", &tmp)
+        .current_dir(&tmp);
+    let out = output(command);
+    let text = format!(
+        "{}\n{}\nexit: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status
+    );
     let commands = shown_commands(&text);
     assert_eq!(commands.len(), 2, "{text}");
     assert_eq!(
@@ -160,6 +176,7 @@ fn the_ticket_commands_shown_can_be_pasted_afterwards() {
         "pasted {locked}\n{pasted}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let _ = std::fs::remove_dir_all(&tmp);
 }
 
 /// `scripts/diff.sh` shows each change with the lines around it: the

@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         );
         let ended = parent.wait4()?.ended;
         say(tr!(
-            "reaped P at once: it {}; C (pid {}) runs on without a parent",
+            "reaped P at once: it {}; C (pid {}) runs on, adopted the moment P exited",
             ended,
             orphan
         ));

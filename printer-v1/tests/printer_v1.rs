@@ -32,12 +32,13 @@ fn every_line_names_the_process_and_its_pid() {
 
 #[test]
 fn a_seed_replays_every_process_s_draws() {
-    // At speed 20 a draw of n seconds lasts n * 50 ms.
+    // What each drew, as the trace's `sleep` events say.
     let draws = || {
         let run = run(LESSON, &["--workers", "4", "--speed", "20", "--seed", "42"]);
-        let mut draws: Vec<(String, i64)> = turns(&run.records)
-            .into_iter()
-            .map(|t| (t.who, ((t.end - t.start) / 0.05).round() as i64))
+        assert_eq!(turns(&run.records).len(), 4, "{}", run.output());
+        let mut draws: Vec<(String, u64)> = run
+            .events("sleep")
+            .map(|r| (r.who.clone(), r.fields["seconds"].as_u64().expect("seconds")))
             .collect();
         draws.sort();
         draws

@@ -18,7 +18,7 @@ fn ctrl_c_says_in_one_line_that_it_killed_the_child_running() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
     assert!(
         run.stderr
-            .contains("stopped by SIGINT; the child not yet reaped was killed by it"),
+            .contains("stopped by SIGINT; the one child left was killed by it"),
         "{}",
         run.output()
     );

@@ -57,7 +57,7 @@ fn ctrl_c_stops_the_printing_and_the_waiting() {
     // enough to finish before its own signal arrives.
     assert_eq!(run.events("end").count(), 0, "{}", run.output());
     // Passed on to each of the four, SIGINT killed them all: one line says so.
-    let said = "main      stopped by SIGINT; the 4 children not yet reaped were killed by it";
+    let said = "main      stopped by SIGINT; the 4 children left were killed by it";
     assert!(
         run.stderr.lines().count() == 1 && run.stderr.contains(said),
         "{}",
