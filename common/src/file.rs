@@ -96,7 +96,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     // With `--pause`, the first buyer to write back without a lock shows the
     // lost update in the making: what it computed from a count read before
     // its network delay, against what the file says now.
-    if crate::log::who() != "main" && !crate::lock::made() {
+    if crate::pause::on() && crate::log::who() != "main" && !crate::lock::made() {
         let now = read_small(path).map_or_else(|e| e.to_string(), |b| shown(&b));
         crate::pause(
             "write",

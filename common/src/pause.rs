@@ -17,6 +17,11 @@ pub(crate) fn enable() {
     ON.store(true, Ordering::SeqCst);
 }
 
+/// True with `--pause`.
+pub(crate) fn on() -> bool {
+    ON.load(Ordering::SeqCst)
+}
+
 /// With `--pause`, the first process of this run to reach `step` says
 /// `what` there is to see and the command to `look` at it with, then waits
 /// for Enter (or the end of standard input). Without it, does nothing.

@@ -276,3 +276,25 @@ fn two_walkthroughs_and_a_lone_lesson_judge_only_their_own() {
     assert_eq!(status.code(), Some(0), "{seen}{rest}");
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// The walkthrough says once, at its start, what its one seed does and does
+/// not replay; each lesson then says it in a clause.
+#[test]
+fn the_seed_is_explained_once() {
+    let out = run_all()
+        .args(["--fast", "--seed", "4242", "--only", "orphan", "printer-v2"])
+        .stdin(Stdio::null())
+        .process_group(0)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(text.matches("kernel's choice").count(), 1, "{text}");
+    assert!(text.contains("Every lesson gets --seed 4242"), "{text}");
+    assert_eq!(
+        text.matches("seed 4242 (--seed 4242 replays its sleeps)")
+            .count(),
+        2,
+        "{text}"
+    );
+}

@@ -38,7 +38,12 @@ fn a_seed_replays_every_process_s_draws() {
         assert_eq!(turns(&run.records).len(), 4, "{}", run.output());
         let mut draws: Vec<(String, u64)> = run
             .events("sleep")
-            .map(|r| (r.who.clone(), r.fields["seconds"].as_u64().expect("seconds")))
+            .map(|r| {
+                (
+                    r.who.clone(),
+                    r.fields["seconds"].as_u64().expect("seconds"),
+                )
+            })
             .collect();
         draws.sort();
         draws

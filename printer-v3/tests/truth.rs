@@ -105,7 +105,12 @@ fn a_seed_replays_the_sleeps_and_says_it_does_not_replay_the_order() {
         // from how long the sleep lasted, which drifts on a busy machine).
         let units: BTreeMap<String, u64> = run
             .events("sleep")
-            .map(|r| (r.who.clone(), r.fields["seconds"].as_u64().expect("seconds")))
+            .map(|r| {
+                (
+                    r.who.clone(),
+                    r.fields["seconds"].as_u64().expect("seconds"),
+                )
+            })
             .collect();
         assert_eq!(units.len(), 3, "{}", run.output());
         assert_eq!(turns(&run.records).len(), 3, "{}", run.output());
