@@ -227,8 +227,7 @@ fn two_walkthroughs_and_a_lone_lesson_judge_only_their_own() {
     let pids_of = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|l| {
-                l.trim_start()
-                    .split_whitespace()
+                l.split_whitespace()
                     .next()
                     .is_some_and(|t| t.ends_with('s'))
             })
