@@ -30,7 +30,7 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
         return Ok(());
     }
     log::say(tr!("PAUSED: {}", what));
-    log::say(tr!("  look from another terminal: {}", look));
+    log::say_command(tr!("  look from another terminal: {}", look), look);
     log::say(tr!("  press Enter to go on"));
     read_line().map(drop)
 }
