@@ -193,50 +193,40 @@ trap 'interrupted=143' TERM
 echo "${bold}$(t building)${off}"
 cargo build --workspace
 before=$(group_processes)
-# shellcheck disable=SC2059
-printf "\n$(t seed)\n" "$seed"
 
+# What the walkthrough says itself is wrapped to the terminal's width as
+# the lessons' lines are (and left as it is for a pipe or a file), by the
+# course's own wrapper, built with the lessons; commands break only as
+# they paste, with a backslash.
+course_wrap() {
+    local built=${CARGO_TARGET_DIR:-target}/debug/course-wrap
+    if [ -x "$built" ]; then
+        "$built" "$@"
+    else
+        cargo run -q -p common --bin course-wrap -- "$@"
+    fi
+}
+
+# shellcheck disable=SC2059
+printf "\n$(t seed)\n" "$seed" | course_wrap
+
+# Each note is one paragraph, wrapped as it is printed.
 declare -A notes previous
-notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status
-and CPU time in the process table until its parent reaps it. Watch the dead child in
-state Z (and ps call it <defunct>), shrug off kill -9, and hand its parent what the
-kernel kept; then a hundred zombies under a parent that never reaps, until it is
-killed; then the three ways real programs avoid zombies."
-notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and
-another process adopts the child. Watch the child's parent change from P to its
-adopter, which reaps it at the end."
-notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing
-to keep them apart. Watch all three start printing at once, and the timeline's bars
-overlap; the time line says why it was quick."
-notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch
-them print one at a time, always p1, p2, p3: the code fixed the order, and nobody
-waited. Same seed, same sleeps as v1: compare the times."
-notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print.
-Watch them take turns in the order they got the lock; the dots show who waited.
-The notes call a lock fair: see what the verdict says of that."
-notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file
-holding 3 tickets, with no lock. Watch everyone see tickets left, everyone be told
-\"bought\", and the reckoning find the oversell."
-notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one,
-write back). Watch the purchases come one at a time, the last buyers find them sold
-out, and every ticket be accounted for."
+notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status and CPU time in the process table until its parent reaps it. Watch the dead child in state Z (and ps call it <defunct>), shrug off kill -9, and hand its parent what the kernel kept; then a hundred zombies under a parent that never reaps, until it is killed; then the three ways real programs avoid zombies."
+notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and another process adopts the child. Watch the child's parent change from P to its adopter, which reaps it at the end."
+notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing to keep them apart. Watch all three start printing at once, and the timeline's bars overlap; the time line says why it was quick."
+notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch them print one at a time, always p1, p2, p3: the code fixed the order, and nobody waited. Same seed, same sleeps as v1: compare the times."
+notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print. Watch them take turns in the order they got the lock; the dots show who waited. The notes call a lock fair: see what the verdict says of that."
+notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file holding 3 tickets, with no lock. Watch everyone see tickets left, everyone be told \"bought\", and the reckoning find the oversell."
+notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one, write back). Watch the purchases come one at a time, the last buyers find them sold out, and every ticket be accounted for."
 declare -A notes_zh
-notes_zh[zombie]="僵尸进程：结束了的子进程，在父进程回收它之前，仍在进程表里保留它的 pid、
-退出状态和用过的 CPU 时间。看死去的子进程处于 Z 状态（ps 显示为 <defunct>），kill -9
-也奈何不了它，以及父进程拿回内核替它保存的东西；再看一个从不回收的父进程底下堆起上百个
-僵尸进程，直到它被杀死；最后看真实的程序避免僵尸进程的三种办法。"
-notes_zh[orphan]="孤儿进程：父进程先结束了，子进程还在运行，于是另一个进程收养了它。看子进程的
-父进程从 P 变成收养者，最后由收养者回收它。"
-notes_zh[printer-v1]="互斥锁，版本一：三位同事共用一台打印机，没有任何东西让他们分开。看三个人同时
-开始打印，时间线上的条彼此重叠；时间那一行说明为什么这么快。"
-notes_zh[printer-v2]="版本二：父进程先 join 上一位同事，再启动下一位。看他们一个接一个地打印，永远是
-p1、p2、p3：顺序由代码决定，谁也不用等。种子相同，睡的时间也和版本一相同：比较一下时间。"
-notes_zh[printer-v3]="版本三：大家又同时启动，但每个人打印前都要先 acquire 一把锁。看他们按拿到锁的
-先后轮流打印；点表示谁在等。笔记说锁是公平的：看看结论怎么说。"
-notes_zh[ticket-unsafe]="抢票系统，进程之间的通信：六位买家共用一个 JSON 文件，里面有 3 张票，没有锁。
-看每个人都看到还有票，每个人都被告知「购买成功」，而清点发现票卖超了。"
-notes_zh[ticket-locked]="同样的抢票，但每次购买（读、取一张、写回）都在锁里进行。看购买一个接一个地
-发生，后来的买家发现票已卖完，每一张票都对得上账。"
+notes_zh[zombie]="僵尸进程：结束了的子进程，在父进程回收它之前，仍在进程表里保留它的 pid、退出状态和用过的 CPU 时间。看死去的子进程处于 Z 状态（ps 显示为 <defunct>），kill -9 也奈何不了它，以及父进程拿回内核替它保存的东西；再看一个从不回收的父进程底下堆起上百个僵尸进程，直到它被杀死；最后看真实的程序避免僵尸进程的三种办法。"
+notes_zh[orphan]="孤儿进程：父进程先结束了，子进程还在运行，于是另一个进程收养了它。看子进程的父进程从 P 变成收养者，最后由收养者回收它。"
+notes_zh[printer-v1]="互斥锁，版本一：三位同事共用一台打印机，没有任何东西让他们分开。看三个人同时开始打印，时间线上的条彼此重叠；时间那一行说明为什么这么快。"
+notes_zh[printer-v2]="版本二：父进程先 join 上一位同事，再启动下一位。看他们一个接一个地打印，永远是 p1、p2、p3：顺序由代码决定，谁也不用等。种子相同，睡的时间也和版本一相同：比较一下时间。"
+notes_zh[printer-v3]="版本三：大家又同时启动，但每个人打印前都要先 acquire 一把锁。看他们按拿到锁的先后轮流打印；点表示谁在等。笔记说锁是公平的：看看结论怎么说。"
+notes_zh[ticket-unsafe]="抢票系统，进程之间的通信：六位买家共用一个 JSON 文件，里面有 3 张票，没有锁。看每个人都看到还有票，每个人都被告知「购买成功」，而清点发现票卖超了。"
+notes_zh[ticket-locked]="同样的抢票，但每次购买（读、取一张、写回）都在锁里进行。看购买一个接一个地发生，后来的买家发现票已卖完，每一张票都对得上账。"
 previous[printer-v2]=printer-v1
 previous[printer-v3]=printer-v2
 previous[ticket-locked]=ticket-unsafe
@@ -288,7 +278,8 @@ for name in "${lessons[@]}"; do
     shown=$((shown + 1))
     note=${notes[$name]}
     [ "$lang" = en ] || note=${notes_zh[$name]}
-    printf '\n%s══ %s ══%s\n%s\n' "$bold" "$name" "$off" "$note"
+    printf '\n%s══ %s ══%s\n' "$bold" "$name" "$off"
+    printf '%s\n' "$note" | course_wrap
     if [ -n "${previous[$name]:-}" ]; then
         echo
         scripts/diff.sh "${previous[$name]}" "$name"
@@ -300,12 +291,11 @@ for name in "${lessons[@]}"; do
     # Each lesson's answers go to a trace of its own, to add up the score.
     [ "$quiz" = 0 ] || command+=(--quiz --trace "$answers/quiz-$name.jsonl")
     case $name in ticket-*) command+=(--tickets 3 --file "$walk/ticket.json") ;; esac
-    # A long command is shown on two lines, as it can be pasted.
-    shown_command="${command[*]}"
-    if [ ${#shown_command} -gt 80 ]; then
-        shown_command="${shown_command/ --tickets/ \\$'\n'    --tickets}"
-    fi
-    printf '\n%s$ %s%s\n' "$dim" "$shown_command" "$off"
+    # A command too long for the terminal goes on over lines, as it can be
+    # pasted: broken between arguments, each line but the last ending in \.
+    printf '\n%s' "$dim"
+    printf '$ %s\n' "${command[*]}" | course_wrap --command
+    printf '%s' "$off"
     status=0
     "${command[@]}" || status=$?
     if [ "$interrupted" != 0 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then

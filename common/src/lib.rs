@@ -23,7 +23,6 @@ mod lock;
 mod pause;
 pub mod quiz;
 mod signals;
-mod wrap;
 
 pub mod child;
 pub mod file;
@@ -32,6 +31,7 @@ pub mod sale;
 pub mod system;
 pub mod timeline;
 pub mod timing;
+pub mod wrap;
 
 pub use channel::Channel;
 pub use child::{Process, fork, waitid_wnowait};

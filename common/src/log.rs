@@ -90,15 +90,22 @@ pub(crate) fn who() -> String {
 
 /// Prints one line for the learner, prefixed with time, pid and name.
 pub fn say(text: impl Display) {
-    emit(false, &text.to_string());
+    emit(false, &text.to_string(), None);
+}
+
+/// Like [`say`], for a line that ends with `command`, one to paste: on a
+/// terminal too narrow for the line, the command is broken only as it
+/// pastes, with a backslash at the end of each line it goes on from.
+pub(crate) fn say_command(text: impl Display, command: &str) {
+    emit(false, &text.to_string(), Some(command));
 }
 
 /// Like [`say`], on standard error: for what went wrong.
 pub(crate) fn warn(text: impl std::fmt::Display) {
-    emit(true, &text.to_string());
+    emit(true, &text.to_string(), None);
 }
 
-fn emit(to_stderr: bool, text: &str) {
+fn emit(to_stderr: bool, text: &str, command: Option<&str>) {
     let colour = WHO.lock().unwrap_or_else(|e| e.into_inner()).colour;
     let prefix = format!(
         "{:>7.3}s {:>7} {:<9} ",
@@ -107,9 +114,14 @@ fn emit(to_stderr: bool, text: &str) {
         who()
     );
     // Wrapped lines go on under the text, past time, pid and name.
-    let indent = " ".repeat(prefix.len());
+    let indent = " ".repeat(wrap::columns(&prefix));
     let colour = colour.filter(|_| SETUP.get().is_some_and(|s| s.colour));
-    let line: String = wrapped(text, prefix.len())
+    let lines = match (room(indent.len()), command) {
+        (Some(width), Some(command)) => wrap::ending_with_command(text, command, width),
+        (Some(width), None) => wrap::wrap(text, width),
+        (None, _) => vec![text.to_owned()],
+    };
+    let line: String = lines
         .into_iter()
         .enumerate()
         .map(|(i, l)| {
@@ -165,18 +177,22 @@ pub(crate) fn plain(text: impl Display) {
 }
 
 /// Prints prose, wrapped to the terminal's width: a verdict, a reckoning.
+/// Its indent stays, on every line it goes on to.
 pub(crate) fn prose(text: impl Display) {
-    for line in wrapped(&text.to_string(), 0) {
-        plain(line);
+    let text = text.to_string();
+    match room(0) {
+        Some(width) => wrap::wrap(&text, width).into_iter().for_each(plain),
+        None => plain(text),
     }
 }
 
-/// `text` wrapped to the terminal's width less `margin` columns, or as it is.
-fn wrapped(text: &str, margin: usize) -> Vec<String> {
-    match SETUP.get().and_then(|s| s.width) {
-        Some(width) => wrap::wrap(text, width.saturating_sub(margin).max(20)),
-        None => vec![text.to_owned()],
-    }
+/// The columns left to wrap to on the terminal past `margin` columns, or
+/// `None` for output that is no terminal, which is never wrapped.
+fn room(margin: usize) -> Option<usize> {
+    SETUP
+        .get()
+        .and_then(|s| s.width)
+        .map(|width| width.saturating_sub(margin).max(20))
 }
 
 /// Prints `text` as it is on standard error: the one line of a failure.

@@ -32,7 +32,7 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
     // The times that follow include the learner's look: the trace says so.
     log::record("pause", serde_json::json!({ "step": step }));
     log::say(tr!("PAUSED: {}", what));
-    log::say(tr!("  look from another terminal: {}", look));
+    log::say_command(tr!("  look from another terminal: {}", look), look);
     log::say(tr!("  press Enter to go on"));
     read_line().map(drop)
 }

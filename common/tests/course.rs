@@ -199,14 +199,10 @@ fn the_diff_shows_the_join_after_the_start() {
     assert_eq!(lines[join - 1], "             p.start()?;", "{text}");
 }
 
-/// The columns `c` takes on a terminal: two for a wide (CJK) character.
+/// The columns `c` takes on a terminal: its display width, two for a wide
+/// (CJK) character, none for a combining one.
 fn columns(c: char) -> usize {
-    match u32::from(c) {
-        0x0300..=0x036F | 0x200B..=0x200F => 0,
-        0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF => 2,
-        0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD => 2,
-        _ => 1,
-    }
+    unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// `line` without its ANSI escape sequences (colours) and carriage returns.
@@ -260,26 +256,164 @@ fn built(name: &str) -> Result<PathBuf, String> {
     }
 }
 
-/// In a 100-column terminal, no line the lessons print is wider than 100
-/// columns (CJK characters take two): printer-v3's verdict and timeline,
-/// the zombie's parts and `ps` lines. Needs `script` (util-linux) for the
-/// terminal.
-#[test]
-fn no_line_is_wider_than_a_100_column_terminal() {
-    let has_script = Command::new("script")
+/// Whether `script` (util-linux) is there to give a command a terminal.
+fn has_script() -> bool {
+    Command::new("script")
         .arg("-V")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if !has_script {
+        .is_ok_and(|s| s.success())
+}
+
+/// `inside` (a shell command) run in a pseudo-terminal of `cols` columns,
+/// with colours: what the terminal showed, without its escape sequences.
+/// It must succeed.
+fn on_terminal(cols: usize, inside: &str) -> String {
+    let (text, ok) = shown_on_terminal(cols, inside);
+    assert!(ok, "{inside}: failed\n{text}");
+    text
+}
+
+/// Like [`on_terminal`], and whether `inside` succeeded.
+fn shown_on_terminal(cols: usize, inside: &str) -> (String, bool) {
+    let inside = format!("stty cols {cols} rows 50; {inside}");
+    let mut command = plain(Command::new("script"));
+    command
+        .args(["-qefc", &inside, "/dev/null"])
+        .current_dir(root())
+        .env_remove("NO_COLOR");
+    let out = output(command);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let shown = text.lines().map(visible).collect::<Vec<_>>().join("\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    (format!("{shown}\n{stderr}"), out.status.success())
+}
+
+/// The width of a lesson line's prefix: time, pid and name.
+const PREFIX: usize = 27;
+
+/// True for a lesson line, one that starts with its prefix
+/// (`  0.512s   12345 p1        `).
+fn prefixed(line: &str) -> bool {
+    let Some(head) = line.get(..PREFIX) else {
+        return false;
+    };
+    let mut words = head.split_whitespace();
+    let time = words.next().and_then(|t| t.strip_suffix('s'));
+    let pid = words.next();
+    time.is_some_and(|t| t.parse::<f64>().is_ok())
+        && pid.is_some_and(|p| p.parse::<u32>().is_ok())
+        && words.next().is_some()
+        && head.ends_with(' ')
+}
+
+/// The commands on `lines` shown for pasting: each begins after `starts`
+/// (on its line, or alone on the next if nothing follows there), goes on
+/// over the lines its trailing backslashes continue it on, each of them
+/// indented, and is followed by a lesson line, a blank line or the end.
+/// Returns each command as it pastes, its words between single spaces.
+fn pasted_commands(lines: &[&str], starts: &str, what: &str) -> Vec<String> {
+    let mut commands = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(at) = lines[i].find(starts) else {
+            i += 1;
+            continue;
+        };
+        let mut command = lines[i][at + starts.len()..].trim().to_owned();
+        if command.is_empty() {
+            i += 1;
+            command = lines.get(i).copied().unwrap_or_default().trim().to_owned();
+        }
+        while let Some(head) = command.strip_suffix('\\') {
+            command = head.to_owned();
+            i += 1;
+            let next = lines.get(i).copied().unwrap_or_default();
+            assert!(
+                next.starts_with("  "),
+                "{what}: a continuation not indented: {next:?}"
+            );
+            command.push(' ');
+            command.push_str(next.trim());
+        }
+        let after = lines.get(i + 1).copied().unwrap_or_default();
+        assert!(
+            after.is_empty() || prefixed(after),
+            "{what}: the command {command:?} goes on without a backslash: {after:?}"
+        );
+        commands.push(command.split_whitespace().collect::<Vec<_>>().join(" "));
+        i += 1;
+    }
+    commands
+}
+
+/// What must hold of every screen: no line is wider than the terminal (but
+/// for the source lines of a diff, shown as they are); a lesson line goes
+/// on only indented under its text; no number is parted from its unit.
+fn check_screen(text: &str, cols: usize, what: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut in_diff = false;
+    for (i, line) in lines.iter().enumerate() {
+        in_diff = match line {
+            l if l.starts_with("diff ") => true,
+            l if l.is_empty() || l.starts_with("$ ") => false,
+            _ => in_diff,
+        };
+        let width: usize = line.chars().map(columns).sum();
+        assert!(
+            width <= cols || in_diff,
+            "{what}: {width} columns, wider than {cols}: {line:?}\n{text}"
+        );
+        let Some(next) = lines.get(i + 1) else {
+            continue;
+        };
+        // Under a lesson line, only its continuation or another lesson
+        // line, or a line of the lesson's own (a heading, a question, a
+        // verdict, the timeline), which in English starts as a sentence.
+        let lesson = prefixed(line) || line.starts_with(&" ".repeat(PREFIX));
+        let goes_on = next.starts_with(&" ".repeat(PREFIX)) || prefixed(next) || next.is_empty();
+        if lesson && !goes_on && !what.contains("zh") {
+            assert!(
+                next.starts_with(|c: char| c.is_ascii_uppercase() || "─  (".contains(c)),
+                "{what}: a lesson line goes on at column 0: {line:?} / {next:?}\n{text}"
+            );
+        }
+        let end = line.trim_end();
+        let start = next.trim_start();
+        let unit = ["s", "ms", "秒", "%", "MB"].iter().any(|u| {
+            start.starts_with(u) && !start[u.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
+        });
+        assert!(
+            !(end.ends_with(|c: char| c.is_ascii_digit()) && unit),
+            "{what}: a number parted from its unit: {end:?} / {start:?}\n{text}"
+        );
+    }
+}
+
+/// At 80 and 100 columns, in English and Chinese, the lessons' lines fit
+/// the terminal, go on indented under their text, keep their numbers with
+/// their units and their indents (the `ps` header over its rows), and the
+/// command a `--pause` hint gives pastes as it is shown.
+#[test]
+fn the_lessons_wrap_to_the_terminal() {
+    if !has_script() {
         println!("skipped: no `script` (util-linux) to give the lessons a terminal");
         return;
     }
-    for (name, args) in [
-        ("printer-v3", "--speed 20"),
-        ("zombie", "--speed max --flood 5"),
-    ] {
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let tickets = scratch.path().join("tickets.json");
+    let runs = [
+        ("zombie", "--speed max --flood 5".to_owned()),
+        ("orphan", "--speed max".to_owned()),
+        ("printer-v3", "--speed 20".to_owned()),
+        (
+            "ticket-locked",
+            format!("--speed max --file '{}'", tickets.display()),
+        ),
+        ("orphan", "--speed max --pause < /dev/null".to_owned()),
+    ];
+    for (name, args) in runs {
         let program = match built(name) {
             Ok(program) => program,
             Err(why) => {
@@ -288,31 +422,113 @@ fn no_line_is_wider_than_a_100_column_terminal() {
             }
         };
         let quoted = format!("'{}'", program.display().to_string().replace('\'', r"'\''"));
-        let inside = format!("stty cols 100 rows 50; {quoted} {args}");
-        let mut command = plain(Command::new("script"));
-        command
-            .args(["-qefc", &inside, "/dev/null"])
-            .env_remove("NO_COLOR");
-        let out = output(command);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{name} {args}: {}\n{text}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(text.contains("starts: pid"), "{name} {args}\n{text}");
-        let wide: Vec<(usize, String)> = text
-            .lines()
-            .map(visible)
-            .map(|l| (l.chars().map(columns).sum(), l))
-            .filter(|(width, _)| *width > 100)
-            .collect();
-        assert!(
-            wide.is_empty(),
-            "{name} {args}: lines wider than 100 columns: {wide:#?}"
-        );
+        for cols in [80, 100] {
+            for lang in ["", " --lang zh"] {
+                let what = format!("{name} {args}{lang} at {cols}");
+                let (args, input) = args.split_once(" < ").unwrap_or((&args, ""));
+                let feed = if input.is_empty() {
+                    String::new()
+                } else {
+                    "printf '\\n\\n\\n' | ".to_owned()
+                };
+                let text = on_terminal(cols, &format!("{feed}{quoted} {args}{lang}"));
+                assert!(text.contains("pid "), "{what}\n{text}");
+                check_screen(&text, cols, &what);
+                let lines: Vec<&str> = text.lines().collect();
+                if name == "zombie" {
+                    let header = lines
+                        .iter()
+                        .find(|l| l.contains("PID") && l.contains("PPID") && !l.contains("ps -o"))
+                        .unwrap_or_else(|| panic!("{what}: no ps header\n{text}"));
+                    assert!(header[PREFIX..].starts_with("  "), "{what}: {header:?}");
+                    let reaped = lines
+                        .iter()
+                        .find(|l| l.contains("wait4 reaped each") || l.contains("wait4 逐个回收"));
+                    assert!(
+                        reaped.is_some_and(|l| l[PREFIX..].starts_with("   w")),
+                        "{what}: {reaped:?}"
+                    );
+                }
+                if args.contains("--pause") {
+                    let starts = if lang.is_empty() {
+                        "look from another terminal:"
+                    } else {
+                        "在另一个终端里查看："
+                    };
+                    let commands = pasted_commands(&lines, starts, &what);
+                    assert_eq!(commands.len(), 1, "{what}\n{text}");
+                    let pid = commands[0].rsplit(' ').next().unwrap_or_default();
+                    assert!(pid.parse::<u32>().is_ok(), "{what}: {commands:?}\n{text}");
+                    assert_eq!(
+                        commands[0],
+                        format!("ps -o pid,ppid,stat,args -p {pid}; pstree -ps {pid}"),
+                        "{what}: {commands:?}\n{text}"
+                    );
+                }
+            }
+        }
     }
+}
+
+/// The walkthrough's own notes and the commands it shows wrap to the
+/// terminal too, and a command goes on only with a backslash, as it pastes.
+#[test]
+fn the_walkthrough_wraps_to_the_terminal() {
+    if !has_script() {
+        println!("skipped: no `script` (util-linux) to give the walkthrough a terminal");
+        return;
+    }
+    let answers = std::env::temp_dir().join(format!("wrap-answers-{}", std::process::id()));
+    std::fs::write(&answers, "2\n1\n2\n1\n1\n").expect("answers");
+    let quoted = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let run_all = quoted(&root().join("scripts/run_all.sh"));
+    for cols in [80, 100] {
+        for (args, input) in [
+            ("--fast --only orphan printer-v2", "/dev/null".to_owned()),
+            (
+                "--fast --lang zh --only orphan printer-v2",
+                "/dev/null".to_owned(),
+            ),
+            ("--fast --quiz --only orphan printer-v2", quoted(&answers)),
+        ] {
+            let what = format!("run_all.sh {args} at {cols}");
+            let (text, _) = shown_on_terminal(cols, &format!("bash {run_all} {args} < {input}"));
+            // It judges only its own processes: lessons run meanwhile by
+            // other tests are not "left behind".
+            assert!(
+                ["Done:", "完成："].iter().any(|e| text.contains(e)),
+                "{what}\n{text}"
+            );
+            assert!(
+                !["Left behind", "留下了"].iter().any(|e| text.contains(e)),
+                "{what}\n{text}"
+            );
+            check_screen(&text, cols, &what);
+            let lines: Vec<&str> = text.lines().collect();
+            let commands = pasted_commands(&lines, "$ ", &what);
+            assert_eq!(commands.len(), 2, "{what}\n{text}");
+            for command in &commands {
+                assert!(command.starts_with("cargo run -q -p "), "{what}: {command}");
+                if args.contains("--quiz") {
+                    let trace = value_of(command, "--trace").unwrap_or_default();
+                    assert!(
+                        trace.ends_with(".jsonl") && trace.contains("/quiz-"),
+                        "{what}: {command}"
+                    );
+                }
+            }
+            // Each note is one paragraph, wrapped: its heading's next line
+            // fills the terminal more than half.
+            let note = lines
+                .iter()
+                .position(|l| l.starts_with("══ orphan"))
+                .map(|at| lines[at + 1])
+                .unwrap_or_else(|| panic!("{what}: no orphan note\n{text}"));
+            let width: usize = note.chars().map(columns).sum();
+            assert!(width > cols / 2 && width <= cols, "{what}: {note:?}");
+        }
+    }
+    let _ = std::fs::remove_file(&answers);
 }
 
 /// `run_all.sh --quiz` passes `--quiz` on, takes the answers piped one a

@@ -629,15 +629,10 @@ pub fn has_chinese(text: &str) -> bool {
         .any(|c| matches!(u32::from(c), 0x3400..=0x9FFF | 0xF900..=0xFAFF))
 }
 
-/// The columns `text` takes on a terminal: two for a CJK character.
+/// The columns `text` takes on a terminal: its display width, two for a
+/// CJK character, as Unicode's East Asian Width has it.
 pub fn columns(text: &str) -> usize {
-    text.chars()
-        .map(|c| match u32::from(c) {
-            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF => 2,
-            0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 => 2,
-            _ => 1,
-        })
-        .sum()
+    unicode_width::UnicodeWidthStr::width(text)
 }
 
 /// Runs `program` with `args` under `--lang zh` and checks that every line
