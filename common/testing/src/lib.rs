@@ -803,3 +803,40 @@ pub fn look_command(output: &str) -> Option<String> {
     let (_, command) = output.rsplit_once("look from another terminal: ")?;
     Some(command.lines().next()?.trim().to_owned())
 }
+
+/// One line of `/proc/locks`, as a hint shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLine {
+    pub inode: u64,
+    pub pid: i32,
+    /// `->`: the process waits for the lock, blocked.
+    pub waiting: bool,
+}
+
+/// Runs `command` in `sh`, as pasted into a terminal, and returns the lines
+/// of `/proc/locks` it printed:
+/// "1: FLOCK  ADVISORY  WRITE 12345 fe:00:4711 0 EOF", "1: -> FLOCK …".
+pub fn locks_shown_by(command: &str) -> Vec<LockLine> {
+    let out = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .unwrap_or_else(|e| panic!("sh -c {command}: {e}"));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.contains("FLOCK") || line.contains("POSIX"))
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let at = fields
+                .iter()
+                .position(|f| f.matches(':').count() == 2)
+                .unwrap_or_else(|| panic!("no MAJ:MIN:INODE in {line}"));
+            let inode = fields[at].rsplit(':').next().and_then(|i| i.parse().ok());
+            let pid = fields.get(at - 1).and_then(|p| p.parse().ok());
+            LockLine {
+                inode: inode.unwrap_or_else(|| panic!("no inode in {line}")),
+                pid: pid.unwrap_or_else(|| panic!("no pid in {line}")),
+                waiting: fields.get(1) == Some(&"->"),
+            }
+        })
+        .collect()
+}
