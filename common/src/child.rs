@@ -226,6 +226,9 @@ fn run_child<R: IntoExitStatus>(
     old_mask: &nix::sys::signal::SigSet,
     target: impl FnOnce() -> R,
 ) -> ! {
+    // Named first, so that it is found under its own name in `ps` from the
+    // start, and every line it writes carries it.
+    log::become_child(name, ordinal);
     signals::default_handling_in_child();
     let _ = prctl_set_pdeathsig(Some(Signal::SIGTERM), Pid::from_raw(parent));
     // The list of children still holds the parent's, until this process
@@ -239,7 +242,6 @@ fn run_child<R: IntoExitStatus>(
     FORKED_ALONGSIDE.store(false, Ordering::SeqCst);
     // fork does not pass the subreaper attribute on.
     SUBREAPER.store(false, Ordering::SeqCst);
-    log::become_child(name, ordinal);
     timing::draws_for(name);
     signals::restore(old_mask);
     let status = catch_unwind(AssertUnwindSafe(|| {

@@ -29,7 +29,7 @@ pub struct Lock {
 #[derive(Debug)]
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct Guard {
-    _file: File,
+    file: File,
 }
 
 /// Whether this lesson made a lock, for the verdict to say what it means.
@@ -100,7 +100,7 @@ impl Lock {
             }
         }
         Ok(Guard {
-            _file: lock.into_inner(),
+            file: lock.into_inner(),
         })
     }
 }
@@ -111,16 +111,60 @@ impl Guard {
     /// the others wait for the lock.
     pub fn release(self) -> Result<()> {
         let lesson = nix::unistd::getppid();
-        crate::pause(
-            "lock",
-            &tr!(
-                "{} still holds the lock; whoever asks for it now waits, blocked in flock",
-                crate::log::who()
+        let what = tr!(
+            "{} still holds the lock; whoever asks for it now waits, blocked in flock",
+            crate::log::who()
+        );
+        let ps = format!("ps -o pid,stat,wchan:14,comm --ppid {lesson}");
+        // This lesson's lock only, not every lock of the system.
+        let (what, look) = match proc_locks_name(&self.file) {
+            Some(id) => (
+                what + &tr!(
+                    "; /proc/locks lists this lock with its holder's pid, and each line \
+                     marked -> under it is a process blocked waiting for it"
+                ),
+                format!("{ps}; grep ' {id} ' /proc/locks"),
             ),
-            &format!("ps -o pid,stat,wchan:14,comm --ppid {lesson}; grep FLOCK /proc/locks"),
-        )?;
+            None => (what, ps),
+        };
+        crate::pause("lock", &what, &look)?;
         drop(self);
         Ok(())
+    }
+}
+
+/// How `/proc/locks` names the file `file`: `MAJ:MIN:INODE`, the device in
+/// hex. Taken from the lock's own line in `/proc/self/fdinfo/FD`, written
+/// as `/proc/locks` is; else made from `fstat`, whose device may differ
+/// from the lock's on btrfs or overlayfs. `None` where there is no
+/// `/proc/locks` (macOS).
+fn proc_locks_name(file: &File) -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let fdinfo = format!("/proc/self/fdinfo/{}", file.as_raw_fd());
+        // "lock:\t1: FLOCK  ADVISORY  WRITE 12345 fe:00:10150058 0 EOF"
+        let listed = std::fs::read_to_string(fdinfo).ok().and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("lock:"))?;
+            let id = line
+                .split_whitespace()
+                .find(|f| f.matches(':').count() == 2)?;
+            Some(id.to_owned())
+        });
+        listed.or_else(|| {
+            let meta = file.metadata().ok()?;
+            let (major, minor) = (
+                nix::sys::stat::major(meta.dev()),
+                nix::sys::stat::minor(meta.dev()),
+            );
+            Some(format!("{major:02x}:{minor:02x}:{}", meta.ino()))
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = file;
+        None
     }
 }
 

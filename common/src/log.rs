@@ -66,8 +66,17 @@ pub(crate) fn init(trace: File, path: &Path, copy: Option<File>) {
     });
 }
 
-/// Called in a freshly forked child: from now on its lines carry `name`.
+/// Called in a freshly forked child: from now on its lines carry `name`,
+/// and on Linux `ps`, `pstree` and `/proc/PID/comm` show it by that name too
+/// (`prctl(PR_SET_NAME)`), not by the program's, which only the lesson's
+/// main process keeps. The kernel keeps 15 bytes of a name and drops the
+/// rest; the lessons' longest is `buyer-4000`, 10 bytes. macOS has no such
+/// call: there every child keeps the program's name.
 pub(crate) fn become_child(name: &str, ordinal: usize) {
+    #[cfg(target_os = "linux")]
+    if let Ok(name) = std::ffi::CString::new(name) {
+        let _ = nix::sys::prctl::set_name(&name);
+    }
     let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
     who.name = name.to_owned();
     who.colour = Some(PALETTE[ordinal % PALETTE.len()]);

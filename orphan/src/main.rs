@@ -189,14 +189,23 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
         prctl_set_pdeathsig(Some(Signal::SIGTERM), adopter)?;
     }
     let me = getpid();
+    // ps and pstree show C as C, the name it gave itself; its command line,
+    // which `args` would show, is still the lesson's.
+    let mut what = tr!(
+        "C (pid {}) is an orphan: its parent is now pid {}",
+        me,
+        adopter
+    );
+    if adopter == lesson {
+        what += &tr!(
+            " (this lesson, main in the log: ps and pstree show it under the program's name, {})",
+            comm
+        );
+    }
     common::pause(
         "orphan",
-        &tr!(
-            "C (pid {}) is an orphan: its parent is now pid {}",
-            me,
-            adopter
-        ),
-        &format!("ps -o pid,ppid,stat,args -p {me}; pstree -ps {me}"),
+        &what,
+        &format!("ps -o pid,ppid,stat,comm -p {me}; pstree -ps {me}"),
     )?;
     sleep_like_seed();
     event(

@@ -152,7 +152,8 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
         ),
     );
     // What `ps` says of it, as TLPI's make_zombie.c shows with system("ps").
-    ps(&["-o", "pid,ppid,stat,args", "-p", &pid.to_string()]);
+    let shown = ps(&["-o", "pid,ppid,stat,args", "-p", &pid.to_string()]);
+    explain_ps(&shown, pid, "child");
     // SIGKILL cannot end what has ended already: only wait4 removes it.
     nix::sys::signal::kill(pid, Signal::SIGKILL).context("kill")?;
     let state = system::process(pid.as_raw()).map(|p| p.state.to_string());
@@ -419,15 +420,78 @@ fn between_parts() -> Result<()> {
     common::check_stop()
 }
 
-/// Runs `ps` with `args` and shows what it prints, line by line.
-pub(crate) fn ps(args: &[&str]) {
+/// Runs `ps` with `args` and shows what it prints, line by line; returns it.
+pub(crate) fn ps(args: &[&str]) -> String {
     match std::process::Command::new("ps").args(args).output() {
         Ok(out) => {
             say(format!("$ ps {}", args.join(" ")));
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            for line in text.lines() {
                 say(format!("  {line}"));
             }
+            text
         }
-        Err(e) => say(tr!("(cannot run ps here: {})", e)),
+        Err(e) => {
+            say(tr!("(cannot run ps here: {})", e));
+            String::new()
+        }
+    }
+}
+
+/// Says what the line `ps -o pid,ppid,stat,args` printed for the zombie
+/// `pid` shows, and only what it shows: each letter of its STAT, a name in
+/// brackets, `<defunct>`, and the lesson as its parent. `name` is what the
+/// log calls the zombie.
+fn explain_ps(shown: &str, pid: Pid, name: &str) {
+    let pid = pid.to_string();
+    let Some(fields) = shown
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| fields.first() == Some(&pid.as_str()))
+    else {
+        return;
+    };
+    let [_, ppid, stat, command @ ..] = fields.as_slice() else {
+        return;
+    };
+    for letter in stat.chars() {
+        let meaning = match letter {
+            'Z' => tr!("the zombie state: it has ended, and its parent has not reaped it yet"),
+            '+' => tr!(
+                "it is in the foreground process group of its terminal, the one Ctrl-C is sent to"
+            ),
+            'N' => tr!("it runs at a low priority (nice)"),
+            '<' => tr!("it runs at a high priority"),
+            _ => tr!("see PROCESS STATE CODES in man ps"),
+        };
+        say(tr!("STAT {}: {}", letter, meaning));
+    }
+    let command = command.join(" ");
+    if let Some((shown_as, _)) = command.strip_prefix('[').and_then(|c| c.split_once(']')) {
+        say(tr!(
+            "[{}]: ps puts the name in brackets when a process has no command line left; a \
+             zombie's went with its memory",
+            shown_as
+        ));
+        say(if shown_as == name {
+            tr!(
+                "{}: the name the child gave itself as it started (prctl PR_SET_NAME), the one \
+                 the log calls it by",
+                shown_as
+            )
+        } else {
+            tr!("{}: the program's name, which the child kept", shown_as)
+        });
+    }
+    if command.contains("<defunct>") {
+        say(tr!("<defunct>: what ps calls a zombie"));
+    }
+    if *ppid == getpid().to_string() {
+        let program = system::process(getpid().as_raw()).map(|p| p.comm);
+        say(tr!(
+            "PPID {}: this lesson, main in the log; ps lists it under the program's name, {}",
+            ppid,
+            program.unwrap_or_default()
+        ));
     }
 }

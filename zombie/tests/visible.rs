@@ -34,12 +34,18 @@ fn ps_shows_the_zombie_and_kill_9_leaves_it() {
     if has_ps {
         let shown = run.stdout.lines().any(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            // "  0.226s   12286 main        12287 12286 Z    [zombie] <defunct>"
+            // "  0.226s   12286 main        12287 12286 Z    [child] <defunct>"
             fields.get(3) == Some(&pid.as_str())
                 && fields[4..].iter().any(|f| f.starts_with('Z'))
                 && line.contains("<defunct>")
         });
         assert!(shown, "no ps line for pid {pid}\n{}", run.output());
+        stat_explained(&run.stdout, &pid);
+        // The name in brackets is the one the log gives the child (Linux).
+        if cfg!(target_os = "linux") {
+            assert!(run.stdout.contains("[child] <defunct>"), "{}", run.output());
+            assert!(run.stdout.contains("child: the name the child gave itself"));
+        }
     } else {
         println!("skipped the ps part: ps is not installed here");
     }
@@ -47,6 +53,63 @@ fn ps_shows_the_zombie_and_kill_9_leaves_it() {
     assert_eq!(kill.len(), 1, "{}", run.output());
     assert_eq!(kill[0].fields["of"].as_i64(), Some(i64::from(child.pid)));
     assert_eq!(kill[0].fields["state"], "Z", "{}", run.output());
+}
+
+/// The STAT that `ps` printed for the zombie `pid` in `stdout`, checked to
+/// be explained letter by letter, each letter once, in its order, and no
+/// other: "STAT Z: …", "STAT +: …".
+fn stat_explained(stdout: &str, pid: &str) -> String {
+    let texts: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|line| line.split_whitespace().skip(3).collect())
+        .collect();
+    // "  0.226s   12286 main        12287 12286 Z+   [child] <defunct>"
+    let stat = texts
+        .iter()
+        .find(|t| t.first() == Some(&pid))
+        .and_then(|t| t.get(2))
+        .unwrap_or_else(|| panic!("no ps line for pid {pid}\n{stdout}"));
+    let explained: String = texts
+        .iter()
+        .filter(|t| t.first() == Some(&"STAT"))
+        .filter_map(|t| t.get(1)?.strip_suffix(':'))
+        .collect();
+    assert_eq!(&explained, stat, "{stdout}");
+    stat.to_string()
+}
+
+/// In a terminal, the zombie is in the terminal's foreground process group
+/// and `ps` says so with a `+`; the lesson explains the `+` then, and only
+/// then (the run of the test above has no terminal, and no `+`). Needs
+/// `script` (util-linux) for the terminal.
+#[test]
+fn the_plus_of_stat_is_explained_when_ps_shows_it() {
+    let has_script = Command::new("script")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_script {
+        println!("skipped: no `script` (util-linux) to give the lesson a terminal");
+        return;
+    }
+    let inside = format!("stty cols 300 rows 50; exec '{LESSON}' --speed max --flood 3 --cpu-ms 0");
+    let out = lesson_testing::output(
+        Command::new("script")
+            .args(["-qefc", &inside, "/dev/null"])
+            .env("LESSON_LANG", "en"),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{}\n{text}", out.status);
+    let pid = text
+        .lines()
+        .find(|l| l.contains(" child ") && l.contains("burns"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no line of the child\n{text}"));
+    let stat = stat_explained(&text, pid);
+    assert!(stat.contains('+'), "{text}");
+    assert!(text.contains("foreground process group"), "{text}");
 }
 
 /// Part 4: waiting for each child, a SIGCHLD handler and ignoring SIGCHLD

@@ -771,3 +771,67 @@ pub fn timeline_stays_aligned_in_chinese(program: &str, args: &[&str]) {
     assert!(zh.iter().all(|&c| c == zh[0]), "{zh:?}");
     assert_eq!(zh, en);
 }
+
+/// The processes of a lesson's trace still in its process group `lesson`
+/// (the lesson's pid), each once: its pid, its name in the log, and the
+/// name the kernel keeps for it (`/proc/PID/comm`), the one `ps` and
+/// `pstree` show. One that has ended and been reaped is left out, and so
+/// is a pid that a process outside the lesson has taken since (a pid
+/// another of its processes took is named by that one's records, the last).
+pub fn kernel_names(lesson: i32, records: &[Record]) -> Vec<(i32, String, String)> {
+    let mut who = std::collections::BTreeMap::new();
+    for r in records {
+        who.insert(r.pid, r.who.clone());
+    }
+    who.into_iter()
+        .filter(|(pid, _)| system::process(*pid).is_some_and(|p| p.pgid == lesson))
+        .filter_map(|(pid, who)| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            Some((pid, who, comm.trim_end().to_owned()))
+        })
+        .collect()
+}
+
+/// The command the last `--pause` hint in `output` says to look with, as a
+/// learner would paste it: that of the step the lesson is paused at.
+pub fn look_command(output: &str) -> Option<String> {
+    let (_, command) = output.rsplit_once("look from another terminal: ")?;
+    Some(command.lines().next()?.trim().to_owned())
+}
+
+/// One line of `/proc/locks`, as a hint shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLine {
+    pub inode: u64,
+    pub pid: i32,
+    /// `->`: the process waits for the lock, blocked.
+    pub waiting: bool,
+}
+
+/// Runs `command` in `sh`, as pasted into a terminal, and returns the lines
+/// of `/proc/locks` it printed:
+/// "1: FLOCK  ADVISORY  WRITE 12345 fe:00:4711 0 EOF", "1: -> FLOCK …".
+pub fn locks_shown_by(command: &str) -> Vec<LockLine> {
+    let out = Command::new("sh")
+        .args(["-c", command])
+        .output()
+        .unwrap_or_else(|e| panic!("sh -c {command}: {e}"));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.contains("FLOCK") || line.contains("POSIX"))
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let at = fields
+                .iter()
+                .position(|f| f.matches(':').count() == 2)
+                .unwrap_or_else(|| panic!("no MAJ:MIN:INODE in {line}"));
+            let inode = fields[at].rsplit(':').next().and_then(|i| i.parse().ok());
+            let pid = fields.get(at - 1).and_then(|p| p.parse().ok());
+            LockLine {
+                inode: inode.unwrap_or_else(|| panic!("no inode in {line}")),
+                pid: pid.unwrap_or_else(|| panic!("no pid in {line}")),
+                waiting: fields.get(1) == Some(&"->"),
+            }
+        })
+        .collect()
+}
