@@ -160,10 +160,13 @@ const UNITS: [&str; 14] = [
     "s", "ms", "µs", "us", "ns", "min", "%", "KB", "kB", "KiB", "MB", "MiB", "GB", "GiB",
 ];
 
+/// Words that name the number after them, read as one: `pid 9484`.
+const LABELS: [&str; 5] = ["pid", "ppid", "status", "seed", "uid"];
+
 /// `text` with each space between a number and its unit made one that
 /// does not break: a unit of [`UNITS`], or a Chinese character after a
 /// number (`3 秒`, `3 张`); and each between an option and its number
-/// (`--seed 42`), which are pasted together. `None` if there is none, or if `text` has its
+/// (`--seed 42`), which are pasted together, or a label of [`LABELS`] and its number. `None` if there is none, or if `text` has its
 /// own no-break spaces (which must stay as they are).
 fn glue_units(text: &str) -> Option<String> {
     if text.contains(GLUE) {
@@ -179,7 +182,8 @@ fn glue_units(text: &str) -> Option<String> {
                 .rsplit(|w: char| !(w.is_ascii_alphanumeric() || w == '-'))
                 .next()
                 .unwrap_or_default();
-            number || (word.starts_with("--") && after.starts_with(|d: char| d.is_ascii_digit()))
+            let labelled = word.starts_with("--") || LABELS.contains(&word);
+            number || (labelled && after.starts_with(|d: char| d.is_ascii_digit()))
         };
         glued.push(if glue { GLUE } else { c });
         changed |= glue;

@@ -461,7 +461,7 @@ fn the_lessons_wrap_to_the_terminal() {
                     assert!(pid.parse::<u32>().is_ok(), "{what}: {commands:?}\n{text}");
                     assert_eq!(
                         commands[0],
-                        format!("ps -o pid,ppid,stat,args -p {pid}; pstree -ps {pid}"),
+                        format!("ps -o pid,ppid,stat,comm -p {pid}; pstree -ps {pid}"),
                         "{what}: {commands:?}\n{text}"
                     );
                 }
