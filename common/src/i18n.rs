@@ -5,8 +5,11 @@
 //! or `{0}`, `{1}` … to reorder them, with `{:.3}`, `{:>7}` as in `format!`.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::fmt::{Display, Write};
 use std::sync::OnceLock;
+
+use clap::ValueEnum;
 
 /// The language a lesson speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +30,7 @@ const COMMON: &[&str] = &[
     include_str!("../zh/quiz.txt"),
     include_str!("../zh/sale.txt"),
     include_str!("../zh/file.txt"),
+    include_str!("../zh/options.txt"),
 ];
 
 /// Fixes the language for this lesson and its children; `lesson` is the
@@ -55,6 +59,34 @@ pub(crate) fn from_locale() -> Lang {
     } else {
         Lang::En
     }
+}
+
+/// The language as `run` would decide it after parsing, decided before, so
+/// that `--help` and clap's errors speak it too: `--lang zh|en` in `args`
+/// (a value clap will refuse counts as none), else `LESSON_LANG` if set and
+/// not empty, else the locale.
+pub(crate) fn from_args(args: &[OsString]) -> Lang {
+    let mut given = None;
+    let mut words = args.iter().skip(1).map(|a| a.to_str());
+    while let Some(word) = words.next() {
+        let value = match word {
+            Some("--") => break,
+            Some("--lang") => words.next().flatten(),
+            Some(word) => word.strip_prefix("--lang="),
+            None => None,
+        };
+        if let Some(lang) = value.and_then(|v| Lang::from_str(v, false).ok()) {
+            given = Some(lang);
+        }
+    }
+    given
+        .or_else(|| {
+            std::env::var("LESSON_LANG")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .and_then(|v| Lang::from_str(&v, false).ok())
+        })
+        .unwrap_or_else(from_locale)
 }
 
 /// The language in force.
