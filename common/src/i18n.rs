@@ -9,7 +9,10 @@ use std::ffi::OsString;
 use std::fmt::{Display, Write};
 use std::sync::OnceLock;
 
-use clap::ValueEnum;
+use clap::builder::{Resettable, StyledStr};
+use clap::{Arg, ArgAction, Command, ValueEnum};
+
+use crate::tr;
 
 /// The language a lesson speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -126,6 +129,110 @@ pub fn tr(template: &str, args: &[&dyn Display]) -> String {
             .map_or(template, String::as_str),
     };
     fill(template, args)
+}
+
+/// `english`, a whole text (no placeholders: braces are its own), in the
+/// language in force.
+fn text(english: &str) -> String {
+    match lang() {
+        Lang::En => english.to_owned(),
+        Lang::Zh => CATALOG
+            .get()
+            .and_then(|c| c.get(english))
+            .map_or(english, String::as_str)
+            .to_owned(),
+    }
+}
+
+/// `command` with its `--help` in the language in force: its about and
+/// after-help, each argument's help, and clap's own words ("Usage:",
+/// "Options:", "[default: …]", "Print help"). In English, left as it is.
+pub(crate) fn help(command: Command) -> Command {
+    if lang() == Lang::En {
+        return command;
+    }
+    let translate = translated;
+    let (about, long_about) = (
+        translate(command.get_about()),
+        translate(command.get_long_about()),
+    );
+    let (after, long_after) = (
+        translate(command.get_after_help()),
+        translate(command.get_after_long_help()),
+    );
+    let usage = tr!(
+        "{} [OPTIONS]",
+        command.get_bin_name().unwrap_or(command.get_name())
+    );
+    command
+        .about(about)
+        .long_about(long_about)
+        .after_help(after)
+        .after_long_help(long_after)
+        .override_usage(usage)
+        .help_template(format!(
+            "{{about-with-newline}}\n{}\n\n{}\n{{options}}{{after-help}}",
+            tr!("Usage: {}", "{usage}"),
+            tr!("Options:")
+        ))
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help(tr!("Print help")),
+        )
+        .mut_args(arg_help)
+}
+
+/// A help text of clap's in the language in force; none stays none.
+fn translated(english: Option<&StyledStr>) -> Resettable<StyledStr> {
+    english.map_or(Resettable::Reset, |s| {
+        Resettable::Value(text(&s.to_string()).into())
+    })
+}
+
+/// `arg` with its help in the language in force, followed by what clap would
+/// add to it in English: its variable, its default, its possible values.
+fn arg_help(arg: Arg) -> Arg {
+    let takes_values = arg.get_action().takes_values();
+    let mut help: Vec<String> = arg
+        .get_help()
+        .map(|h| text(&h.to_string()))
+        .into_iter()
+        .collect();
+    if let Some(env) = arg.get_env().filter(|_| !arg.is_hide_env_set()) {
+        let name = env.to_string_lossy();
+        help.push(match arg.is_hide_env_values_set() {
+            true => tr!("[env: {}]", name),
+            false => {
+                let value = std::env::var_os(env).unwrap_or_default();
+                tr!("[env: {}={}]", name, value.to_string_lossy())
+            }
+        });
+    }
+    let defaults = arg.get_default_values();
+    if takes_values && !arg.is_hide_default_value_set() && !defaults.is_empty() {
+        let defaults: Vec<_> = defaults.iter().map(|d| d.to_string_lossy()).collect();
+        help.push(tr!("[default: {}]", defaults.join(" ")));
+    }
+    let values: Vec<String> = arg
+        .get_possible_values()
+        .iter()
+        .filter(|_| takes_values)
+        .filter(|v| !v.is_hide_set())
+        .map(|v| v.get_name().to_owned())
+        .collect();
+    if !values.is_empty() && !arg.is_hide_possible_values_set() {
+        help.push(tr!("[possible values: {}]", values.join("、")));
+    }
+    let long_help = translated(arg.get_long_help());
+    arg.help(help.join(" "))
+        .long_help(long_help)
+        .hide_env(true)
+        .hide_default_value(takes_values)
+        .hide_possible_values(takes_values)
 }
 
 /// Puts `args` into the placeholders of `template`.

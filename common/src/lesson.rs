@@ -173,13 +173,13 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
 
 /// The lesson's `Args`, the options every lesson has (flattened in them),
 /// and the files its other options name, which the trace must not be. The
-/// language is fixed first: the parsers of the options speak it.
+/// language is fixed first: the parsers of the options and `--help` speak it.
 fn parse<A: Lesson>() -> (A, Options, Vec<PathBuf>) {
     let argv: Vec<OsString> = std::env::args_os().collect();
     i18n::init(i18n::from_args(&argv), A::ZH);
     let command = A::command();
     let lesson = command.get_name().to_owned();
-    let command = command.bin_name(&lesson);
+    let command = i18n::help(command.bin_name(&lesson));
     let _ = NAME.set(lesson);
     let parsed = command.try_get_matches_from(argv).and_then(|m| {
         let inputs = m
