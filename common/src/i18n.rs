@@ -10,6 +10,7 @@ use std::fmt::{Display, Write};
 use std::sync::OnceLock;
 
 use clap::builder::{Resettable, StyledStr};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command, ValueEnum};
 
 use crate::tr;
@@ -233,6 +234,107 @@ fn arg_help(arg: Arg) -> Arg {
         .hide_env(true)
         .hide_default_value(takes_values)
         .hide_possible_values(takes_values)
+}
+
+/// Clap's error `e` as one line in the language in force; `None` in
+/// English, where clap's own first line is said.
+pub(crate) fn usage_error(e: &clap::Error) -> Option<String> {
+    if lang() == Lang::En {
+        return None;
+    }
+    let get = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) => Some(v.join("、")),
+        Some(ContextValue::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let arg = get(ContextKind::InvalidArg).unwrap_or_default();
+    let value = get(ContextKind::InvalidValue).unwrap_or_default();
+    let number = |kind| get(kind).unwrap_or_default();
+    Some(match e.kind() {
+        ErrorKind::UnknownArgument => match get(ContextKind::SuggestedArg) {
+            Some(similar) => tr!(
+                "unexpected argument '{}' found; did you mean '{}'?",
+                arg,
+                similar
+            ),
+            None => tr!("unexpected argument '{}' found", arg),
+        },
+        ErrorKind::InvalidValue if value.is_empty() => {
+            tr!("a value is required for '{}' but none was supplied", arg)
+        }
+        ErrorKind::InvalidValue => match get(ContextKind::ValidValue) {
+            Some(valid) => tr!(
+                "invalid value '{}' for '{}' (possible values: {})",
+                value,
+                arg,
+                valid
+            ),
+            None => tr!("invalid value '{}' for '{}'", value, arg),
+        },
+        ErrorKind::ValueValidation => {
+            let why = std::error::Error::source(e).map(|s| reason(&s.to_string()));
+            tr!(
+                "invalid value '{}' for '{}': {}",
+                value,
+                arg,
+                why.unwrap_or_default()
+            )
+        }
+        ErrorKind::TooManyValues => tr!(
+            "unexpected value '{}' for '{}' found; no more were expected",
+            value,
+            arg
+        ),
+        ErrorKind::TooFewValues => tr!(
+            "{} values required by '{}'; only {} given",
+            number(ContextKind::MinValues),
+            arg,
+            number(ContextKind::ActualNumValues)
+        ),
+        ErrorKind::WrongNumberOfValues => tr!(
+            "{} values required for '{}' but {} given",
+            number(ContextKind::ExpectedNumValues),
+            arg,
+            number(ContextKind::ActualNumValues)
+        ),
+        ErrorKind::ArgumentConflict => match get(ContextKind::PriorArg) {
+            Some(prior) if prior == arg => {
+                tr!("the argument '{}' cannot be used multiple times", arg)
+            }
+            Some(prior) => tr!("the argument '{}' cannot be used with '{}'", arg, prior),
+            None => tr!(
+                "the argument '{}' cannot be used with the others given",
+                arg
+            ),
+        },
+        ErrorKind::NoEquals => tr!("equal sign is needed when assigning values to '{}'", arg),
+        ErrorKind::MissingRequiredArgument => tr!(
+            "the following required arguments were not provided: {}",
+            arg
+        ),
+        ErrorKind::InvalidUtf8 => tr!("invalid UTF-8 was detected in one or more arguments"),
+        _ => tr!("bad arguments"),
+    })
+}
+
+/// Why clap refused a value, in the language in force: the words of the
+/// parsers clap has for numbers (the lessons' own parsers say theirs
+/// through `tr!`).
+fn reason(why: &str) -> String {
+    let range = why
+        .split_once(" is not in ")
+        .and_then(|(_, range)| range.split_once("..="));
+    if let Some((low, high)) = range {
+        return tr!("must be from {} to {}", low, high);
+    }
+    match why {
+        "invalid digit found in string" => tr!("invalid digit found in string"),
+        "cannot parse integer from empty string" => tr!("cannot parse integer from empty string"),
+        "number too large to fit in target type" => tr!("number too large to fit in target type"),
+        "number too small to fit in target type" => tr!("number too small to fit in target type"),
+        why => why.to_owned(),
+    }
 }
 
 /// Puts `args` into the placeholders of `template`.

@@ -173,7 +173,7 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
 
 /// The lesson's `Args`, the options every lesson has (flattened in them),
 /// and the files its other options name, which the trace must not be. The
-/// language is fixed first: the parsers of the options and `--help` speak it.
+/// language is fixed first, for `--help` and clap's errors to speak it.
 fn parse<A: Lesson>() -> (A, Options, Vec<PathBuf>) {
     let argv: Vec<OsString> = std::env::args_os().collect();
     i18n::init(i18n::from_args(&argv), A::ZH);
@@ -207,7 +207,8 @@ fn parse<A: Lesson>() -> (A, Options, Vec<PathBuf>) {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("bad arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            log::plain_error(format!("{}: {first} (see --help)", name()));
+            let first = i18n::usage_error(&e).unwrap_or_else(|| first.to_owned());
+            log::plain_error(format!("{}: {}", name(), tr!("{} (see --help)", first)));
             std::process::exit(2);
         }
     }
