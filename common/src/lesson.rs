@@ -2,6 +2,7 @@
 //! reaps every child on every path (normal end, error, panic, Ctrl-C), like
 //! Python's main process, which waits for its children before it exits.
 
+use std::ffi::OsString;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -105,7 +106,6 @@ const MIN_OPEN_FILES: u64 = 16;
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
 pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let (args, options, inputs) = parse::<A>();
-    i18n::init(options.lang.unwrap_or_else(i18n::from_locale), A::ZH);
     if let Err(e) = begin(&options, &args.processes(), &inputs) {
         log::plain_error(format!("{}: {e}", name()));
         remove_scratch_dir();
@@ -172,13 +172,16 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
 }
 
 /// The lesson's `Args`, the options every lesson has (flattened in them),
-/// and the files its other options name, which the trace must not be.
-fn parse<A: Parser>() -> (A, Options, Vec<PathBuf>) {
+/// and the files its other options name, which the trace must not be. The
+/// language is fixed first, for `--help` and clap's errors to speak it.
+fn parse<A: Lesson>() -> (A, Options, Vec<PathBuf>) {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    i18n::init(i18n::from_args(&argv), A::ZH);
     let command = A::command();
     let lesson = command.get_name().to_owned();
-    let command = command.bin_name(&lesson);
+    let command = i18n::help(command.bin_name(&lesson));
     let _ = NAME.set(lesson);
-    let parsed = command.try_get_matches().and_then(|m| {
+    let parsed = command.try_get_matches_from(argv).and_then(|m| {
         let inputs = m
             .ids()
             .filter(|id| id.as_str() != "trace")
@@ -204,7 +207,8 @@ fn parse<A: Parser>() -> (A, Options, Vec<PathBuf>) {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("bad arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            log::plain_error(format!("{}: {first} (see --help)", name()));
+            let first = i18n::usage_error(&e).unwrap_or_else(|| first.to_owned());
+            log::plain_error(format!("{}: {}", name(), tr!("{} (see --help)", first)));
             std::process::exit(2);
         }
     }

@@ -58,14 +58,19 @@ pub struct Office {
 /// run through the link and one through the real name share one lock.
 fn real_path(arg: &str) -> std::result::Result<PathBuf, String> {
     if arg.is_empty() {
-        return Err("give a path".to_owned());
+        return Err(tr!("give a path"));
     }
     let path = PathBuf::from(arg);
     if !path.is_symlink() {
         return Ok(path);
     }
-    std::fs::canonicalize(&path)
-        .map_err(|e| format!("{arg} is a symbolic link to nothing that can be reached ({e})"))
+    std::fs::canonicalize(&path).map_err(|e| {
+        tr!(
+            "{} is a symbolic link to nothing that can be reached ({})",
+            arg,
+            e
+        )
+    })
 }
 
 /// How a buyer ended; its exit status tells its parent.

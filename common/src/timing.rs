@@ -29,8 +29,11 @@ impl std::str::FromStr for Speed {
         }
         match s.parse::<f64>() {
             Ok(n) if (MIN..=MAX).contains(&n) => Ok(Speed::Times(n)),
-            _ => Err(format!(
-                "'{s}' is not a speed: give a number from {MIN} to {MAX}, or 'max'"
+            _ => Err(crate::tr!(
+                "'{}' is not a speed: give a number from {} to {}, or 'max'",
+                s,
+                MIN,
+                MAX
             )),
         }
     }

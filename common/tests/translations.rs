@@ -82,31 +82,38 @@ fn placeholders(text: &str) -> usize {
     text.replace("{{", "").matches('{').count()
 }
 
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const LESSONS: [&str; 7] = [
+    "zombie",
+    "orphan",
+    "printer-v1",
+    "printer-v2",
+    "printer-v3",
+    "ticket-unsafe",
+    "ticket-locked",
+];
+
+/// The catalog `krate` reads: `common/zh/*.txt`, then its own `zh.txt`.
+fn catalog(krate: &str) -> HashMap<String, String> {
+    let mut catalog = HashMap::new();
+    for entry in std::fs::read_dir(root().join("common/zh")).expect("common/zh") {
+        catalog.extend(parse(&read(entry.expect("entry").path())));
+    }
+    if krate != "common" {
+        catalog.extend(parse(&read(root().join(krate).join("zh.txt"))));
+    }
+    catalog
+}
+
 #[test]
 fn every_template_has_its_chinese() {
-    let read =
-        |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut common_catalog = HashMap::new();
-    for entry in std::fs::read_dir(root().join("common/zh")).expect("common/zh") {
-        common_catalog.extend(parse(&read(entry.expect("entry").path())));
-    }
-    let crates = [
-        "common",
-        "zombie",
-        "orphan",
-        "printer-v1",
-        "printer-v2",
-        "printer-v3",
-        "ticket-unsafe",
-        "ticket-locked",
-    ];
     let mut missing = Vec::new();
     let mut counted = 0;
-    for krate in crates {
-        let mut catalog = common_catalog.clone();
-        if krate != "common" {
-            catalog.extend(parse(&read(root().join(krate).join("zh.txt"))));
-        }
+    for krate in std::iter::once("common").chain(LESSONS) {
+        let catalog = catalog(krate);
         let src = root().join(krate).join("src");
         let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
             .expect("src")
@@ -115,11 +122,19 @@ fn every_template_has_its_chinese() {
             .collect();
         files.sort();
         for file in files {
-            let source = read(file.clone());
-            // The i18n module's own documentation shows the macro.
-            if file.ends_with("i18n.rs") {
-                continue;
-            }
+            // A comment's `tr!` (the i18n module's documentation shows the
+            // macro) is no template; blanked, it keeps the line numbers.
+            let source: String = read(file.clone())
+                .lines()
+                .map(|l| {
+                    if l.trim_start().starts_with("//") {
+                        ""
+                    } else {
+                        l
+                    }
+                })
+                .flat_map(|l| [l, "\n"])
+                .collect();
             for (line, text) in templates(&source) {
                 counted += 1;
                 match catalog.get(&text) {
@@ -140,6 +155,40 @@ fn every_template_has_its_chinese() {
         missing.is_empty(),
         "{} of {counted} without Chinese:\n{}",
         missing.len(),
+        missing.join("\n")
+    );
+}
+
+/// `--help` is read too: the help of each option the lessons share and each
+/// lesson's about line (its package's description) are in the catalogs.
+/// The lessons' own options are checked on the lessons, by their
+/// `--lang zh --help`.
+#[test]
+fn every_shared_option_and_about_line_has_its_chinese() {
+    let shared = catalog("common");
+    let command = <common::Options as clap::Args>::augment_args(clap::Command::new("lesson"));
+    let command = <common::sale::Office as clap::Args>::augment_args(command);
+    let mut missing: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| Some((arg.get_id(), arg.get_help()?.to_string())))
+        .filter(|(_, help)| !shared.contains_key(help))
+        .map(|(id, help)| format!("--{id}: {help:?}"))
+        .collect();
+    assert!(command.get_arguments().count() > 10, "no option found");
+    for lesson in LESSONS {
+        let manifest = read(root().join(lesson).join("Cargo.toml"));
+        let about = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("description = "))
+            .and_then(literal)
+            .unwrap_or_else(|| panic!("{lesson}/Cargo.toml: no description"));
+        if !catalog(lesson).contains_key(&about) {
+            missing.push(format!("{lesson}/zh.txt: {about:?}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "without Chinese:\n{}",
         missing.join("\n")
     );
 }

@@ -2,7 +2,9 @@
 //! reads is Chinese, apart from names, numbers and commands; the trace is
 //! the same in both languages.
 
-use lesson_testing::{event_shapes, run, speaks_chinese, timeline_stays_aligned_in_chinese};
+use lesson_testing::{
+    event_shapes, run, speaks_chinese, timeline_stays_aligned_in_chinese, usage_speaks_chinese,
+};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_printer-v3");
 
@@ -31,4 +33,11 @@ fn the_quiz_is_chinese_too() {
 #[test]
 fn the_timeline_stays_aligned_in_chinese() {
     timeline_stays_aligned_in_chinese(LESSON, &["--speed", "20"]);
+}
+
+/// `--help` and the usage errors in Chinese too, under `--lang zh`,
+/// `LESSON_LANG=zh` or a Chinese locale; in English as they always were.
+#[test]
+fn help_and_usage_errors_are_chinese_too() {
+    usage_speaks_chinese(LESSON);
 }

@@ -2,7 +2,7 @@
 //! reads is Chinese, apart from names, numbers and commands; the trace is
 //! the same in both languages.
 
-use lesson_testing::{event_shapes, run, speaks_chinese};
+use lesson_testing::{event_shapes, run, speaks_chinese, usage_speaks_chinese};
 
 const LESSON: &str = env!("CARGO_BIN_EXE_zombie");
 
@@ -24,4 +24,11 @@ fn the_quiz_is_chinese_too() {
     let zh = speaks_chinese(LESSON, &args, &[4, 2]);
     assert_eq!(zh.code(), Some(0), "{}", zh.output());
     assert_eq!(zh.events("quiz").count(), 2);
+}
+
+/// `--help` and the usage errors in Chinese too, under `--lang zh`,
+/// `LESSON_LANG=zh` or a Chinese locale; in English as they always were.
+#[test]
+fn help_and_usage_errors_are_chinese_too() {
+    usage_speaks_chinese(LESSON);
 }

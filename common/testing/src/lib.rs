@@ -311,6 +311,148 @@ pub fn check_usage(program: &str, description: &str, bad: &[&[&str]]) {
     }
 }
 
+/// Runs `program` with `args` and the variables `env`, the language left to
+/// them alone: no `LESSON_LANG`, and a locale that is not Chinese unless
+/// `env` says so.
+fn run_in(program: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_remove("LESSON_LANG")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8");
+    command.envs(env.iter().copied());
+    output(&mut command)
+}
+
+/// The lines of `text` that are not Chinese: a line with letters needs a
+/// Chinese character, and may keep in English only names (options, values,
+/// variables, commands), never two English words in a row nor clap's own
+/// words.
+pub fn english_lines(text: &str) -> Vec<&str> {
+    const CLAPS: [&str; 9] = [
+        "Usage", "Options", "Print", "help", "default", "env", "possible", "values", "error",
+    ];
+    text.lines()
+        .filter(|line| {
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .map(|t| t.trim_matches(|c: char| "[](),:;.'\"“”".contains(c)))
+                .collect();
+            let english = |w: &&str| w.len() > 1 && w.chars().all(|c| c.is_ascii_alphabetic());
+            let letters = line.chars().any(char::is_alphabetic);
+            letters && !has_chinese(line)
+                || words.windows(2).any(|w| english(&w[0]) && english(&w[1]))
+                || words.iter().any(|w| CLAPS.contains(w))
+        })
+        .collect()
+}
+
+/// `--help` and clap's usage errors speak the language the rest of the
+/// lesson does: Chinese under `--lang zh`, `LESSON_LANG=zh` or a `zh`
+/// locale (an empty `LESSON_LANG` counts as none), with the exit statuses
+/// of English (0 for help; 2 and one line on standard error for bad usage,
+/// the hint at `--help` included); English, as it always was, otherwise.
+pub fn usage_speaks_chinese(program: &str) {
+    let english_help = run_in(program, &["--help"], &[]);
+    let english = String::from_utf8_lossy(&english_help.stdout).into_owned();
+    assert!(
+        english.contains("Usage:") && english.contains("Print help"),
+        "{english}"
+    );
+    let chinese = [
+        (&["--lang", "zh"][..], &[][..]),
+        (&[], &[("LESSON_LANG", "zh")]),
+        (&[], &[("LANG", "zh_CN.UTF-8")]),
+        (&[], &[("LC_ALL", "zh_TW.UTF-8"), ("LESSON_LANG", "")]),
+        (&["--lang=zh"], &[("LESSON_LANG", "en")]),
+    ];
+    for (args, env) in chinese {
+        let help = run_in(program, &[args, &["--help"]].concat(), env);
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert_eq!(help.status.code(), Some(0), "{args:?} {env:?}: {text}");
+        assert!(
+            text.contains("--speed <N|max>") && text.contains("-h, --help"),
+            "{text}"
+        );
+        let english = english_lines(&text);
+        assert!(
+            english.is_empty(),
+            "{args:?} {env:?}: lines not in Chinese:\n{}\n\n{text}",
+            english.join("\n")
+        );
+    }
+    for (args, env) in [
+        (&["--lang", "en"][..], &[("LANG", "zh_CN.UTF-8")][..]),
+        (&[], &[("LESSON_LANG", "en"), ("LANG", "zh_CN.UTF-8")]),
+    ] {
+        let help = run_in(program, &[args, &["--help"]].concat(), env);
+        assert_eq!(help.status.code(), Some(0));
+        assert_eq!(
+            String::from_utf8_lossy(&help.stdout),
+            english,
+            "{args:?} {env:?}"
+        );
+    }
+    let bad: [&[&str]; 5] = [
+        &["--speed", "0"],
+        &["--no-such-option"],
+        &["--speed"],
+        &["--seed", "many"],
+        &["--pause=yes"],
+    ];
+    for args in bad {
+        let english = run_in(program, args, &[]);
+        let said = String::from_utf8_lossy(&english.stderr);
+        assert_eq!(english.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.ends_with(" (see --help)\n") && english_lines(&said).len() == 1,
+            "{said}"
+        );
+        let en = run_in(
+            program,
+            &[&["--lang", "en"], args].concat(),
+            &[("LESSON_LANG", "zh")],
+        );
+        assert_eq!(String::from_utf8_lossy(&en.stderr), said, "{args:?}");
+        assert_eq!(en.status.code(), Some(2));
+        for (lang, env) in [("--lang=zh", &[][..]), ("", &[("LESSON_LANG", "zh")][..])] {
+            let args = [&[lang][..], args].concat();
+            let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+            let zh = run_in(program, &args, env);
+            let err = String::from_utf8_lossy(&zh.stderr);
+            assert_eq!(zh.status.code(), Some(2), "{args:?}: {err}");
+            assert!(zh.stdout.is_empty(), "{args:?} printed to stdout");
+            assert_eq!(
+                err.lines().count(),
+                1,
+                "{args:?} should give one line: {err}"
+            );
+            assert!(err.trim_end().ends_with("（见 --help）"), "{args:?}: {err}");
+            assert!(
+                english_lines(&err).is_empty(),
+                "{args:?} not in Chinese: {err}"
+            );
+        }
+    }
+    // A --lang clap refuses is its error, in the language the rest decides.
+    let refused = run_in(program, &["--lang", "fr"], &[("LESSON_LANG", "zh")]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("fr") && english_lines(&err).is_empty(),
+        "{err}"
+    );
+    let refused = run_in(program, &["--lang", "fr"], &[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid value 'fr'") && !has_chinese(&err),
+        "{err}"
+    );
+}
+
 /// Runs a lesson `command` to the end and collects its output, like
 /// `Command::output`.
 pub fn output(command: &mut Command) -> std::process::Output {
