@@ -99,29 +99,24 @@ pub(crate) fn who() -> String {
 
 /// Prints one line for the learner, prefixed with time, pid and name.
 pub fn say(text: impl Display) {
-    emit(false, &text.to_string(), None);
+    emit(elapsed(), false, &text.to_string(), None);
 }
 
 /// Like [`say`], for a line that ends with `command`, one to paste: on a
 /// terminal too narrow for the line, the command is broken only as it
 /// pastes, with a backslash at the end of each line it goes on from.
 pub(crate) fn say_command(text: impl Display, command: &str) {
-    emit(false, &text.to_string(), Some(command));
+    emit(elapsed(), false, &text.to_string(), Some(command));
 }
 
 /// Like [`say`], on standard error: for what went wrong.
 pub(crate) fn warn(text: impl std::fmt::Display) {
-    emit(true, &text.to_string(), None);
+    emit(elapsed(), true, &text.to_string(), None);
 }
 
-fn emit(to_stderr: bool, text: &str, command: Option<&str>) {
+fn emit(t: f64, to_stderr: bool, text: &str, command: Option<&str>) {
     let colour = WHO.lock().unwrap_or_else(|e| e.into_inner()).colour;
-    let prefix = format!(
-        "{:>7.3}s {:>7} {:<9} ",
-        elapsed(),
-        std::process::id(),
-        who()
-    );
+    let prefix = format!("{:>7.3}s {:>7} {:<9} ", t, std::process::id(), who());
     // Wrapped lines go on under the text, past time, pid and name.
     let indent = " ".repeat(wrap::columns(&prefix));
     let colour = colour.filter(|_| SETUP.get().is_some_and(|s| s.colour));
@@ -234,9 +229,12 @@ pub fn heading(title: &str, text: &str) {
 /// Prints `text`, like [`say`], and records `event` in the trace with
 /// `fields` (a JSON object, or `()` for none).
 pub fn event(event: &str, fields: impl Serialize, text: impl Display) {
-    record(event, fields);
+    // One moment for both, as the trace writes it (to the microsecond): the
+    // line and the timeline drawn from the trace give the same time.
+    let t = (elapsed() * 1e6).round() / 1e6;
+    record_at(t, event, fields);
     if !QUIET.load(Ordering::Relaxed) {
-        say(text);
+        emit(t, false, &text.to_string(), None);
     }
 }
 
@@ -249,11 +247,15 @@ pub(crate) fn quiet() {
 /// Records `event` with `fields` (a JSON object, or `()` for none) in the
 /// trace only: `{"t": …, "pid": …, "ppid": …, "who": …, "event": …, <fields>}`.
 pub fn record(event: &str, fields: impl Serialize) {
+    record_at(elapsed(), event, fields);
+}
+
+fn record_at(t: f64, event: &str, fields: impl Serialize) {
     let Some(setup) = SETUP.get() else {
         return;
     };
     let fields = serde_json::to_value(fields).unwrap_or(Value::Null);
-    let record = json_line(event, &fields);
+    let record = json_line(t, event, &fields);
     for mut file in std::iter::once(&setup.trace).chain(&setup.copy) {
         if let Err(e) = file.write_all(record.as_bytes()) {
             // The lesson's main process says so once, as it ends.
@@ -264,11 +266,11 @@ pub fn record(event: &str, fields: impl Serialize) {
     }
 }
 
-fn json_line(event: &str, fields: &Value) -> String {
+fn json_line(t: f64, event: &str, fields: &Value) -> String {
     let quote = |s: &str| Value::from(s).to_string();
     let mut line = format!(
         "{{\"t\":{:.6},\"pid\":{},\"ppid\":{},\"who\":{},\"event\":{}",
-        elapsed(),
+        t,
         std::process::id(),
         std::os::unix::process::parent_id(),
         quote(&who()),
@@ -326,14 +328,18 @@ mod tests {
 
     #[test]
     fn a_record_is_one_json_object_on_one_line() {
-        let line = json_line("bought", &serde_json::json!({"left": 2, "note": "a\nb"}));
+        let line = json_line(
+            0.0,
+            "bought",
+            &serde_json::json!({"left": 2, "note": "a\nb"}),
+        );
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         let v: Value = serde_json::from_str(&line).expect("valid JSON");
         assert_eq!(v["event"], "bought");
         assert_eq!(v["who"], "main");
         assert_eq!(v["left"], 2);
         assert_eq!(v["note"], "a\nb");
-        let again = json_line("parent", &serde_json::json!({"ppid": 1, "pid": 2}));
+        let again = json_line(0.0, "parent", &serde_json::json!({"ppid": 1, "pid": 2}));
         assert_eq!(again.matches("\"ppid\"").count(), 1, "{again}");
         assert_eq!(again.matches("\"pid\"").count(), 1, "{again}");
         assert!(v["t"].is_f64() && v["pid"].is_u64() && v["ppid"].is_u64());

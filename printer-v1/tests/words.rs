@@ -31,3 +31,14 @@ fn a_column_is_never_called_zero_seconds() {
         .unwrap_or_else(|| panic!("{}", run.output()));
     assert!(!legend.contains("0.000 s"), "{legend}");
 }
+
+/// What the log says of each colleague's printing, the timeline says too,
+/// to the millisecond.
+#[test]
+fn the_log_and_the_timeline_agree() {
+    for _ in 0..3 {
+        let run = run(LESSON, &["--speed", "20", "--workers", "4"]);
+        assert_eq!(run.code(), Some(0), "{}", run.output());
+        lesson_testing::log_agrees_with_timeline(&run);
+    }
+}

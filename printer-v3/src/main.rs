@@ -1,10 +1,11 @@
-//! 版本三 (version 3): all colleagues start at once again, but each must
-//! `acquire` a shared `Lock` before printing. They print one at a time, and
-//! the order comes from who got the lock first: compare who asked with who got.
+//! 版本三 (version 3): all start at once again, but each must `acquire` a
+//! shared `Lock` before printing. They print one at a time, in the order
+//! they got the lock: compare who asked with who got.
 
 use std::process::ExitCode;
 
-use common::{Lesson, Lock, Options, Process, Result, event, sleep_like_seed, tr};
+use common::Lock;
+use common::{Lesson, Options, Process, Result, event, sleep_like_seed, tr};
 
 #[derive(Debug, clap::Parser)]
 #[command(about)]

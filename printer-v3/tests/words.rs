@@ -36,3 +36,14 @@ fn the_start_line_says_what_the_seed_replays_in_a_clause() {
         "{start}"
     );
 }
+
+/// What the log says of each colleague's printing, the timeline says too,
+/// to the millisecond.
+#[test]
+fn the_log_and_the_timeline_agree() {
+    for _ in 0..3 {
+        let run = run(LESSON, &["--speed", "20", "--workers", "4"]);
+        assert_eq!(run.code(), Some(0), "{}", run.output());
+        lesson_testing::log_agrees_with_timeline(&run);
+    }
+}

@@ -1,14 +1,17 @@
-//! 抢票系统 (ticket office), with a lock around each purchase: the same buyers,
-//! but only the holder of the lock may read, take and write back. Watch the
-//! purchases come one at a time, the last buyers find them sold out, and the
-//! reckoning account for every ticket.
+//! 抢票系统 (ticket office), with a lock around each purchase: the same
+//! buyers, but only the holder of the lock may read, take and write back.
+//! Watch the purchases come one at a time, the last buyers find them sold
+//! out, and the reckoning account for every ticket.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use common::Lock;
 use common::log::plural;
 use common::sale::{self, Outcome};
-use common::{Context, Lesson, Lock, Options, Process, Result, event, sleep_like_seed, tr};
+use common::{
+    Context, Lesson, Options, Process, Result, event, sleep_like_seed, tr,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -120,7 +123,7 @@ fn task(file: &Path, mutex: &Lock) -> Result<Outcome> {
 fn main() -> ExitCode {
     common::run(|args: Args| {
         let file = args.office.file.as_path();
-        // A file of its own: `dump` renames a new ticket.json over the old one.
+        // A file of its own: `dump` renames a new ticket.json over the old.
         let mutex = Lock::beside(file)?;
         sale::hold(&args.office, || {
             let mut buyers: Vec<Process> = Vec::new();
@@ -130,9 +133,10 @@ fn main() -> ExitCode {
             for b in &mut buyers {
                 b.start()?;
             }
-            // Python's main process waits for its children before it exits.
-            // This one joins them, and learns from each exit status how that
-            // buyer ended: the kernel keeps it for the parent, for the reckoning.
+            // Python's main process waits for its children before it
+            // exits. This one joins them, and learns from each exit status
+            // how that buyer ended: the kernel keeps it for the parent, for
+            // the reckoning.
             buyers.iter_mut().map(Process::join).collect()
         })
     })

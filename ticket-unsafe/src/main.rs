@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use common::log::plural;
 use common::sale::{self, Outcome};
-use common::{Context, Lesson, Options, Process, Result, event, sleep_like_seed, tr};
+use common::{
+    Context, Lesson, Options, Process, Result, event, sleep_like_seed, tr,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -124,9 +126,10 @@ fn main() -> ExitCode {
             for b in &mut buyers {
                 b.start()?;
             }
-            // Python's main process waits for its children before it exits.
-            // This one joins them, and learns from each exit status how that
-            // buyer ended: the kernel keeps it for the parent, for the reckoning.
+            // Python's main process waits for its children before it
+            // exits. This one joins them, and learns from each exit status
+            // how that buyer ended: the kernel keeps it for the parent, for
+            // the reckoning.
             buyers.iter_mut().map(Process::join).collect()
         })
     })

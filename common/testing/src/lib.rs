@@ -977,3 +977,41 @@ pub fn locks_shown_by(command: &str) -> Vec<LockLine> {
         })
         .collect()
 }
+
+/// The times a printer's log lines give ("starts printing", "finished
+/// printing") are those its timeline's rows give: a run agrees with itself.
+pub fn log_agrees_with_timeline(run: &Run) {
+    let said = |who: &str, what: &str| -> String {
+        run.stdout
+            .lines()
+            .find(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words.len() > 3 && words[2] == who && l.ends_with(what)
+            })
+            .and_then(|l| l.split_whitespace().next())
+            .map(|t| t.trim_end_matches('s').to_owned())
+            .unwrap_or_else(|| panic!("no '{who} {what}'\n{}", run.output()))
+    };
+    let rows: Vec<&str> = run.stdout.lines().filter(|l| l.contains('│')).collect();
+    assert!(!rows.is_empty(), "no timeline\n{}", run.output());
+    for row in rows {
+        let who = row.split_whitespace().next().unwrap_or_default();
+        let span = row.rsplit('│').next().unwrap_or_default().trim();
+        let (start, end) = span
+            .trim_end_matches(" s")
+            .split_once('–')
+            .unwrap_or_else(|| panic!("no span in {row:?}"));
+        assert_eq!(
+            start,
+            said(who, "starts printing"),
+            "{row}\n{}",
+            run.output()
+        );
+        assert_eq!(
+            end,
+            said(who, "finished printing"),
+            "{row}\n{}",
+            run.output()
+        );
+    }
+}
