@@ -214,7 +214,7 @@ printf "\n$(t seed)\n" "$seed" | course_wrap
 declare -A notes previous
 notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status and CPU time in the process table until its parent reaps it. Watch the dead child in state Z (and ps call it <defunct>), shrug off kill -9, and hand its parent what the kernel kept; then a hundred zombies under a parent that never reaps, until it is killed; then the three ways real programs avoid zombies."
 notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and another process adopts the child. Watch the child's parent change from P to its adopter, which reaps it at the end."
-notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing to keep them apart. Watch all three start printing at once and their bars in the drawing overlap; the line that begins "Time:" says why it was quick."
+notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing to keep them apart. Watch all three start printing at once and their bars in the drawing overlap; the line that begins \"Time:\" says why it was quick."
 notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch them print one at a time, always p1, p2, p3: the code fixed the order, and nobody waited. Same seed, same sleeps as v1: compare the times."
 notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print. Watch them take turns in the order they got the lock; the dots show who waited. The notes call a lock fair: see what the verdict says of that."
 notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file holding 3 tickets, with no lock. Watch everyone see tickets left, everyone be told \"bought\", and the reckoning find the oversell."
@@ -222,7 +222,7 @@ notes[ticket-locked]="The same sale, with a lock around each purchase (read, tak
 declare -A notes_zh
 notes_zh[zombie]="僵尸进程：结束了的子进程，在父进程回收它之前，仍在进程表里保留它的 pid、退出状态和用过的 CPU 时间。看死去的子进程处于 Z 状态（ps 显示为 <defunct>），kill -9 也奈何不了它，以及父进程拿回内核替它保存的东西；再看一个从不回收的父进程底下堆起上百个僵尸进程，直到它被杀死；最后看真实的程序避免僵尸进程的三种办法。"
 notes_zh[orphan]="孤儿进程：父进程先结束了，子进程还在运行，于是另一个进程收养了它。看子进程的父进程从 P 变成收养者，最后由收养者回收它。"
-notes_zh[printer-v1]="互斥锁，版本一：三位同事共用一台打印机，谁也不等谁。看三个人同时开始打印，时间线上的色条彼此重叠；以“时间：”开头的那一行说明了为什么这么快。"
+notes_zh[printer-v1]="互斥锁，版本一：三位同事共用一台打印机，谁也不等谁。看三个人同时开始打印，时间线上的色条彼此重叠；以「时间：」开头的那一行说明了为什么这么快。"
 notes_zh[printer-v2]="版本二：父进程先 join 上一位同事，再启动下一位。看他们一个接一个地打印，永远是 p1、p2、p3：顺序由代码决定，谁也不用等。种子相同，睡的时间也和版本一相同：比较一下时间。"
 notes_zh[printer-v3]="版本三：大家又同时启动，但每个人打印前都要先 acquire 一把锁。看他们按拿到锁的先后轮流打印；点表示谁在等。笔记说锁是公平的：看看结论怎么说。"
 notes_zh[ticket-unsafe]="抢票系统，进程之间的通信：六位买家共用一个 JSON 文件，里面有 3 张票，没有锁。看每个人都看到还有票，每个人都被告知「购买成功」，而清点发现票卖超了。"
