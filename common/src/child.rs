@@ -1,14 +1,14 @@
-//! Children: `fork` one that runs a closure, `wait4` for it, `kill` it; and
-//! the notes' `Process(target=…)`, `start()`, `join()` over the same calls.
+//! Children: `fork`, which returns twice, `wait4` for a child, `kill` it;
+//! and the notes' `Process(target=…)`, `start()`, `join()` over the same
+//! calls.
 //!
-//! A child runs its closure and then `_exit`s: it never returns into its
-//! parent's code, not after an error and not after a panic. Its parent reaps
-//! it and learns how it ended. Every child not yet reaped is on a list, so
-//! that the lesson can reap it on any path and pass Ctrl-C on to it.
+//! A child's branch ends with `_exit`: it never returns into its parent's
+//! code, not after an error and not after a panic. Its parent reaps it and
+//! learns how it ended. Every child not yet reaped is on a list, so that the
+//! lesson can reap it on any path and pass Ctrl-C on to it.
 
 use std::fmt;
 use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -173,13 +173,50 @@ impl fmt::Display for ForkFailed {
 
 impl std::error::Error for ForkFailed {}
 
-/// `fork`s a child named `name` that runs `target`, then `_exit`s with the
-/// status the target gives ([`IntoExitStatus`]), or [`EXIT_PANIC`] if it
-/// panics. Returns at once, in the parent.
+/// What [`fork`] returns: one value in each of the two processes.
+#[derive(Debug)]
+pub enum Fork {
+    /// In the new process, where `fork(2)` returned 0.
+    Child(InChild),
+    /// In the parent, where `fork(2)` returned the child's pid.
+    Parent(Child),
+}
+
+/// The child's side of a fork. Its branch ends with [`InChild::exit`];
+/// left any other way (a `return`, a `?`, a panic), the token is dropped
+/// and ends the process there, so a child never runs its parent's code.
+#[derive(Debug)]
+#[must_use = "the child's branch ends with exit"]
+pub struct InChild {
+    _only_from_fork: (),
+}
+
+impl InChild {
+    /// Ends the child with the status `status` gives ([`IntoExitStatus`]):
+    /// the process's `_exit`, never a return into the parent's code.
+    pub fn exit(self, status: impl IntoExitStatus) -> ! {
+        let status = status.into_exit_status();
+        std::mem::forget(self);
+        end_child(status)
+    }
+}
+
+impl Drop for InChild {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            end_child(EXIT_PANIC)
+        }
+        log::warn(tr!("left its branch without exit"));
+        end_child(EXIT_ERROR)
+    }
+}
+
+/// `fork(2)`: a new process named `name`, a copy of this one. Returns
+/// twice: [`Fork::Child`] in the child, [`Fork::Parent`] in the parent.
 ///
 /// Standard output and error are flushed first, or text still in a buffer
 /// would be printed by both processes.
-pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result<Child> {
+pub fn fork(name: &str) -> Result<Fork> {
     signals::check_stop()?;
     if signals::forward_stop_signals()? {
         live().clear();
@@ -203,13 +240,13 @@ pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result
     // parent's handler.
     let old_mask = signals::hold_back()?;
     // SAFETY: the lessons are single-threaded, so the child gets a consistent
-    // copy of memory; it only runs `target` and leaves by `_exit`.
+    // copy of memory; its branch ends by `_exit` (see `InChild`).
     match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => run_child(name, ordinal, parent, &old_mask, target),
+        Ok(ForkResult::Child) => Ok(Fork::Child(become_child(name, ordinal, parent, &old_mask))),
         Ok(ForkResult::Parent { child: pid }) => {
             let listed = list(pid, name);
             signals::restore(&old_mask);
-            listed
+            listed.map(Fork::Parent)
         }
         Err(errno) => {
             signals::restore(&old_mask);
@@ -219,13 +256,23 @@ pub fn fork<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result
     }
 }
 
-fn run_child<R: IntoExitStatus>(
+/// `fork`s a child named `name` that runs `target` and exits with the
+/// status it gives. Returns at once, in the parent.
+pub fn spawn<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result<Child> {
+    match fork(name)? {
+        Fork::Child(me) => me.exit(target()),
+        Fork::Parent(child) => Ok(child),
+    }
+}
+
+/// The child's first steps, before its branch: it takes its name, the
+/// default signal handling, a list of children of its own.
+fn become_child(
     name: &str,
     ordinal: usize,
     parent: i32,
     old_mask: &nix::sys::signal::SigSet,
-    target: impl FnOnce() -> R,
-) -> ! {
+) -> InChild {
     // Named first, so that it is found under its own name in `ps` from the
     // start, and every line it writes carries it.
     log::become_child(name, ordinal);
@@ -244,13 +291,19 @@ fn run_child<R: IntoExitStatus>(
     SUBREAPER.store(false, Ordering::SeqCst);
     timing::draws_for(name);
     signals::restore(old_mask);
-    let status = catch_unwind(AssertUnwindSafe(|| {
-        if PANIC_IN.get().is_some_and(|n| n == name) {
-            panic!("{name} panics on purpose (--panic-in {name})");
-        }
-        target().into_exit_status()
-    }))
-    .unwrap_or(EXIT_PANIC);
+    let me = InChild {
+        _only_from_fork: (),
+    };
+    if PANIC_IN.get().is_some_and(|n| n == name) {
+        // Unwinds into nothing of the parent's: `me` ends the process.
+        panic!("{name} panics on purpose (--panic-in {name})");
+    }
+    me
+}
+
+/// The child's last steps: it reaps children of its own if it is ending
+/// badly, then `_exit`s with `status`.
+fn end_child(status: i32) -> ! {
     // A child stopped, or failing, with children of its own reaps them
     // before it goes, or they would be orphans, left to an init that may
     // never reap.
@@ -347,7 +400,7 @@ impl<'a> Process<'a> {
             .target
             .take()
             .ok_or_else(|| tr!("{} was started twice", self.name))?;
-        self.child = Some(fork(&self.name, target)?);
+        self.child = Some(spawn(&self.name, target)?);
         Ok(())
     }
 
@@ -563,56 +616,11 @@ fn is_mine(pid: Pid) -> bool {
     unsafe { libc::waitid(libc::P_PID, id, &mut info, flags) == 0 }
 }
 
-/// How many children the SIGCHLD handler of [`sigaction_sigchld_reaper`]
-/// has reaped in this process.
-static REAPED_BY_HANDLER: AtomicUsize = AtomicUsize::new(0);
-
-/// `sigaction(SIGCHLD)` with a handler that reaps, each time a child ends,
-/// every child that has ended: `waitpid(-1, WNOHANG)` in a loop, since one
-/// SIGCHLD may stand for several. How real servers avoid zombies while
-/// they do other work.
-pub fn sigaction_sigchld_reaper() -> Result<()> {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(reap_on_sigchld),
-        SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
-        SigSet::empty(),
-    );
-    // SAFETY: the handler calls only waitpid(2), async-signal-safe, and
-    // touches an atomic.
-    unsafe { sigaction(Signal::SIGCHLD, &action) }
-        .map(drop)
-        .map_err(|e| format!("sigaction(SIGCHLD): {}", e.desc()).into())
-}
-
-extern "C" fn reap_on_sigchld(_: libc::c_int) {
-    let saved = Errno::last_raw();
-    loop {
-        // SAFETY: waitpid(2) is async-signal-safe; a null status is allowed.
-        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-        if pid <= 0 {
-            break;
-        }
-        // Its pid is free now: a Ctrl-C passed on must never reach its next owner.
-        signals::forward_no_more_to(pid);
-        REAPED_BY_HANDLER.fetch_add(1, Ordering::SeqCst);
-    }
-    Errno::set_raw(saved);
-}
-
-/// How many children the SIGCHLD handler has reaped so far.
-pub fn reaped_by_sigchld_handler() -> usize {
-    REAPED_BY_HANDLER.load(Ordering::SeqCst)
-}
-
-/// `signal(SIGCHLD, SIG_IGN)`: this process says it will never wait, and
-/// the kernel reaps its children itself as they end: no zombie is made.
-pub fn signal_sigchld_ignore() -> Result<()> {
-    use nix::sys::signal::{SigHandler, signal};
-    // SAFETY: SIG_IGN runs no code.
-    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }
-        .map(drop)
-        .map_err(|e| format!("signal(SIGCHLD, SIG_IGN): {}", e.desc()).into())
+/// For a SIGCHLD handler that reaped `pid` itself: Ctrl-C is no longer
+/// passed on to that pid, which a stranger may get next. Async-signal-safe:
+/// it touches atomics only, and takes no lock.
+pub fn reaped_elsewhere(pid: libc::pid_t) {
+    signals::forward_no_more_to(pid);
 }
 
 /// `waitid(P_PID, pid, WEXITED | WNOWAIT)`: blocks until the child `pid`

@@ -34,7 +34,7 @@ pub mod timing;
 pub mod wrap;
 
 pub use channel::Channel;
-pub use child::{Process, fork, waitid_wnowait};
+pub use child::{Fork, Process, fork, spawn, waitid_wnowait};
 pub use error::{Context, Result};
 pub use lesson::{Lesson, Options, check_room, run};
 pub use lock::{Guard, Lock};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::child::{adopt, prctl_set_pdeathsig};
 use common::quiz::{self, choices};
 use common::{
-    Channel, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system, tr,
+    Channel, Fork, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system, tr,
 };
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
@@ -72,7 +72,11 @@ fn main() -> ExitCode {
         );
         let lesson = getpid();
         let news = Channel::new()?;
-        let parent = fork("P", || parent(lesson, &news))?;
+        // fork returns twice: in P, which runs `parent` and exits; and here.
+        let parent = match fork("P")? {
+            Fork::Child(p) => p.exit(parent(lesson, &news)),
+            Fork::Parent(p) => p,
+        };
         let orphan = Pid::from_raw(
             news.recv()?
                 .ok_or_else(|| tr!("P ended before it started C"))?,
@@ -130,7 +134,10 @@ fn main() -> ExitCode {
 fn parent(lesson: Pid, news: &Channel) -> Result<()> {
     let told = Channel::new()?;
     let me = getpid();
-    let child = fork("C", || orphan(lesson, me, &told))?;
+    let child = match fork("C")? {
+        Fork::Child(c) => c.exit(orphan(lesson, me, &told)),
+        Fork::Parent(c) => c,
+    };
     told.recv()?
         .ok_or_else(|| tr!("C ended before it reported its parent"))?;
     news.send(child.pid().as_raw())?;

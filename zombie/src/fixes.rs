@@ -1,17 +1,24 @@
 //! Part 4: what real programs do instead of killing the parent. Each way
-//! forks children that end at once, then counts the zombies left.
+//! forks children that end at once, then counts the zombies left. Two of
+//! them set how the kernel treats SIGCHLD, which takes `unsafe`: the
+//! reasoning that makes a signal handler safe is part of the lesson.
+#![allow(unsafe_code)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::child::{sigaction_sigchld_reaper, signal_sigchld_ignore};
 use common::log::plural;
-use common::{Context, Result, event, fork, heading, say, system, timing, tr, waitid_wnowait};
+use common::{
+    Context, Fork, Result, event, fork, heading, say, system, timing, tr, waitid_wnowait,
+};
 use nix::errno::Errno;
+use nix::libc;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction, signal};
 use nix::unistd::getpid;
 use serde_json::json;
 
 /// How many children each way forks.
-const CHILDREN: u32 = 5;
+const CHILDREN: usize = 5;
 
 pub fn what_real_programs_do() -> Result<()> {
     heading(
@@ -22,19 +29,37 @@ pub fn what_real_programs_do() -> Result<()> {
         ),
     );
     wait_for_each()?;
-    let handler = fork("handler", reap_in_a_sigchld_handler)?;
+    // Each of the other two ways changes how this process treats SIGCHLD:
+    // each runs in a process of its own.
+    let handler = match fork("handler")? {
+        Fork::Child(me) => me.exit(reap_in_a_sigchld_handler()),
+        Fork::Parent(handler) => handler,
+    };
     handler.wait4()?;
-    let ignorer = fork("ignorer", ignore_sigchld)?;
+    let ignorer = match fork("ignorer")? {
+        Fork::Child(me) => me.exit(ignore_sigchld()),
+        Fork::Parent(ignorer) => ignorer,
+    };
     ignorer.wait4()?;
     Ok(())
 }
 
-/// (a) Wait for every child you fork: `wait4` reaps each one.
-fn wait_for_each() -> Result<()> {
+/// Forks `CHILDREN` children named `prefix1`, `prefix2`, … that exit at
+/// once.
+fn children_that_exit(prefix: &str) -> Result<Vec<common::child::Child>> {
     let mut children = Vec::new();
     for i in 1..=CHILDREN {
-        children.push(fork(&format!("w{i}"), || ())?);
+        match fork(&format!("{prefix}{i}"))? {
+            Fork::Child(me) => me.exit(0),
+            Fork::Parent(child) => children.push(child),
+        }
     }
+    Ok(children)
+}
+
+/// (a) Wait for every child you fork: `wait4` reaps each one.
+fn wait_for_each() -> Result<()> {
+    let children = children_that_exit("w")?;
     for child in &children {
         waitid_wnowait(child.pid()).context("waitid")?;
     }
@@ -59,28 +84,61 @@ fn wait_for_each() -> Result<()> {
     Ok(())
 }
 
+/// How many children [`on_sigchld`] has reaped. A handler may touch
+/// nothing but atomics: it can interrupt this process anywhere.
+static REAPED_BY_HANDLER: AtomicUsize = AtomicUsize::new(0);
+
+/// The SIGCHLD handler: reaps every child that has ended. One SIGCHLD may
+/// stand for several children (signals of one kind do not queue), so it
+/// calls `waitpid(-1, WNOHANG)` until none is left.
+extern "C" fn on_sigchld(_: libc::c_int) {
+    // It may have interrupted code that is about to read errno: waitpid's
+    // own errno (ECHILD at the end) must not reach it.
+    let saved = Errno::last_raw();
+    loop {
+        // SAFETY: waitpid(2) is async-signal-safe (signal-safety(7)); a
+        // null status pointer is allowed.
+        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if pid <= 0 {
+            break;
+        }
+        // Its pid is free now: a Ctrl-C passed on must never reach its
+        // next owner (atomics only, no lock).
+        common::child::reaped_elsewhere(pid);
+        REAPED_BY_HANDLER.fetch_add(1, Ordering::SeqCst);
+    }
+    Errno::set_raw(saved);
+}
+
 /// (b) Reap in a SIGCHLD handler, as children end, while doing other work.
 fn reap_in_a_sigchld_handler() -> Result<()> {
-    sigaction_sigchld_reaper()?;
-    for i in 1..=CHILDREN {
-        fork(&format!("h{i}"), || ())?;
-    }
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigchld),
+        // SA_RESTART: the other work's system calls go on after it;
+        // SA_NOCLDSTOP: a child that stops is no child to reap.
+        SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+        SigSet::empty(),
+    );
+    // SAFETY: `on_sigchld` is async-signal-safe: it calls only waitpid(2),
+    // saves and restores errno, and touches atomics, never a lock or the
+    // allocator, so it is safe wherever it interrupts this process.
+    unsafe { sigaction(Signal::SIGCHLD, &action) }.context("sigaction(SIGCHLD)")?;
+    children_that_exit("h")?;
     // Other work, while the handler reaps whoever ends.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while common::child::reaped_by_sigchld_handler() < CHILDREN as usize
-        && Instant::now() < deadline
-    {
+    while REAPED_BY_HANDLER.load(Ordering::SeqCst) < CHILDREN && Instant::now() < deadline {
         timing::sleep(Duration::from_millis(1));
         common::check_stop()?;
     }
     let after = zombies_now();
+    let reaped = REAPED_BY_HANDLER.load(Ordering::SeqCst);
     event(
         "fix",
-        json!({"way": "sigchld", "reaped": common::child::reaped_by_sigchld_handler(), "after": after}),
+        json!({"way": "sigchld", "reaped": reaped, "after": after}),
         tr!(
             "b) a SIGCHLD handler calls waitpid(-1, WNOHANG) until none is left: it reaped {} \
              as they ended; {}",
-            common::child::reaped_by_sigchld_handler(),
+            reaped,
             plural(after, "zombie", "zombies")
         ),
     );
@@ -89,11 +147,10 @@ fn reap_in_a_sigchld_handler() -> Result<()> {
 
 /// (c) Say you will never wait: with SIGCHLD ignored, the kernel reaps.
 fn ignore_sigchld() -> Result<()> {
-    signal_sigchld_ignore()?;
-    let mut children = Vec::new();
-    for i in 1..=CHILDREN {
-        children.push(fork(&format!("i{i}"), || ())?);
-    }
+    // SAFETY: SIG_IGN runs no code of this process: nothing in it has to be
+    // async-signal-safe.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.context("signal(SIGCHLD, SIG_IGN)")?;
+    children_that_exit("i")?;
     // They are gone from the process table as soon as they end.
     let me = getpid().as_raw();
     let deadline = Instant::now() + Duration::from_secs(5);

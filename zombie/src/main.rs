@@ -14,7 +14,8 @@ use common::log::plural;
 use common::quiz::{self, choices};
 use common::{Channel, waitid_wnowait};
 use common::{
-    Context, Lesson, Options, Result, event, fork, heading, record, say, system, timing, tr,
+    Context, Fork, Lesson, Options, Result, event, fork, heading, record, say, spawn, system,
+    timing, tr,
 };
 use nix::errno::Errno;
 use nix::sys::resource::{UsageWho, getrusage};
@@ -108,15 +109,20 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
              its pid, how it ended and the CPU time it used, until its parent asks (wait)."
         ),
     );
-    let child = fork("child", || {
-        let text = tr!(
-            "burns {} ms of CPU, then exits with status 7",
-            cpu.as_millis()
-        );
-        event("exit", json!({"status": 7}), text);
-        burn_cpu(cpu);
-        7
-    })?;
+    // fork returns twice: in the new child, which exits at once to become a
+    // zombie; and here, in its parent, with the child's pid.
+    let child = match fork("child")? {
+        Fork::Child(me) => {
+            let text = tr!(
+                "burns {} ms of CPU, then exits with status 7",
+                cpu.as_millis()
+            );
+            event("exit", json!({"status": 7}), text);
+            burn_cpu(cpu);
+            me.exit(7)
+        }
+        Fork::Parent(child) => child,
+    };
     let pid = child.pid();
     // Wait until the child has ended, but leave it unreaped: a zombie, to be
     // looked at in the process table before wait4 takes it away.
@@ -225,7 +231,10 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
         ),
     );
     let ready = Channel::new()?;
-    let parent = fork("parent", || never_reaps(n, &ready))?;
+    let parent = match fork("parent")? {
+        Fork::Child(me) => me.exit(never_reaps(n, &ready)),
+        Fork::Parent(parent) => parent,
+    };
     ready
         .recv()?
         .ok_or(tr!("the parent ended before its children did"))?;
@@ -269,7 +278,10 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
     }
     let mut children = Vec::new();
     for i in 1..=n {
-        children.push(fork(&format!("z{i}"), || ())?);
+        match fork(&format!("z{i}"))? {
+            Fork::Child(me) => me.exit(0),
+            Fork::Parent(child) => children.push(child),
+        }
     }
     for child in &children {
         waitid_wnowait(child.pid()).context("waitid")?;
@@ -279,7 +291,7 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
         plural(n, "child has", "children have")
     ));
     if confined.is_ok() {
-        match fork("one more", || ()) {
+        match spawn("one more", || ()) {
             Err(e)
                 if e.downcast_ref()
                     .is_some_and(|f: &ForkFailed| f.errno == Errno::EAGAIN) =>

@@ -1,0 +1,36 @@
+//! The child's branch of `fork` never runs its parent's code: a child that
+//! panics there ends with status 101, and its parent alone goes on.
+
+use lesson_testing::run;
+
+const LESSON: &str = env!("CARGO_BIN_EXE_zombie");
+
+#[test]
+fn a_child_that_panics_in_its_branch_never_runs_its_parents_code() {
+    for name in ["child", "parent", "w3", "handler"] {
+        let run = run(
+            LESSON,
+            &["--speed", "max", "--flood", "3", "--panic-in", name],
+        );
+        assert_eq!(run.code(), Some(1), "{name}\n{}", run.output());
+        assert!(
+            run.stderr.contains(&format!("{name} panics on purpose")),
+            "{name}\n{}",
+            run.output()
+        );
+        let reports = run
+            .stderr
+            .lines()
+            .filter(|l| {
+                l.contains(&format!("{name} (pid")) && l.contains("panicked (exit status 101)")
+            })
+            .count();
+        assert_eq!(reports, 1, "{name}\n{}", run.output());
+        // Every line the lesson's own code wrote came from one process: had
+        // the child gone on into it, its pid would be there too.
+        let main: std::collections::BTreeSet<i32> = run.by("main").map(|r| r.pid).collect();
+        assert_eq!(main.len(), 1, "{name}\n{}", run.output());
+        assert_eq!(run.events("begin").count(), 1, "{name}\n{}", run.output());
+        assert_eq!(run.by(name).count(), 0, "{name}\n{}", run.output());
+    }
+}
