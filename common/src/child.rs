@@ -36,8 +36,6 @@ static FAILED: AtomicUsize = AtomicUsize::new(0);
 /// Children reaped after a stop signal arrived, and those it killed.
 static STOPPED: AtomicUsize = AtomicUsize::new(0);
 static KILLED_BY_STOP: AtomicUsize = AtomicUsize::new(0);
-/// Set when this process forked a child while another was still unreaped.
-static FORKED_ALONGSIDE: AtomicBool = AtomicBool::new(false);
 static LIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 /// Whether orphaned descendants are adopted by this process (Linux).
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
@@ -221,9 +219,6 @@ pub fn fork(name: &str) -> Result<Fork> {
     if signals::forward_stop_signals()? {
         live().clear();
     }
-    if !live().is_empty() {
-        FORKED_ALONGSIDE.store(true, Ordering::SeqCst);
-    }
     if live().len() >= MAX_CHILDREN {
         return Err(tr!(
             "cannot start {}: {} children are unreaped already",
@@ -286,7 +281,6 @@ fn become_child(
     FAILED.store(0, Ordering::SeqCst);
     STOPPED.store(0, Ordering::SeqCst);
     KILLED_BY_STOP.store(0, Ordering::SeqCst);
-    FORKED_ALONGSIDE.store(false, Ordering::SeqCst);
     // fork does not pass the subreaper attribute on.
     SUBREAPER.store(false, Ordering::SeqCst);
     timing::draws_for(name);
@@ -400,7 +394,13 @@ impl<'a> Process<'a> {
             .target
             .take()
             .ok_or_else(|| tr!("{} was started twice", self.name))?;
-        self.child = Some(spawn(&self.name, target)?);
+        let child = spawn(&self.name, target)?;
+        // For the verdict: whether each started only after the last joined.
+        log::record(
+            "spawn",
+            serde_json::json!({"of": child.pid().as_raw(), "name": self.name}),
+        );
+        self.child = Some(child);
         Ok(())
     }
 
@@ -410,7 +410,10 @@ impl<'a> Process<'a> {
             .child
             .take()
             .ok_or_else(|| tr!("{} was joined before it was started", self.name))?;
-        Ok(child.wait4()?.ended)
+        let pid = child.pid().as_raw();
+        let ended = child.wait4()?.ended;
+        log::record("join", serde_json::json!({ "of": pid }));
+        Ok(ended)
     }
 }
 
@@ -528,10 +531,19 @@ pub(crate) fn failures() -> usize {
     FAILURES.load(Ordering::SeqCst)
 }
 
-/// True if this process never forked a child while another was unreaped:
-/// it joined each before it started the next.
-pub(crate) fn joined_before_each_fork() -> bool {
-    !FORKED_ALONGSIDE.load(Ordering::SeqCst)
+/// True if, as the trace says, this process never started a child while
+/// another it started was not joined yet: it joined each before the next.
+pub(crate) fn joined_before_each_start(records: &[log::Record]) -> bool {
+    let mut running = std::collections::HashSet::new();
+    for r in records.iter().filter(|r| r.who == "main") {
+        match r.event.as_str() {
+            "spawn" if !running.is_empty() => return false,
+            "spawn" => drop(running.insert(&r.fields["of"])),
+            "join" => drop(running.remove(&r.fields["of"])),
+            _ => {}
+        }
+    }
+    true
 }
 
 /// How many children returned an error (exit status [`EXIT_ERROR`]).

@@ -10,7 +10,6 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::libc;
 use nix::unistd::{AccessFlags, access};
@@ -32,12 +31,10 @@ pub struct Guard {
     file: File,
 }
 
-/// Whether this lesson made a lock, for the verdict to say what it means.
-static MADE: AtomicBool = AtomicBool::new(false);
-
-/// True once a `Lock` was made: the colleagues could wait for one another.
+/// True once this run made a `Lock`, as its trace says (a `lock` event):
+/// the colleagues could wait for one another.
 pub(crate) fn made() -> bool {
-    MADE.load(Ordering::SeqCst)
+    crate::log::records().is_ok_and(|records| records.iter().any(|r| r.event == "lock"))
 }
 
 impl Lock {
@@ -71,7 +68,7 @@ impl Lock {
             }
             Err(e) => return Err(e).context(tr!("the lock file {}", path.display())),
         }
-        MADE.store(true, Ordering::SeqCst);
+        crate::log::record("lock", serde_json::json!({ "path": path }));
         Ok(Lock {
             path: path.to_owned(),
         })

@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::log::{self, Record};
 use crate::quiz::{self, Guess, choices};
-use crate::{child, lock, timing, tr};
+use crate::{child, timing, tr};
 
 /// Requests closer than this to the one before are at the same moment, as
 /// far as anyone can tell: the lines show milliseconds, and a fork or a
@@ -45,8 +45,8 @@ pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
     }
     let records = log::records()?;
     let design = Design {
-        locked: lock::made(),
-        joined: child::joined_before_each_fork(),
+        locked: records.iter().any(|r| r.event == "lock"),
+        joined: child::joined_before_each_start(&records),
         fast: timing::never_sleeps(),
         // Only a pause that held, as the trace says: with `--pause`, v1 and
         // v2 have no step to hold at, and their times still compare.
