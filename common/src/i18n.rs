@@ -386,8 +386,16 @@ fn put(out: &mut String, arg: &dyn Display, format: &str) {
 /// force, with its arguments.
 #[macro_export]
 macro_rules! tr {
+    // The English is a `format!` the compiler checks: an argument too many
+    // or too few does not build. The Chinese is checked against it by the
+    // scan of the catalogs (common/tests/translations.rs).
     ($template:literal $(, $arg:expr)* $(,)?) => {
-        $crate::i18n::tr($template, &[$(&$arg as &dyn ::std::fmt::Display),*])
+        match $crate::i18n::lang() {
+            $crate::i18n::Lang::En => ::std::format!($template $(, $arg)*),
+            $crate::i18n::Lang::Zh => {
+                $crate::i18n::tr($template, &[$(&$arg as &dyn ::std::fmt::Display),*])
+            }
+        }
     };
 }
 
