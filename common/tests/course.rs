@@ -47,11 +47,12 @@ fn finished_within(mut command: Command, limit: Duration) -> Option<Output> {
     Some(out.unwrap_or_else(|e| panic!("waiting for {command:?}: {e}")))
 }
 
-/// Runs `command` to the end (120 s at most), collecting its output.
+/// Runs `command` to the end (300 s at most: a walkthrough's cargo may wait
+/// for another cargo's lock on a busy machine), collecting its output.
 fn output(command: Command) -> Output {
     let shown = format!("{command:?}");
-    finished_within(command, Duration::from_secs(120))
-        .unwrap_or_else(|| panic!("{shown} ran over 120 s"))
+    finished_within(command, Duration::from_secs(300))
+        .unwrap_or_else(|| panic!("{shown} ran over 300 s"))
 }
 
 /// `scripts/run_all.sh` with `args`, from another directory, standard input
