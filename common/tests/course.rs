@@ -599,7 +599,7 @@ fn the_walkthrough_speaks_chinese() {
         assert!(text.contains(said), "no {said:?} in\n{text}");
     }
     assert!(
-        text.contains("(printer-v2 先 join 上一位同事，再启动下一位)"),
+        text.contains("（printer-v2 先 join 上一位同事，再启动下一位）"),
         "{text}"
     );
     for command in shown_commands(&text) {

@@ -174,7 +174,7 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     let who = if adopter == lesson {
         tr!("this lesson, a subreaper playing the part of init")
     } else if adopter.as_raw() == 1 {
-        tr!("init, pid 1")
+        tr!("init")
     } else {
         tr!("a subreaper (as systemd --user is)")
     };
