@@ -150,7 +150,11 @@ fn text(english: &str) -> String {
 /// "Options:", "[default: …]", "Print help"). In English, left as it is.
 pub(crate) fn help(command: Command) -> Command {
     if lang() == Lang::En {
-        return command;
+        // Wrapped by clap to a terminal; into a pipe or a file, as it is.
+        return match crate::wrap::terminal_width() {
+            Some(_) => command,
+            None => command.term_width(0),
+        };
     }
     let usage = tr!(
         "{} [OPTIONS]",
