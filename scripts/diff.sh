@@ -22,7 +22,7 @@ usage() {
     echo
     echo "Adjacent versions:"
     for pair in "${pairs[@]}"; do
-        printf '  scripts/diff.sh %-28s # %s\n' "${pair%%|*}" "${pair#*|}"
+        printf '  scripts/diff.sh %s\n      %s\n' "${pair%%|*}" "${pair#*|}"
     done
 }
 
@@ -58,7 +58,11 @@ else
 fi
 
 echo "${bold}diff $a/src/main.rs $b/src/main.rs${off}"
-echo "${bold}  ($what)${off}"
+if [ "${LESSON_LANG:-}" = zh ]; then
+    echo "${bold}  （$what）${off}"
+else
+    echo "${bold}  ($what)${off}"
+fi
 # The changed lines with two lines around them, to see where they sit,
 # without diff's two file-name lines.
 { diff -U2 "$a/src/main.rs" "$b/src/main.rs" || true; } | tail -n +3 | while IFS= read -r line; do

@@ -8,20 +8,24 @@ lessons=(zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-loc
 
 usage() {
     cat <<'USAGE'
-usage: scripts/run_all.sh [--fast] [--pause] [--quiz] [--lang zh|en] [--seed N] [--only NAME...] [--help]
+usage: scripts/run_all.sh [--fast] [--pause] [--quiz] [--lang zh|en]
+                          [--seed N] [--only NAME...] [--help]
 
 Builds the lessons, then runs them in the notes' order:
   zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked
 
-  --fast          run the lessons' clock 10 times faster (the course takes seconds)
+  --fast          run the lessons' clock 10 times faster (the course takes
+                  seconds)
   --pause         wait for Enter before each lesson after the first, and pass
                   --pause on: each lesson waits at every step worth a look
-  --quiz          before each part worth predicting, ask a question (answer with its
-                  number, typed or piped one a line); the score comes at the end
-  --lang zh|en    the language of the course (default: LESSON_LANG, else the locale:
-                  zh if LC_ALL, LC_MESSAGES or LANG starts with zh)
-  --seed N        give every lesson --seed N (without it, one is drawn and shown),
-                  so the printers sleep alike and each command shown replays its sleeps
+  --quiz          before each part worth predicting, ask a question (answer
+                  with its number, typed or piped one a line); the score
+                  comes at the end
+  --lang zh|en    the language of the course (default: LESSON_LANG, else the
+                  locale: zh if LC_ALL, LC_MESSAGES or LANG starts with zh)
+  --seed N        give every lesson --seed N (without it, one is drawn and
+                  shown), so the printers sleep alike and each command shown
+                  replays its sleeps
   --only NAME...  run only the lessons named (any of the above)
   --help          show this help
 
@@ -84,11 +88,11 @@ declare -A en zh
 en[nothing]='Nothing left behind:%s no zombie and no process of the lessons is still running.'
 zh[nothing]='什么也没留下：%s没有僵尸进程，课程的进程也都已结束。'
 en[left]='Left behind%s (pid, parent, state, name; Z is a zombie):'
-zh[left]='留下了%s（pid、父进程、状态、名字；Z 是僵尸进程）：'
+zh[left]='留下了这些进程%s（pid、父进程、状态、名字；Z 是僵尸进程）：'
 en[building]='Building the lessons once (cargo build --workspace)...'
 zh[building]='先把所有课程编译一次（cargo build --workspace）……'
 en[seed]="Every lesson gets --seed %s: with one seed each process sleeps as long in every run, so the three printers' times compare and any command shown replays its sleeps. Who runs first when several are ready stays the kernel's choice."
-zh[seed]='每一课都用 --seed %s：种子相同，每个进程每次睡的时间就相同，所以三个打印机版本的时间可以比较，下面显示的每条命令粘贴过去也会重现同样的睡眠。几个进程同时就绪时谁先运行，仍由内核决定。'
+zh[seed]='每一课都用 --seed %s：种子相同，每个进程每次睡的时间就相同，所以三个打印机版本的时间可以比较，下面显示的每条命令粘贴过去也会重现同样的睡眠时长。几个进程同时就绪时谁先运行，仍由内核决定。'
 en[stopped]='Stopped.'
 zh[stopped]='已停止。'
 en[press]='Press Enter for %s (Ctrl-C to stop)...'
@@ -96,7 +100,7 @@ zh[press]='按回车开始 %s（Ctrl-C 结束）……'
 en[exited]='%s exited with status %s'
 zh[exited]='%s 以状态 %s 退出'
 en[score]='Score:%s %d of %d'
-zh[score]='得分：%s%d / %d'
+zh[score]='得分：%s答对 %d 题，共 %d 题'
 en[failed]='These lessons failed: %s'
 zh[failed]='这些课程失败了：%s'
 en[done_one]='Done:%s %d lesson.'
@@ -117,32 +121,38 @@ fi
 # The walkthrough judges only what it started: the processes of its own
 # process group (a lesson's children stay in it when they are adopted, and
 # so do zombies), not those of another terminal, another walkthrough or
-# another user. Its own helpers still running (this ps and awk) are not
-# counted. Each line: pid, parent, state, name.
+# another user. Each line: pid, parent, state, name.
 group=$(ps -o pgid= -p $$ | tr -d ' ')
-group_processes() {
-    ps -A -o pid=,ppid=,pgid=,stat=,comm= | awk -v group="$group" -v me=$$ '
-        { n++; pid[n] = $1; ppid[$1] = $2; pgid[n] = $3; text[n] = $0 }
-        END {
-            for (i = 1; i <= n; i++) {
-                if (pgid[i] != group) continue
-                mine = 0
-                for (p = pid[i]; p > 1; p = ppid[p]) if (p == me) { mine = 1; break }
-                if (mine) continue
-                $0 = text[i]; $3 = ""; sub(/  /, " "); print
-            }
-        }'
-}
-
-# What of this group was not there before the first lesson began (a pipe's
-# other end, `| tee`, was). No process substitution here: bash does not
-# wait for one, and its process would be left, a zombie, to an init that
-# may never reap it.
+# What of this group it left: not there before its first lesson began (a
+# pipe's other end, `| tee`, was), not its own helpers still running (this
+# ps and awk), and not run by another process still alive in the group (a
+# walkthrough started beside this one from the same non-interactive shell
+# shares its group): what is left has lost its parent, or is the child of
+# what is left. No process substitution here: bash does not wait for one,
+# and its process would be left, a zombie, to an init that may never reap
+# it.
 check_nothing_left() {
     local left
-    left=$(group_processes | before=$before awk '
-        BEGIN { n = split(ENVIRON["before"], lines, "\n"); for (i = 1; i <= n; i++) { split(lines[i], f, " "); old[f[1]] = 1 } }
-        !($1 in old)')
+    left=$(ps -A -o pid=,ppid=,pgid=,stat=,comm= | before=$before awk -v group="$group" -v me=$$ '
+        function mine(p) {
+            for (;;) {
+                if (p == me) return 1
+                if (p <= 1 || !(p in ppid)) return 0
+                p = ppid[p]
+            }
+        }
+        function left(p) {
+            if (!(p in ours) || (p in old) || mine(p)) return 0
+            return !(ppid[p] in ours) || left(ppid[p])
+        }
+        BEGIN {
+            n = split(ENVIRON["before"], lines, "\n")
+            for (i = 1; i <= n; i++) { split(lines[i], f, " "); if (f[1] != "") old[f[1]] = 1 }
+        }
+        { ppid[$1] = $2; text[$1] = $0; if ($3 == group) ours[$1] = 1 }
+        END {
+            for (p in ours) if (left(p)) { $0 = text[p]; $3 = ""; sub(/  /, " "); print }
+        }' | sort -n)
     if [ -z "$left" ]; then
         # shellcheck disable=SC2059 # the format is the message, in either language
         printf "\n$bold$(t nothing)\n" "$off"
@@ -165,78 +175,35 @@ if [ -L "$office" ] || [ ! -O "$office" ]; then
     exit 1
 fi
 chmod 700 "$office"
-# In it, each walkthrough has a directory of its own, for its ticket file
-# and its quiz's traces: two walkthroughs of one user at once (two
-# terminals) must not sell from one file, nor count each other's answers.
-# It is kept afterwards, so that the commands shown still run when pasted,
-# until a later walkthrough finds it unused: by a lock this one holds while
-# any of its processes runs (flock(1), where there is one), which means the
-# same in every pid namespace, as a pid would not.
-if command -v flock >/dev/null; then
-    for old in "$office"/walk.*; do
-        if [ -f "$old/.alive" ] && flock -n "$old/.alive" true; then rm -rf "$old"; fi
-    done
-fi
-walk=$(mktemp -d "$office/new.XXXXXX")
-exec 9>"$walk/.alive"
-if command -v flock >/dev/null; then flock 9; fi
-# Only now, locked, is it a walkthrough's directory that a sweep looks at.
-mv "$walk" "$office/walk.${walk##*/new.}"
-walk=$office/walk.${walk##*/new.}
-answers=$walk
-# Ctrl-C reaches the lesson too, which stops and reaps its children; the
-# walkthrough waits for it, then stops.
-interrupted=0
-trap 'interrupted=130' INT
-trap 'interrupted=143' TERM
-
-echo "${bold}$(t building)${off}"
-cargo build --workspace
-before=$(group_processes)
-
-# What the walkthrough says itself is wrapped to the terminal's width as
-# the lessons' lines are (and left as it is for a pipe or a file), by the
-# course's own wrapper, built with the lessons; commands break only as
-# they paste, with a backslash.
-course_wrap() {
-    local built=${CARGO_TARGET_DIR:-target}/debug/course-wrap
-    if [ -x "$built" ]; then
-        "$built" "$@"
-    else
-        cargo run -q -p common --bin course-wrap -- "$@"
-    fi
+# In it, each walkthrough takes a numbered directory of its own, for its
+# ticket file and its quiz's traces: two walkthroughs of one user at once
+# (two terminals) must not sell from one file, nor count each other's
+# answers. It holds a lock on it (flock(1), where there is one) while any
+# of its processes runs, which means the same in every pid namespace, as a
+# pid would not; the next walkthrough takes the first directory unlocked.
+# None is removed, so that the commands shown still run when pasted.
+take() {
+    exec 9>"$1/.taken"
+    ! command -v flock >/dev/null || flock -n 9
 }
-
-# shellcheck disable=SC2059
-printf "\n$(t seed)\n" "$seed" | course_wrap
-
-# Each note is one paragraph, wrapped as it is printed.
-declare -A notes previous
-notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status and CPU time in the process table until its parent reaps it. Watch the dead child in state Z (and ps call it <defunct>), shrug off kill -9, and hand its parent what the kernel kept; then a hundred zombies under a parent that never reaps, until it is killed; then the three ways real programs avoid zombies."
-notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and another process adopts the child. Watch the child's parent change from P to its adopter, which reaps it at the end."
-notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing to keep them apart. Watch all three start printing at once and their bars in the drawing overlap; the line that begins \"Time:\" says why it was quick."
-notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch them print one at a time, always p1, p2, p3: the code fixed the order, and nobody waited. Same seed, same sleeps as v1: compare the times."
-notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print. Watch them take turns in the order they got the lock; the dots show who waited. The notes call a lock fair: see what the verdict says of that."
-notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file holding 3 tickets, with no lock. Watch everyone see tickets left, everyone be told \"bought\", and the reckoning find the oversell."
-notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one, write back). Watch the purchases come one at a time, the last buyers find them sold out, and every ticket be accounted for."
-declare -A notes_zh
-notes_zh[zombie]="僵尸进程：结束了的子进程，在父进程回收它之前，仍在进程表里保留它的 pid、退出状态和用过的 CPU 时间。看死去的子进程处于 Z 状态（ps 显示为 <defunct>），kill -9 也奈何不了它，以及父进程拿回内核替它保存的东西；再看一个从不回收的父进程底下堆起上百个僵尸进程，直到它被杀死；最后看真实的程序避免僵尸进程的三种办法。"
-notes_zh[orphan]="孤儿进程：父进程先结束了，子进程还在运行，于是另一个进程收养了它。看子进程的父进程从 P 变成收养者，最后由收养者回收它。"
-notes_zh[printer-v1]="互斥锁，版本一：三位同事共用一台打印机，谁也不等谁。看三个人同时开始打印，时间线上的色条彼此重叠；以「时间：」开头的那一行说明了为什么这么快。"
-notes_zh[printer-v2]="版本二：父进程先 join 上一位同事，再启动下一位。看他们一个接一个地打印，永远是 p1、p2、p3：顺序由代码决定，谁也不用等。种子相同，睡的时间也和版本一相同：比较一下时间。"
-notes_zh[printer-v3]="版本三：大家又同时启动，但每个人打印前都要先 acquire 一把锁。看他们按拿到锁的先后轮流打印；点表示谁在等。笔记说锁是公平的：看看结论怎么说。"
-notes_zh[ticket-unsafe]="抢票系统，进程之间的通信：六位买家共用一个 JSON 文件，里面有 3 张票，没有锁。看每个人都看到还有票，每个人都被告知「购买成功」，而清点发现票卖超了。"
-notes_zh[ticket-locked]="同样的抢票，但每次购买（读、取一张、写回）都在锁里进行。看购买一个接一个地发生，后来的买家发现票已卖完，每一张票都对得上账。"
-previous[printer-v2]=printer-v1
-previous[printer-v3]=printer-v2
-previous[ticket-locked]=ticket-unsafe
-
+slot=1
+while ! { mkdir -p "$office/$slot" && take "$office/$slot"; }; do
+    slot=$((slot + 1))
+    [ "$slot" -le 100 ] || { echo "run_all.sh: 100 walkthroughs at once in $office" >&2; exit 1; }
+done
+walk=$office/$slot
+answers=$walk
+rm -f "$answers"/quiz-*.jsonl
 # The end of every walkthrough, finished or stopped: what it left behind,
 # the quiz's score, and how many lessons it ran; exits with `$1`, or 1 if
 # something was left.
 finish() {
     local code=$1
-    check_nothing_left || { [ "$code" != 0 ] || code=1; }
+    # Stopped while building, no lesson ran: cargo's own processes, dying
+    # of the Ctrl-C too, are none of the lessons'.
+    if [ "$shown" -gt 0 ]; then
+        check_nothing_left || { [ "$code" != 0 ] || code=1; }
+    fi
     if [ "$quiz" = 1 ]; then
         local asked=0 held=0 trace
         for trace in "$answers"/quiz-*.jsonl; do
@@ -265,6 +232,74 @@ stop() {
     finish "$interrupted"
 }
 
+# Ctrl-C reaches the lesson too, which stops and reaps its children; the
+# walkthrough waits for it, then stops.
+interrupted=0 waiting=0
+# Waiting for Enter, the walkthrough stops at once: bash would go on
+# reading after the trap.
+trap 'interrupted=130; [ "$waiting" = 0 ] || stop' INT
+trap 'interrupted=143; [ "$waiting" = 0 ] || stop' TERM
+
+before=$(ps -A -o pid=,pgid= | awk -v group="$group" '$2 == group { print $1 }')
+echo "${bold}$(t building)${off}"
+cargo build --workspace || {
+    status=$?
+    [ "$interrupted" = 0 ] || stop
+    exit "$status"
+}
+
+# What the walkthrough says itself is wrapped to the terminal's width as
+# the lessons' lines are (and left as it is for a pipe or a file), by the
+# course's own wrapper, built with the lessons; commands break only as
+# they paste, with a backslash.
+course_wrap() {
+    local built=${CARGO_TARGET_DIR:-target}/debug/course-wrap
+    if [ -x "$built" ]; then
+        "$built" "$@"
+    else
+        cargo run -q -p common --bin course-wrap -- "$@"
+    fi
+}
+
+# shellcheck disable=SC2059
+printf "\n$(t seed)\n" "$seed" | course_wrap
+
+# The words of a command as a shell takes them back: a word with anything
+# but letters, digits and /._-+,:=@% in it goes in single quotes.
+pasteable() {
+    local word out=()
+    for word in "$@"; do
+        case $word in
+            '' | *[!A-Za-z0-9/._+,:=@%-]*) out+=("'${word//\'/\'\\\'\'}'") ;;
+            *) out+=("$word") ;;
+        esac
+    done
+    printf '%s' "${out[*]}"
+}
+
+# Each note is one paragraph, wrapped as it is printed.
+declare -A notes previous
+notes[zombie]="僵尸进程 (zombie process): a child that has ended keeps its pid, exit status and CPU time in the process table until its parent reaps it. Watch the dead child in state Z (and ps call it <defunct>), shrug off kill -9, and hand its parent what the kernel kept; then a hundred zombies under a parent that never reaps, until it is killed; then the three ways real programs avoid zombies."
+notes[orphan]="孤儿进程 (orphan process): a parent ends while its child still runs, and another process adopts the child. Watch the child's parent change from P to its adopter, which reaps it at the end."
+notes[printer-v1]="互斥锁 (mutex), 版本一: three colleagues share one printer, with nothing to keep them apart. Watch all three start printing at once and their bars in the drawing overlap; the line that begins \"Time:\" says why it was quick."
+notes[printer-v2]="版本二: the parent joins each colleague before it starts the next. Watch them print one at a time, always p1, p2, p3: the code fixed the order, and nobody waited. Same seed, same sleeps as v1: compare the times."
+notes[printer-v3]="版本三: all start at once again, but each must acquire a Lock to print. Watch them take turns in the order they got the lock; the dots show who waited. The notes call a lock fair: see what the verdict says of that."
+notes[ticket-unsafe]="抢票系统 (ticket office), 进程之间的通信: six buyers share a JSON file holding 3 tickets, with no lock. Watch everyone see tickets left, everyone be told \"bought\", and the reckoning find the oversell."
+notes[ticket-locked]="The same sale, with a lock around each purchase (read, take one, write back). Watch the purchases come one at a time, the last buyers find them sold out, and every ticket be accounted for."
+declare -A notes_zh
+notes_zh[zombie]="僵尸进程：结束了的子进程，在父进程回收它之前，仍在进程表里保留它的 pid、退出状态和用过的 CPU 时间。看死去的子进程处于 Z 状态（ps 显示为 <defunct>），kill -9 也奈何不了它，以及父进程拿回内核替它保存的东西；再看一个从不回收的父进程底下堆起上百个僵尸进程，直到它被杀死；最后看真实的程序避免僵尸进程的三种办法。"
+notes_zh[orphan]="孤儿进程：父进程先结束了，子进程还在运行，于是另一个进程收养了它。看子进程的父进程从 P 变成收养者，最后由收养者回收它。"
+# shellcheck disable=SC1111 # Chinese quotation marks, meant
+notes_zh[printer-v1]="互斥锁，版本一：三位同事共用一台打印机，谁也不等谁。看三个人同时开始打印，时间线上的横条彼此重叠；以“时间：”开头的那一行说明了为什么这么快。"
+notes_zh[printer-v2]="版本二：父进程先 join 上一位同事，再启动下一位。看他们一个接一个地打印，永远是 p1、p2、p3：顺序由代码决定，谁也不用等。种子相同，睡的时间也和版本一相同：比较一下时间。"
+notes_zh[printer-v3]="版本三：大家又同时启动，但每个人打印前都要先 acquire 一把锁。看他们按拿到锁的先后轮流打印；点表示谁在等。笔记说锁是公平的：看看结论怎么说。"
+# shellcheck disable=SC1111
+notes_zh[ticket-unsafe]="抢票系统，进程之间的通信：六位买家共用一个 JSON 文件，里面有 3 张票，没有锁。看每个人都看到还有票，每个人都被告知“购买成功”，而清点发现票卖超了。"
+notes_zh[ticket-locked]="同样的抢票，但每次购买（读、取一张、写回）都在锁里进行。看购买一个接一个地发生，后来的买家发现票已卖完，每一张票都对得上账。"
+previous[printer-v2]=printer-v1
+previous[printer-v3]=printer-v2
+previous[ticket-locked]=ticket-unsafe
+
 for name in "${lessons[@]}"; do
     if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then
         continue
@@ -272,7 +307,9 @@ for name in "${lessons[@]}"; do
     if [ "$pause" = 1 ] && [ "$shown" -gt 0 ]; then
         # shellcheck disable=SC2059
         printf "\n$bold$(t press)$off" "$name"
+        waiting=1
         read -r _ || true
+        waiting=0
         [ "$interrupted" = 0 ] || stop
     fi
     shown=$((shown + 1))
@@ -294,7 +331,7 @@ for name in "${lessons[@]}"; do
     # A command too long for the terminal goes on over lines, as it can be
     # pasted: broken between arguments, each line but the last ending in \.
     printf '\n%s' "$dim"
-    printf '$ %s\n' "${command[*]}" | course_wrap --command
+    printf '$ %s\n' "$(pasteable "${command[@]}")" | course_wrap --command
     printf '%s' "$off"
     status=0
     "${command[@]}" || status=$?

@@ -150,9 +150,50 @@ fn text(english: &str) -> String {
 /// "Options:", "[default: …]", "Print help"). In English, left as it is.
 pub(crate) fn help(command: Command) -> Command {
     if lang() == Lang::En {
-        return command;
+        // Wrapped by clap to a terminal; into a pipe or a file, as it is.
+        return match crate::wrap::terminal_width() {
+            Some(_) => command,
+            None => command.term_width(0),
+        };
     }
-    let translate = translated;
+    let usage = tr!(
+        "{} [OPTIONS]",
+        command.get_bin_name().unwrap_or(command.get_name())
+    );
+    // Clap breaks help only at spaces, which Chinese has few of: on a
+    // terminal, each text is wrapped here, by Unicode's rules, to the room
+    // it has right of the options (and clap's own wrapping is off).
+    let width = crate::wrap::terminal_width();
+    let options = command
+        .get_arguments()
+        .map(|a| {
+            let value = a.get_value_names().map_or(0, |v| v[0].len() + 3);
+            a.get_long().map_or(0, |l| l.len() + 2) + value
+        })
+        .max()
+        .unwrap_or(0);
+    // "  -h, --help" and the like: 6 columns before a long option, 2 after.
+    let room = width.map(|w| w.saturating_sub(options.max(6) + 8).max(20));
+    let wrapped = |text: String| match room {
+        Some(room) => crate::wrap::wrap(&text, room).join("\n"),
+        None => text,
+    };
+    // The about and the after-help: each line of them to the whole width.
+    let translate = |english: Option<&StyledStr>| -> Resettable<StyledStr> {
+        let Some(english) = english else {
+            return Resettable::Reset;
+        };
+        let text = text(&english.to_string());
+        let text = match width {
+            Some(width) => text
+                .lines()
+                .flat_map(|line| crate::wrap::wrap(line, width - 1))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => text,
+        };
+        Resettable::Value(text.into())
+    };
     let (about, long_about) = (
         translate(command.get_about()),
         translate(command.get_long_about()),
@@ -161,11 +202,8 @@ pub(crate) fn help(command: Command) -> Command {
         translate(command.get_after_help()),
         translate(command.get_after_long_help()),
     );
-    let usage = tr!(
-        "{} [OPTIONS]",
-        command.get_bin_name().unwrap_or(command.get_name())
-    );
     command
+        .term_width(0)
         .about(about)
         .long_about(long_about)
         .after_help(after)
@@ -185,6 +223,13 @@ pub(crate) fn help(command: Command) -> Command {
                 .help(tr!("Print help")),
         )
         .mut_args(arg_help)
+        .mut_args(|arg| {
+            let help = arg.get_help().map(|h| wrapped(h.to_string()));
+            match help {
+                Some(help) => arg.help(help),
+                None => arg,
+            }
+        })
 }
 
 /// A help text of clap's in the language in force; none stays none.
@@ -386,8 +431,16 @@ fn put(out: &mut String, arg: &dyn Display, format: &str) {
 /// force, with its arguments.
 #[macro_export]
 macro_rules! tr {
+    // The English is a `format!` the compiler checks: an argument too many
+    // or too few does not build. The Chinese is checked against it by the
+    // scan of the catalogs (common/tests/translations.rs).
     ($template:literal $(, $arg:expr)* $(,)?) => {
-        $crate::i18n::tr($template, &[$(&$arg as &dyn ::std::fmt::Display),*])
+        match $crate::i18n::lang() {
+            $crate::i18n::Lang::En => ::std::format!($template $(, $arg)*),
+            $crate::i18n::Lang::Zh => {
+                $crate::i18n::tr($template, &[$(&$arg as &dyn ::std::fmt::Display),*])
+            }
+        }
     };
 }
 

@@ -311,6 +311,13 @@ fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
         format!("{} µs", (cell * 1e6).round().max(1.0))
     };
     let mut lines = vec![tr!("Timeline: {} (one column is {})", legend, column)];
+    // Times to the millisecond, or, as fine as the columns, to the microsecond.
+    let (scale, unit) = if cell >= 0.001 {
+        (1.0, "s")
+    } else {
+        (1e3, "ms")
+    };
+    let time = |t: f64| format!("{:.3}", t * scale);
     for t in turns {
         let bar: String = (0..WIDTH)
             .map(|c| {
@@ -326,16 +333,19 @@ fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
             })
             .collect();
         lines.push(format!(
-            "  {:<name_width$} {:>7} │{bar}│ {:.3}–{:.3} s",
-            t.who, t.pid, t.start, t.end
+            "  {:<name_width$} {:>7} │{bar}│ {}–{} {unit}",
+            t.who,
+            t.pid,
+            time(t.start),
+            time(t.end)
         ));
     }
     lines.push(format!(
-        "  {:<name_width$} {:>7} {:<w$}{:.3} s",
+        "  {:<name_width$} {:>7} {:<w$}{} {unit}",
         "",
         "",
-        format!("{t0:.3} s"),
-        t1,
+        format!("{} {unit}", time(t0)),
+        time(t1),
         w = WIDTH + 1
     ));
     lines

@@ -160,7 +160,8 @@ const UNITS: [&str; 14] = [
     "s", "ms", "µs", "us", "ns", "min", "%", "KB", "kB", "KiB", "MB", "MiB", "GB", "GiB",
 ];
 
-/// Words that name the number after them, read as one: `pid 9484`.
+/// Words that name the number after them, read as one: `pid 9484` (and
+/// any Chinese word: `种子 42`).
 const LABELS: [&str; 5] = ["pid", "ppid", "status", "seed", "uid"];
 
 /// `text` with each space between a number and its unit made one that
@@ -182,8 +183,12 @@ fn glue_units(text: &str) -> Option<String> {
                 .rsplit(|w: char| !(w.is_ascii_alphanumeric() || w == '-'))
                 .next()
                 .unwrap_or_default();
-            let labelled = word.starts_with("--") || LABELS.contains(&word);
-            number || (labelled && after.starts_with(|d: char| d.is_ascii_digit()))
+            let labelled =
+                word.starts_with("--") || LABELS.contains(&word) || before.ends_with(is_wide);
+            // An arrow stays with what it follows: a line never starts `→ p2`.
+            number
+                || (labelled && after.starts_with(|d: char| d.is_ascii_digit()))
+                || after.starts_with('→')
         };
         glued.push(if glue { GLUE } else { c });
         changed |= glue;
@@ -315,6 +320,13 @@ mod tests {
         );
         // A name is no unit.
         assert_eq!(wrap("pid 12 sleeps", 8), ["pid 12", "sleeps"]);
+        // A Chinese word keeps its number; an arrow what it follows.
+        for line in wrap("速度 10，种子 30304（用 --seed 30304 重现）", 14) {
+            assert!(!line.starts_with(|c: char| c.is_ascii_digit()), "{line}");
+        }
+        for line in wrap("in the order p1 → p2 → p3 → p4", 14) {
+            assert!(!line.starts_with('→'), "{line}");
+        }
     }
 
     #[test]

@@ -81,12 +81,16 @@ fn main() -> ExitCode {
             news.recv()?
                 .ok_or_else(|| tr!("P ended before it started C"))?,
         );
-        let ended = parent.wait4()?.ended;
-        say(tr!(
-            "reaped P at once: it {}; C (pid {}) runs on, adopted the moment P exited",
-            ended,
-            orphan
-        ));
+        let reaped = parent.wait4()?;
+        event(
+            "reaped",
+            reaped.fields(),
+            tr!(
+                "reaped P at once: it {}; C (pid {}) runs on, adopted the moment P exited",
+                reaped.ended,
+                orphan
+            ),
+        );
         // C was given to its adopter as P exited, before P was reaped.
         let adopter = system::process(orphan.as_raw()).map_or(0, |c| c.ppid);
         let (right, why): (&[usize], _) = match adopter {
@@ -177,7 +181,7 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     let who = if adopter == lesson {
         tr!("this lesson, a subreaper playing the part of init")
     } else if adopter.as_raw() == 1 {
-        tr!("init, pid 1")
+        tr!("init")
     } else {
         tr!("a subreaper (as systemd --user is)")
     };

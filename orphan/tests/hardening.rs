@@ -10,9 +10,11 @@ use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_orphan");
 
-/// The pid of C, once it has reported its adoption.
+/// The pid of C, once it has reported its adoption and the lesson has
+/// reaped P: killed before that, the lesson would leave P's zombie too.
 fn adopted_c(lesson: &Running) -> i32 {
     lesson.wait_for("adopted", 1);
+    lesson.wait_for("reaped", 1);
     lesson
         .records()
         .into_iter()

@@ -25,7 +25,10 @@ fn the_orphan_is_adopted_by_the_lesson_and_reaped_by_it() {
     assert_eq!(adopted.fields["new"], run.pid);
     assert_eq!(adopted.fields["comm"], "orphan");
     assert_eq!(adopted.ppid, run.pid);
-    let reaped = run.events("reaped").next().expect("the lesson reaped C");
+    let reaped = run
+        .events("reaped")
+        .find(|r| r.fields["of"] == c_parent.pid)
+        .expect("the lesson reaped C");
     assert_eq!(reaped.fields["of"], c_parent.pid);
     assert_eq!(reaped.fields["status"], 3);
     assert!(reaped.t >= adopted.t);
