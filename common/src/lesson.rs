@@ -3,13 +3,12 @@
 //! Python's main process, which waits for its children before it exits.
 
 use std::ffi::OsString;
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::error::ErrorKind;
 use clap::{FromArgMatches, Parser};
@@ -24,7 +23,7 @@ use crate::error::{Context, Result, Usage};
 use crate::i18n::{self, Lang};
 use crate::timing::{self, Speed};
 use crate::tr;
-use crate::{child, file, log, pause, quiz, signals, system};
+use crate::{child, file, log, pause, quiz, scratch, signals, system};
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
@@ -89,9 +88,8 @@ pub trait Lesson: Parser {
     fn processes(&self) -> Vec<String>;
 }
 
-/// The lesson's name, and the process that made the scratch directory.
+/// The lesson's name.
 static NAME: OnceLock<String> = OnceLock::new();
-static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
 /// Fewer descriptors than this (`ulimit -n`) and a lesson would fail
 /// half-way with "too many open files": it refuses at the start instead.
@@ -108,7 +106,7 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let (args, options, inputs) = parse::<A>();
     if let Err(e) = begin(&options, &args.processes(), &inputs) {
         log::plain_error(format!("{}: {e}", name()));
-        remove_scratch_dir();
+        scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| lesson(args)));
@@ -167,7 +165,7 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
         }
         _ => code,
     };
-    remove_scratch_dir();
+    scratch::remove();
     ExitCode::from(code)
 }
 
@@ -251,7 +249,7 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         ))
         .into());
     }
-    remove_dead_scratch_dirs();
+    scratch::remove_dead();
     if options.pause {
         pause::enable();
     }
@@ -260,7 +258,7 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
     }
     // The lesson reads back its own trace, a file of its own; `--trace` gets
     // a copy of every record, whatever it is (/dev/null, a terminal).
-    let own = scratch_dir()?.join("trace.jsonl");
+    let own = scratch::dir()?.join("trace.jsonl");
     let copy = match &options.trace {
         Some(path) => Some(open_trace(path, inputs)?),
         None => None,
@@ -418,78 +416,6 @@ fn room(
         ));
     }
     Ok(())
-}
-
-/// A private directory (mode 0700) for this run's lock and trace files,
-/// removed when the lesson ends.
-pub(crate) fn scratch_dir() -> Result<&'static Path> {
-    if let Some((dir, _)) = SCRATCH.get() {
-        return Ok(dir);
-    }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("lesson-{}-{nanos}", std::process::id()));
-    DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .context(tr!("creating the directory {}", dir.display()))?;
-    let (dir, _) = SCRATCH.get_or_init(|| (dir, std::process::id()));
-    Ok(dir)
-}
-
-/// Removes the scratch directories of lessons that died without removing
-/// their own (SIGKILL): those of this user whose process is gone.
-fn remove_dead_scratch_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix("lesson-")
-            .and_then(|rest| rest.split_once('-'))
-            .filter(|(pid, nanos)| {
-                [pid, nanos]
-                    .iter()
-                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            })
-            .and_then(|(pid, _)| pid.parse::<i32>().ok());
-        let mine = entry
-            .metadata()
-            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw())
-            && holds_only_a_lessons_files(&entry.path());
-        if let Some(pid) = pid.filter(|_| mine) {
-            if system::process(pid).is_none_or(|p| p.is_zombie()) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
-
-/// Whether `dir` holds a lesson's trace and nothing but what a lesson puts
-/// in its scratch directory: a directory of the same name, made by anyone
-/// else, is left alone.
-fn holds_only_a_lessons_files(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    let names: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.iter().any(|n| n == "trace.jsonl")
-        && names
-            .iter()
-            .all(|n| n == "trace.jsonl" || n.starts_with("lock-") || n.starts_with("paused-"))
-}
-
-fn remove_scratch_dir() {
-    if let Some((dir, owner)) = SCRATCH.get() {
-        if *owner == std::process::id() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
 }
 
 #[cfg(test)]
