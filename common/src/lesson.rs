@@ -84,8 +84,20 @@ pub trait Lesson: Parser {
     /// The Chinese of the lesson's own lines: its `zh.txt` (see `i18n`).
     const ZH: &'static str;
 
+    /// The questions `--quiz` asks, and when: the lesson's `quiz.rs`.
+    const QUIZ: &'static [quiz::Question];
+
     /// Every name a child of this lesson may have: `--panic-in` takes one.
     fn processes(&self) -> Vec<String>;
+}
+
+/// Prints the title of the lesson's next part (parts are counted by their
+/// headings: 1, 2, …) and a few lines of explanation. With `--quiz`, first
+/// judges the questions of the part that ends, then asks this part's.
+pub fn heading(title: &str, text: &str) -> Result<()> {
+    quiz::next_part()?;
+    log::heading(title, text);
+    Ok(())
 }
 
 /// The lesson's name.
@@ -97,19 +109,20 @@ const MIN_OPEN_FILES: u64 = 16;
 
 /// Runs a lesson: parses its `Args` (`--help` prints and exits 0; a bad
 /// option is one line on standard error and exit status 2), opens the
-/// trace, runs `lesson`, then reaps every child still running.
+/// trace, runs `lesson` (and judges its quiz's last part), then reaps every
+/// child still running.
 ///
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
 pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let (args, options, inputs) = parse::<A>();
-    if let Err(e) = begin(&options, &args.processes(), &inputs) {
+    if let Err(e) = begin(&options, &args.processes(), &inputs, A::QUIZ) {
         log::plain_error(format!("{}: {e}", name()));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| lesson(args)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| quiz::end(lesson(args))));
     if !matches!(outcome, Ok(Ok(()))) && !signals::stopping() {
         child::kill_all(Signal::SIGTERM);
     }
@@ -219,7 +232,12 @@ fn name() -> &'static str {
 /// Sets up the lesson process: checks `--panic-in` and the descriptors it
 /// may open, removes what dead runs left, opens the trace, sets the clock
 /// and the Ctrl-C handler.
-fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<()> {
+fn begin(
+    options: &Options,
+    processes: &[String],
+    inputs: &[PathBuf],
+    questions: &'static [quiz::Question],
+) -> Result<()> {
     if let Some(name) = &options.panic_in {
         if !processes.contains(name) {
             let names = match processes.len() {
@@ -254,7 +272,7 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         pause::enable();
     }
     if options.quiz {
-        quiz::enable();
+        quiz::enable(questions);
     }
     // The lesson reads back its own trace, a file of its own; `--trace` gets
     // a copy of every record, whatever it is (/dev/null, a terminal).

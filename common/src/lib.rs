@@ -10,7 +10,7 @@
 //!
 //! Layers, each using only those above it: `error`, `signals` (the stop flag
 //! and Ctrl-C), `log` and `timing`, `system` (the process table), `scratch`
-//! (each run's private directory), `pause`, `child` (fork, wait, kill),
+//! (each run's private directory), `pause` and `quiz`, `child` (fork, wait, kill),
 //! `channel`, `file`, `lesson` (the frame), `lock`, `timeline` (the
 //! printers' drawing), `sale` (the ticket office's reckoning).
 
@@ -38,9 +38,9 @@ pub mod wrap;
 pub use channel::Channel;
 pub use child::{Fork, Process, fork, spawn, waitid_wnowait};
 pub use error::{Context, Result};
-pub use lesson::{Lesson, Options, check_room, run};
+pub use lesson::{Lesson, Options, check_room, heading, run};
 pub use lock::{Guard, Lock};
-pub use log::{event, heading, record, say};
+pub use log::{event, record, say};
 pub use pause::pause;
 pub use signals::{check_stop, stopping};
 pub use timing::sleep_like_seed;
