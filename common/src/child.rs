@@ -216,6 +216,8 @@ impl Drop for InChild {
 /// would be printed by both processes.
 pub fn fork(name: &str) -> Result<Fork> {
     signals::check_stop()?;
+    // A lesson without headings asks its quiz as it starts: before this.
+    crate::quiz::before_fork()?;
     if signals::forward_stop_signals()? {
         live().clear();
     }

@@ -3,13 +3,12 @@
 //! Python's main process, which waits for its children before it exits.
 
 use std::ffi::OsString;
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::error::ErrorKind;
 use clap::{FromArgMatches, Parser};
@@ -24,7 +23,7 @@ use crate::error::{Context, Result, Usage};
 use crate::i18n::{self, Lang};
 use crate::timing::{self, Speed};
 use crate::tr;
-use crate::{child, file, log, pause, quiz, signals, system};
+use crate::{child, file, log, pause, quiz, scratch, signals, system};
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
@@ -85,13 +84,24 @@ pub trait Lesson: Parser {
     /// The Chinese of the lesson's own lines: its `zh.txt` (see `i18n`).
     const ZH: &'static str;
 
+    /// The questions `--quiz` asks, and when: the lesson's `quiz.rs`.
+    const QUIZ: &'static [quiz::Question];
+
     /// Every name a child of this lesson may have: `--panic-in` takes one.
     fn processes(&self) -> Vec<String>;
 }
 
-/// The lesson's name, and the process that made the scratch directory.
+/// Prints the title of the lesson's next part (parts are counted by their
+/// headings: 1, 2, …) and a few lines of explanation. With `--quiz`, first
+/// judges the questions of the part that ends, then asks this part's.
+pub fn heading(title: &str, text: &str) -> Result<()> {
+    quiz::next_part()?;
+    log::heading(title, text);
+    Ok(())
+}
+
+/// The lesson's name.
 static NAME: OnceLock<String> = OnceLock::new();
-static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
 /// Fewer descriptors than this (`ulimit -n`) and a lesson would fail
 /// half-way with "too many open files": it refuses at the start instead.
@@ -99,19 +109,20 @@ const MIN_OPEN_FILES: u64 = 16;
 
 /// Runs a lesson: parses its `Args` (`--help` prints and exits 0; a bad
 /// option is one line on standard error and exit status 2), opens the
-/// trace, runs `lesson`, then reaps every child still running.
+/// trace, runs `lesson` (and judges its quiz's last part), then reaps every
+/// child still running.
 ///
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
 pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let (args, options, inputs) = parse::<A>();
-    if let Err(e) = begin(&options, &args.processes(), &inputs) {
+    if let Err(e) = begin(&options, &args.processes(), &inputs, A::QUIZ) {
         log::plain_error(format!("{}: {e}", name()));
-        remove_scratch_dir();
+        scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| lesson(args)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| quiz::end(lesson(args))));
     if !matches!(outcome, Ok(Ok(()))) && !signals::stopping() {
         child::kill_all(Signal::SIGTERM);
     }
@@ -167,7 +178,7 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
         }
         _ => code,
     };
-    remove_scratch_dir();
+    scratch::remove();
     ExitCode::from(code)
 }
 
@@ -221,7 +232,12 @@ fn name() -> &'static str {
 /// Sets up the lesson process: checks `--panic-in` and the descriptors it
 /// may open, removes what dead runs left, opens the trace, sets the clock
 /// and the Ctrl-C handler.
-fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<()> {
+fn begin(
+    options: &Options,
+    processes: &[String],
+    inputs: &[PathBuf],
+    questions: &'static [quiz::Question],
+) -> Result<()> {
     if let Some(name) = &options.panic_in {
         if !processes.contains(name) {
             let names = match processes.len() {
@@ -251,16 +267,16 @@ fn begin(options: &Options, processes: &[String], inputs: &[PathBuf]) -> Result<
         ))
         .into());
     }
-    remove_dead_scratch_dirs();
+    scratch::remove_dead();
     if options.pause {
         pause::enable();
     }
     if options.quiz {
-        quiz::enable();
+        quiz::enable(questions);
     }
     // The lesson reads back its own trace, a file of its own; `--trace` gets
     // a copy of every record, whatever it is (/dev/null, a terminal).
-    let own = scratch_dir()?.join("trace.jsonl");
+    let own = scratch::dir()?.join("trace.jsonl");
     let copy = match &options.trace {
         Some(path) => Some(open_trace(path, inputs)?),
         None => None,
@@ -418,78 +434,6 @@ fn room(
         ));
     }
     Ok(())
-}
-
-/// A private directory (mode 0700) for this run's lock and trace files,
-/// removed when the lesson ends.
-pub(crate) fn scratch_dir() -> Result<&'static Path> {
-    if let Some((dir, _)) = SCRATCH.get() {
-        return Ok(dir);
-    }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("lesson-{}-{nanos}", std::process::id()));
-    DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .context(tr!("creating the directory {}", dir.display()))?;
-    let (dir, _) = SCRATCH.get_or_init(|| (dir, std::process::id()));
-    Ok(dir)
-}
-
-/// Removes the scratch directories of lessons that died without removing
-/// their own (SIGKILL): those of this user whose process is gone.
-fn remove_dead_scratch_dirs() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix("lesson-")
-            .and_then(|rest| rest.split_once('-'))
-            .filter(|(pid, nanos)| {
-                [pid, nanos]
-                    .iter()
-                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            })
-            .and_then(|(pid, _)| pid.parse::<i32>().ok());
-        let mine = entry
-            .metadata()
-            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw())
-            && holds_only_a_lessons_files(&entry.path());
-        if let Some(pid) = pid.filter(|_| mine) {
-            if system::process(pid).is_none_or(|p| p.is_zombie()) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
-
-/// Whether `dir` holds a lesson's trace and nothing but what a lesson puts
-/// in its scratch directory: a directory of the same name, made by anyone
-/// else, is left alone.
-fn holds_only_a_lessons_files(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    let names: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.iter().any(|n| n == "trace.jsonl")
-        && names
-            .iter()
-            .all(|n| n == "trace.jsonl" || n.starts_with("lock-") || n.starts_with("paused-"))
-}
-
-fn remove_scratch_dir() {
-    if let Some((dir, owner)) = SCRATCH.get() {
-        if *owner == std::process::id() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@
 //! lesson reads like the notes, or like a C program, and keeps its Unix.
 //!
 //! Layers, each using only those above it: `error`, `signals` (the stop flag
-//! and Ctrl-C), `log` and `timing`, `system` (the process table), `child`
-//! (fork, wait, kill), `channel`, `file`, `lesson` (the frame), `lock`,
-//! `timeline` (the printers' drawing), `sale` (the ticket office's reckoning).
+//! and Ctrl-C), `log` and `timing`, `system` (the process table), `scratch`
+//! (each run's private directory), `pause` and `quiz`, `child` (fork, wait, kill),
+//! `channel`, `file`, `lesson` (the frame), `lock`, `timeline` (the
+//! printers' drawing), `sale` (the ticket office's reckoning).
 
 #![allow(unsafe_code)] // the only crate allowed to: fork, signal handlers, _exit
 
@@ -22,6 +23,7 @@ mod lesson;
 mod lock;
 mod pause;
 pub mod quiz;
+mod scratch;
 mod signals;
 
 pub mod child;
@@ -36,9 +38,9 @@ pub mod wrap;
 pub use channel::Channel;
 pub use child::{Fork, Process, fork, spawn, waitid_wnowait};
 pub use error::{Context, Result};
-pub use lesson::{Lesson, Options, check_room, run};
+pub use lesson::{Lesson, Options, check_room, heading, run};
 pub use lock::{Guard, Lock};
-pub use log::{event, heading, record, say};
+pub use log::{event, record, say};
 pub use pause::pause;
 pub use signals::{check_stop, stopping};
 pub use timing::sleep_like_seed;

@@ -41,7 +41,7 @@ impl Lock {
     /// A new lock, private to this run of the lesson (its file lives in the
     /// lesson's temporary directory, removed when the lesson ends).
     pub fn new() -> Result<Lock> {
-        let dir = crate::lesson::scratch_dir()?;
+        let dir = crate::scratch::dir()?;
         let path = (0..)
             .map(|n| dir.join(format!("lock-{n}")))
             .find(|p| !p.exists())

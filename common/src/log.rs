@@ -217,8 +217,8 @@ pub fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
 }
 
 /// Prints a part's title and a few lines of explanation, between the
-/// processes' lines.
-pub fn heading(title: &str, text: &str) {
+/// processes' lines (see [`crate::heading`], which counts the parts).
+pub(crate) fn heading(title: &str, text: &str) {
     plain("");
     plain(format!("── {title} ──"));
     for line in text.lines() {

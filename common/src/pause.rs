@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 
 use crate::error::Result;
-use crate::{lesson, log, signals, tr};
+use crate::{log, scratch, signals, tr};
 
 static ON: AtomicBool = AtomicBool::new(false);
 
@@ -40,7 +40,7 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
 /// True for the one process of this run that makes the step's mark, a file
 /// in the lesson's private directory (`O_CREAT | O_EXCL`).
 fn first_at(step: &str) -> bool {
-    let Ok(dir) = lesson::scratch_dir() else {
+    let Ok(dir) = scratch::dir() else {
         return true;
     };
     let mark = dir.join(format!("paused-{step}"));

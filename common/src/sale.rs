@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::child::{Ended, IntoExitStatus};
 use crate::error::Result;
-use crate::log::plural;
-use crate::quiz::{self, choices};
-use crate::{file, lesson, lock, log, tr};
+use crate::log::{Record, plural};
+use crate::quiz::{Question, Verdict, When, choices};
+use crate::{file, lesson, log, tr};
 
 /// The most tickets a file may hold.
 const MAX_TICKETS: u64 = 1_000_000;
@@ -231,36 +231,6 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     if options.runs > 1 {
         log::quiet();
     }
-    let sold = initial.min(u64::from(options.buyers));
-    let left_then = initial - sold;
-    let guess_bought = quiz::ask(
-        "ticket.bought",
-        &tr!(
-            "{} and {}{}: how many buyers will be told \"bought\"?",
-            plural(initial, "ticket", "tickets"),
-            plural(options.buyers, "buyer", "buyers"),
-            if lock::made() {
-                tr!(", a lock around each purchase")
-            } else {
-                tr!(", no lock")
-            }
-        ),
-        &choices(&[
-            &tr!("exactly {}", sold),
-            &tr!("more than {}: some tickets sold twice", sold),
-            &tr!("fewer than {}", sold),
-        ]),
-    )?;
-    let guess_left = quiz::ask(
-        "ticket.left",
-        &tr!("How many tickets will the file say are left?"),
-        &choices(&[
-            &tr!("{}: every ticket sold is gone from the file", left_then),
-            &tr!("more than {}: some sales were written over", left_then),
-            &tr!("none it can say: the file will be broken"),
-        ]),
-    )?;
-    let mut guesses = Some((guess_bought, guess_left));
     let mut reckonings = Vec::new();
     for run in 1..=options.runs {
         if run > 1 {
@@ -292,9 +262,6 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         } else {
             tr!("\nReckoning: {}", reckoning.verdict())
         });
-        if let Some((bought, left)) = guesses.take() {
-            check(bought, left, &reckoning, sold, left_then);
-        }
         if let Err(e) = left {
             return Err(tr!("the file went bad during the sale: {}", e).into());
         }
@@ -316,18 +283,78 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     Ok(())
 }
 
-/// Judges the predictions against the first sale: with a lock, the count is
+/// The first sale, as its `sale` record says: the tickets at its start,
+/// the buyers, how many can be sold and how many are then left; and
+/// whether a lock kept the buyers apart.
+fn first_sale(records: &[Record]) -> (u64, u64, u64, u64, bool) {
+    let sale = records.iter().find(|r| r.event == "sale");
+    let field = |name: &str| sale.and_then(|r| r.fields.get(name)?.as_u64()).unwrap_or(0);
+    let (initial, buyers) = (field("initial"), field("buyers"));
+    let sold = initial.min(buyers);
+    let locked = records.iter().any(|r| r.event == "lock");
+    (initial, buyers, sold, initial - sold, locked)
+}
+
+/// The reckoning of the first sale, as its `summary` record says: how many
+/// buyers were told "bought", and the count the file was left with (`None`:
+/// it could not be read).
+fn first_summary(records: &[Record]) -> Option<(u64, Option<u64>)> {
+    let summary = records.iter().find(|r| r.event == "summary")?;
+    let bought = summary.fields.get("bought")?.as_u64()?;
+    Some((bought, summary.fields.get("left").and_then(Value::as_u64)))
+}
+
+/// How many buyers will be told "bought"? Asked before the first buyer
+/// starts; judged against the first sale: with a lock, the count is
 /// certain; without one, what the run showed, and where the sleeps happened
 /// not to overlap (full speed), the answer the notes expect too.
-fn check(
-    bought: Option<quiz::Guess>,
-    left: Option<quiz::Guess>,
-    reckoning: &Reckoning,
-    sold: u64,
-    left_then: u64,
-) {
-    let locked = lock::made();
-    let told = reckoning.tally.bought;
+pub const BOUGHT: Question = Question {
+    id: "ticket.bought",
+    when: When::Start,
+    ask: |records| {
+        let (initial, buyers, sold, _, locked) = first_sale(records);
+        (
+            tr!(
+                "{} and {}{}: how many buyers will be told \"bought\"?",
+                plural(initial, "ticket", "tickets"),
+                plural(buyers, "buyer", "buyers"),
+                if locked {
+                    tr!(", a lock around each purchase")
+                } else {
+                    tr!(", no lock")
+                }
+            ),
+            choices(&[
+                &tr!("exactly {}", sold),
+                &tr!("more than {}: some tickets sold twice", sold),
+                &tr!("fewer than {}", sold),
+            ]),
+        )
+    },
+    judge: judge_bought,
+};
+
+/// How many tickets will the file say are left?
+pub const LEFT: Question = Question {
+    id: "ticket.left",
+    when: When::Start,
+    ask: |records| {
+        let (_, _, _, left_then, _) = first_sale(records);
+        (
+            tr!("How many tickets will the file say are left?"),
+            choices(&[
+                &tr!("{}: every ticket sold is gone from the file", left_then),
+                &tr!("more than {}: some sales were written over", left_then),
+                &tr!("none it can say: the file will be broken"),
+            ]),
+        )
+    },
+    judge: judge_left,
+};
+
+fn judge_bought(records: &[Record]) -> Option<Verdict> {
+    let (_, _, sold, _, locked) = first_sale(records);
+    let (told, _) = first_summary(records)?;
     let shown = match told.cmp(&sold) {
         std::cmp::Ordering::Equal => 0,
         std::cmp::Ordering::Greater => 1,
@@ -352,8 +379,13 @@ fn check(
                 sleeps overlapped); with the notes' sleeps it does."),
         ),
     };
-    quiz::check(bought, shown, right, &why);
-    let shown = match reckoning.left {
+    Some(Verdict::new(shown, right, why))
+}
+
+fn judge_left(records: &[Record]) -> Option<Verdict> {
+    let (_, _, _, left_then, locked) = first_sale(records);
+    let (_, left) = first_summary(records)?;
+    let shown = match left {
         Some(l) if l == left_then => 0,
         Some(_) => 1,
         None => 2,
@@ -375,7 +407,7 @@ fn check(
             tr!("without a lock, no write was lost this time, by chance."),
         ),
     };
-    quiz::check(left, shown, right, &why);
+    Some(Verdict::new(shown, right, why))
 }
 
 /// The file's state at the start: as it is, or stocked with `tickets`

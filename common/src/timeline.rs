@@ -1,10 +1,11 @@
 //! The printer lessons' drawing: once every colleague has been reaped, a
 //! timeline of who held the printer and a one-line verdict, both read from
-//! the trace (`ask`, `start`, `end`).
+//! the trace (`ask`, `start`, `end`); and the questions all three printers
+//! ask, judged from the same trace.
 
 use crate::error::Result;
 use crate::log::{self, Record};
-use crate::quiz::{self, Guess, choices};
+use crate::quiz::{Question, Verdict, When, choices};
 use crate::{child, timing, tr};
 
 /// Requests closer than this to the one before are at the same moment, as
@@ -33,7 +34,7 @@ const WIDTH: usize = 48;
 
 /// Draws the timeline and the verdict of the `workers` colleagues, from
 /// this run's trace. Call it once they have all been reaped.
-pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
+pub fn draw(workers: u32) -> Result<()> {
     // A colleague that failed may not have said all it did: no verdict then.
     if child::failed() > 0 {
         return Err(tr!(
@@ -44,14 +45,7 @@ pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
         .into());
     }
     let records = log::records()?;
-    let design = Design {
-        locked: records.iter().any(|r| r.event == "lock"),
-        joined: child::joined_before_each_start(&records),
-        fast: timing::never_sleeps(),
-        // Only a pause that held, as the trace says: with `--pause`, v1 and
-        // v2 have no step to hold at, and their times still compare.
-        paused: records.iter().any(|r| r.event == "pause"),
-    };
+    let design = design(&records);
     let turns = turns(&records);
     log::plain("");
     for line in timeline(&turns, design) {
@@ -68,64 +62,82 @@ pub fn draw(workers: u32, guesses: Guesses) -> Result<()> {
             log::plural(workers, "colleague", "colleagues")
         ));
     }
-    if !turns.is_empty() {
-        check(guesses, &turns, design);
-    }
     Ok(())
 }
 
-/// The learner's predictions, with `--quiz`.
-#[derive(Debug)]
-pub struct Guesses {
-    overlap: Option<Guess>,
-    order: Option<Guess>,
-    wait: Option<Guess>,
+/// What the lesson's code did, as this run's trace says.
+fn design(records: &[Record]) -> Design {
+    Design {
+        locked: records.iter().any(|r| r.event == "lock"),
+        joined: child::joined_before_each_start(records),
+        fast: timing::never_sleeps(),
+        // Only a pause that held, as the trace says: with `--pause`, v1 and
+        // v2 have no step to hold at, and their times still compare.
+        paused: records.iter().any(|r| r.event == "pause"),
+    }
 }
 
-/// With `--quiz`, asks before the colleagues start: will they overlap, in
-/// what order will they print, will anyone wait?
-pub fn ask() -> Result<Guesses> {
-    Ok(Guesses {
-        overlap: quiz::ask(
-            "printer.overlap",
-            &tr!("Will two colleagues ever be printing at the same moment?"),
-            &choices(&[&tr!("yes"), &tr!("no")]),
-        )?,
-        order: quiz::ask(
-            "printer.order",
-            &tr!("In what order will they print?"),
-            &choices(&[
+/// Will two colleagues ever be printing at the same moment? Asked before
+/// they start; judged from the timeline.
+pub const OVERLAP: Question = Question {
+    id: "printer.overlap",
+    when: When::Start,
+    ask: |_| {
+        (
+            tr!("Will two colleagues ever be printing at the same moment?"),
+            choices(&[&tr!("yes"), &tr!("no")]),
+        )
+    },
+    judge: |records| judged(records, overlap),
+};
+
+/// In what order will they print?
+pub const ORDER: Question = Question {
+    id: "printer.order",
+    when: When::Start,
+    ask: |_| {
+        (
+            tr!("In what order will they print?"),
+            choices(&[
                 &tr!("p1, p2, p3, …: the order they are started in"),
                 &tr!("in whatever order they get to the printer"),
                 &tr!("all at once: side by side"),
             ]),
-        )?,
-        wait: quiz::ask(
-            "printer.wait",
-            &tr!("Will any colleague have to wait for another?"),
-            &choices(&[&tr!("yes"), &tr!("no")]),
-        )?,
-    })
+        )
+    },
+    judge: |records| judged(records, order),
+};
+
+/// Will any colleague have to wait for another?
+pub const WAIT: Question = Question {
+    id: "printer.wait",
+    when: When::Start,
+    ask: |_| {
+        (
+            tr!("Will any colleague have to wait for another?"),
+            choices(&[&tr!("yes"), &tr!("no")]),
+        )
+    },
+    judge: |records| judged(records, wait),
+};
+
+/// Judges one prediction by `judge` from the trace, as the timeline shows
+/// it: nothing to judge if no colleague finished, or one failed (then no
+/// timeline is drawn).
+fn judged(records: &[Record], judge: fn(&[Turn], Design) -> Verdict) -> Option<Verdict> {
+    let failed = records
+        .iter()
+        .any(|r| r.event == "error" && r.who != "main");
+    let turns = turns(records);
+    if failed || turns.is_empty() {
+        return None;
+    }
+    Some(judge(&turns, design(records)))
 }
 
-/// Judges the predictions against what this run showed, and what this
-/// version can mean: where chance decided, every answer the run bears out.
-fn check(guesses: Guesses, turns: &[Turn], design: Design) {
+fn overlap(turns: &[Turn], design: Design) -> Verdict {
+    let kind = Kind::of(design);
     let overlapped = !overlaps(turns).is_empty();
-    let mut by_start: Vec<&Turn> = turns.iter().collect();
-    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let code_order = by_start
-        .windows(2)
-        .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
-    let waited = design.locked && turns.iter().any(|t| t.start - t.ask > TIE);
-    let kind = if design.joined {
-        Kind::Joined
-    } else if design.locked {
-        Kind::Locked
-    } else {
-        Kind::Free
-    };
-
     let shown = if overlapped { 0 } else { 1 };
     let (right, why): (&[usize], String) = match (kind, overlapped) {
         (Kind::Joined, _) => (
@@ -143,8 +155,17 @@ fn check(guesses: Guesses, turns: &[Turn], design: Design) {
                 this time (chance, or a speed too fast to sleep), so both answers hold."),
         ),
     };
-    quiz::check(guesses.overlap, shown, right, &why);
+    Verdict::new(shown, right, why)
+}
 
+fn order(turns: &[Turn], design: Design) -> Verdict {
+    let kind = Kind::of(design);
+    let overlapped = !overlaps(turns).is_empty();
+    let mut by_start: Vec<&Turn> = turns.iter().collect();
+    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let code_order = by_start
+        .windows(2)
+        .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
     let shown = match (overlapped, code_order) {
         (true, _) => 2,
         (false, true) => 0,
@@ -170,8 +191,12 @@ fn check(guesses: Guesses, turns: &[Turn], design: Design) {
             tr!("nothing orders them; this time their turns did not meet."),
         ),
     };
-    quiz::check(guesses.order, shown, right, &why);
+    Verdict::new(shown, right, why)
+}
 
+fn wait(turns: &[Turn], design: Design) -> Verdict {
+    let kind = Kind::of(design);
+    let waited = design.locked && turns.iter().any(|t| t.start - t.ask > TIE);
     let shown = if waited { 0 } else { 1 };
     let (right, why): (&[usize], String) = match (kind, waited) {
         (Kind::Joined, _) => (
@@ -192,7 +217,7 @@ fn check(guesses: Guesses, turns: &[Turn], design: Design) {
                 at a slower speed they would queue, so both answers hold."),
         ),
     };
-    quiz::check(guesses.wait, shown, right, &why);
+    Verdict::new(shown, right, why)
 }
 
 /// How this version orders its colleagues.
@@ -201,6 +226,18 @@ enum Kind {
     Joined,
     Locked,
     Free,
+}
+
+impl Kind {
+    fn of(design: Design) -> Kind {
+        if design.joined {
+            Kind::Joined
+        } else if design.locked {
+            Kind::Locked
+        } else {
+            Kind::Free
+        }
+    }
 }
 
 /// One colleague's time at the printer, in seconds since the lesson started.

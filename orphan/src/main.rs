@@ -2,11 +2,12 @@
 //! Watch the child notice that its parent changed (`getppid`), learn who
 //! adopted it (init, a subreaper, or this lesson), and be reaped by its new parent.
 
+mod quiz;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::child::{adopt, prctl_set_pdeathsig};
-use common::quiz::{self, choices};
 use common::{
     Channel, Fork, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system, tr,
 };
@@ -31,6 +32,7 @@ struct Args {
 
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
+    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 
     /// P, and its child C.
     fn processes(&self) -> Vec<String> {
@@ -43,33 +45,13 @@ fn main() -> ExitCode {
         // An orphan goes to the nearest subreaper, else to init. This lesson
         // makes itself one (Linux), so that it can watch the adoption and reap.
         let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
-        let who_adopts = quiz::ask(
-            "orphan.adopter",
-            &tr!("A parent P exits while its child C still runs. Who becomes C's parent?"),
-            &choices(&[
-                &tr!("nobody: C dies with P"),
-                &tr!("init, pid 1, always"),
-                &tr!("the nearest subreaper above C, or init if there is none"),
-                &tr!("C's grandparent, whoever that is"),
-            ]),
-        )?;
-        let who_reaps = quiz::ask(
-            "orphan.reaper",
-            &tr!("When C exits in its turn, who reaps it?"),
-            &choices(&[
-                &tr!("P, its first parent"),
-                &tr!("its new parent"),
-                &tr!("nobody: it stays a zombie"),
-                &tr!("C itself"),
-            ]),
-        )?;
         heading(
             &tr!("Orphans"),
             &tr!(
                 "The lesson starts a parent P, and P starts a child C. P ends while C still runs: \
                  C is an orphan, and some other process adopts it, becomes its parent and reaps it."
             ),
-        );
+        )?;
         let lesson = getpid();
         let news = Channel::new()?;
         // fork returns twice: in P, which runs `parent` and exits; and here.
@@ -91,46 +73,13 @@ fn main() -> ExitCode {
                 orphan
             ),
         );
-        // C was given to its adopter as P exited, before P was reaped.
-        let adopter = system::process(orphan.as_raw()).map_or(0, |c| c.ppid);
-        let (right, why): (&[usize], _) = match adopter {
-            1 => (
-                &[1, 2],
-                tr!(
-                    "There was no subreaper above C, so init took it; with one, the \
-                     subreaper would have."
-                ),
-            ),
-            a if a == lesson.as_raw() => (
-                &[2],
-                tr!("This lesson, a subreaper above C, took it. It is \
-                     C's grandparent too, but that is not why: Linux gives an orphan to the \
-                     nearest subreaper, else to init."),
-            ),
-            _ => (
-                &[2],
-                tr!("A subreaper above C (as systemd --user is) took it."),
-            ),
-        };
-        quiz::check(who_adopts, 2, right, &why);
-        let reaped = if adopting {
+        if adopting {
             let reaped = adopt(orphan, "C")?.wait4()?;
             let text = tr!("reaped C, the orphan I adopted: it {}", reaped.ended);
             event("reaped", reaped.fields(), text);
-            true
-        } else {
-            watch_the_system_reap(orphan)?
-        };
-        let shown = if reaped { 1 } else { 2 };
-        let why = if reaped {
-            tr!("Whoever adopted C is its parent now, and a parent reaps: C's status went to it.")
-        } else {
-            tr!(
-                "Its adopter does not reap: C stays a zombie until it does, or the system restarts."
-            )
-        };
-        quiz::check(who_reaps, shown, &[shown], &why);
-        Ok(())
+            return Ok(());
+        }
+        watch_the_system_reap(orphan)
     })
 }
 
@@ -228,21 +177,28 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
 }
 
 /// With `--no-subreaper`: the lesson cannot reap C, only watch whether its
-/// adopter does. True if it did; an error if the lesson is stopped first.
-fn watch_the_system_reap(orphan: Pid) -> Result<bool> {
+/// adopter does (a `gone` event if it did, else `unreaped`); an error if
+/// the lesson is stopped first.
+fn watch_the_system_reap(orphan: Pid) -> Result<()> {
     let alive = || system::process(orphan.as_raw()).is_some_and(|p| !p.is_zombie());
     while alive() && !common::stopping() {
         common::timing::sleep(Duration::from_millis(10));
     }
     common::check_stop()?;
     let Some(zombie) = system::process(orphan.as_raw()) else {
-        say(tr!("C (pid {}) has been reaped by its adopter", orphan));
-        return Ok(true);
+        let text = tr!("C (pid {}) has been reaped by its adopter", orphan);
+        event("gone", json!({"of": orphan.as_raw()}), text);
+        return Ok(());
     };
     let adopter = system::describe(zombie.ppid);
     if system::wait_until_reaped(&[orphan.as_raw()]) == 0 {
-        say(tr!("C (pid {}) ended and {} reaped it", orphan, adopter));
-        return Ok(true);
+        let text = tr!("C (pid {}) ended and {} reaped it", orphan, adopter);
+        event(
+            "gone",
+            json!({"of": orphan.as_raw(), "by": zombie.ppid}),
+            text,
+        );
+        return Ok(());
     }
     event(
         "unreaped",
@@ -254,5 +210,5 @@ fn watch_the_system_reap(orphan: Pid) -> Result<bool> {
         ),
     );
     say(system::pid_1_problem());
-    Ok(false)
+    Ok(())
 }

@@ -26,3 +26,35 @@ fn wrong_answers_score_none() {
 fn a_bad_or_missing_answer_is_refused() {
     quiz_refuses_a_bad_or_missing_answer(LESSON, ARGS);
 }
+
+/// Each verdict comes after the line that is its evidence: C's new parent,
+/// then C reaped by it.
+#[test]
+fn each_verdict_follows_its_evidence() {
+    let run = lesson_testing::quiz(LESSON, ARGS, &[3, 2]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no line with {what:?}\n{}", run.output()))
+    };
+    let verdicts: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("RIGHT.") || lines[i].starts_with("NOT THIS TIME."))
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{}", run.output());
+    let adopted = at("P is gone: my parent is now");
+    assert!(
+        adopted < verdicts[0],
+        "the adoption, then its verdict\n{}",
+        run.output()
+    );
+    let reaped = at("reaped C, the orphan I adopted");
+    assert!(
+        reaped < verdicts[1],
+        "C reaped, then the verdict\n{}",
+        run.output()
+    );
+    assert!(verdicts[1] < at("Score: 2 of 2"), "{}", run.output());
+}

@@ -2,6 +2,8 @@
 //! one before it starts the next. Now they print one at a time, always p1,
 //! then p2, then p3: the code fixed the order, nobody ever waits in line.
 
+mod quiz;
+
 use std::process::ExitCode;
 
 use common::{Lesson, Options, Process, Result, event, sleep_like_seed, tr};
@@ -20,6 +22,7 @@ struct Args {
 
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
+    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 
     /// The colleagues: p1, p2, p3, …
     fn processes(&self) -> Vec<String> {
@@ -40,7 +43,6 @@ fn task() -> Result<()> {
 fn main() -> ExitCode {
     common::run(|args: Args| {
         common::check_room(args.workers, "--workers")?;
-        let guesses = common::timeline::ask()?;
         let mut colleagues: Vec<Process> = Vec::new();
         for name in args.processes() {
             colleagues.push(Process::new(name, task));
@@ -52,6 +54,6 @@ fn main() -> ExitCode {
         // Python's main process joins its children before it exits, and so
         // does this one (any not joined yet), to learn how each one ended.
         common::child::join_all()?;
-        common::timeline::draw(args.workers, guesses)
+        common::timeline::draw(args.workers)
     })
 }

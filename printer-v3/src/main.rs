@@ -2,6 +2,8 @@
 //! shared `Lock` before printing. They print one at a time, in the order
 //! they got the lock: compare who asked with who got.
 
+mod quiz;
+
 use std::process::ExitCode;
 
 use common::Lock;
@@ -21,6 +23,7 @@ struct Args {
 
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
+    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 
     /// The colleagues: p1, p2, p3, …
     fn processes(&self) -> Vec<String> {
@@ -44,7 +47,6 @@ fn task(mutex: &Lock) -> Result<()> {
 fn main() -> ExitCode {
     common::run(|args: Args| {
         common::check_room(args.workers, "--workers")?;
-        let guesses = common::timeline::ask()?;
         let mutex = Lock::new()?;
         let mut colleagues: Vec<Process> = Vec::new();
         for name in args.processes() {
@@ -56,6 +58,6 @@ fn main() -> ExitCode {
         // Python's main process joins its children before it exits, and so
         // does this one (any not joined yet), to learn how each one ended.
         common::child::join_all()?;
-        common::timeline::draw(args.workers, guesses)
+        common::timeline::draw(args.workers)
     })
 }

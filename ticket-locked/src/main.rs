@@ -3,6 +3,8 @@
 //! Watch the purchases come one at a time, the last buyers find them sold
 //! out, and the reckoning account for every ticket.
 
+mod quiz;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -27,6 +29,7 @@ struct Args {
 
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
+    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 
     /// The buyers: buyer-1, buyer-2, …
     fn processes(&self) -> Vec<String> {

@@ -3,6 +3,8 @@
 //! back a moment later, while others still read the old count. Watch every
 //! buyer be told "bought", and the reckoning find more sold than existed.
 
+mod quiz;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -26,6 +28,7 @@ struct Args {
 
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
+    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 
     /// The buyers: buyer-1, buyer-2, …
     fn processes(&self) -> Vec<String> {

@@ -27,7 +27,7 @@ pub fn what_real_programs_do() -> Result<()> {
             "Killing the parent is the notes' fix. A program that means to live fixes its own \
              code, in one of three ways; each is shown with the zombies it leaves."
         ),
-    );
+    )?;
     wait_for_each()?;
     // Each of the other two ways changes how this process treats SIGCHLD:
     // each runs in a process of its own.

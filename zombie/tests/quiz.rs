@@ -26,3 +26,47 @@ fn wrong_answers_score_none() {
 fn a_bad_or_missing_answer_is_refused() {
     quiz_refuses_a_bad_or_missing_answer(LESSON, ARGS);
 }
+
+/// Each verdict comes after the line that is its evidence, and before the
+/// next part: the dead child's state Z, then the zombies left once they
+/// were adopted.
+#[test]
+fn each_verdict_follows_its_evidence() {
+    let run = lesson_testing::quiz(LESSON, ARGS, &[4, 2]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let at = |what: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no line with {what:?}\n{}", run.output()))
+    };
+    let verdicts: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("RIGHT.") || lines[i].starts_with("NOT THIS TIME."))
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{}", run.output());
+    let state_z = at("still lists it");
+    assert!(lines[state_z].contains("state Z"), "{}", run.output());
+    assert!(
+        state_z < verdicts[0],
+        "state Z, then its verdict\n{}",
+        run.output()
+    );
+    assert!(
+        verdicts[0] < at("── 2."),
+        "judged before part 2\n{}",
+        run.output()
+    );
+    let left = at("zombies left: 0");
+    assert!(at("── 3.") < left, "{}", run.output());
+    assert!(
+        left < verdicts[1],
+        "the zombies left, then the verdict\n{}",
+        run.output()
+    );
+    assert!(
+        verdicts[1] < at("── 4."),
+        "judged before part 4\n{}",
+        run.output()
+    );
+}
