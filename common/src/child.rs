@@ -101,7 +101,11 @@ impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<
             Ok(value) => value.into_exit_status(),
             Err(e) => {
                 log::record("error", serde_json::json!({"message": e.to_string()}));
-                log::warn(tr!("error: {}", e));
+                // Stopped, it ends as the signal ends a process (see
+                // `end_child`): the lesson says so once, for all.
+                if !signals::stopping() {
+                    log::warn(tr!("error: {}", e));
+                }
                 EXIT_ERROR
             }
         }
@@ -308,6 +312,13 @@ fn end_child(status: i32) -> ! {
     if ending_badly && signals::installed_here() {
         kill_all(Signal::SIGTERM);
         reap_all();
+    }
+    // Stopped by Ctrl-C after it had children of its own (and so a handler
+    // of its own), it ends of the signal all the same, as a child without
+    // one does: its parent counts it with the rest, in one line.
+    if let Some(signal) = signals::stop_signal().filter(|_| signals::installed_here()) {
+        flush_std();
+        signals::die_of(signal);
     }
     // Its events are the lesson's evidence: without them it failed.
     let status = match log::trace_error() {
@@ -523,7 +534,9 @@ pub(crate) fn reap_all() -> usize {
 /// it fails, before it reaps them: a child may be waiting for something
 /// the failed lesson will never do.
 pub(crate) fn kill_all(signal: Signal) {
-    for child in live().iter() {
+    // Not one a SIGCHLD handler or the kernel reaped already: its pid may
+    // be a stranger's by now.
+    for child in live().iter().filter(|c| is_mine(c.pid)) {
         let _ = nix::sys::signal::kill(child.pid, signal);
     }
 }
@@ -537,15 +550,17 @@ pub(crate) fn failures() -> usize {
 /// another it started was not joined yet: it joined each before the next.
 pub(crate) fn joined_before_each_start(records: &[log::Record]) -> bool {
     let mut running = std::collections::HashSet::new();
+    let mut joined = false;
     for r in records.iter().filter(|r| r.who == "main") {
         match r.event.as_str() {
             "spawn" if !running.is_empty() => return false,
             "spawn" => drop(running.insert(&r.fields["of"])),
-            "join" => drop(running.remove(&r.fields["of"])),
+            "join" => joined |= running.remove(&r.fields["of"]),
             _ => {}
         }
     }
-    true
+    // One colleague, reaped with the rest: no join to speak of.
+    joined
 }
 
 /// How many children returned an error (exit status [`EXIT_ERROR`]).

@@ -127,13 +127,29 @@ pub(crate) fn forward_no_more_to(pid: i32) {
     }
 }
 
-/// Holds SIGINT and SIGTERM back until [`restore`]: the handler must never
-/// see a list of children that is half updated.
+/// Holds SIGINT, SIGTERM and SIGCHLD back until [`restore`]: the handlers
+/// must never see a list of children that is half updated (a SIGCHLD
+/// handler that reaps must not take a child before it is on the list).
 pub(crate) fn hold_back() -> Result<SigSet> {
+    let mut held = stop_set();
+    held.add(Signal::SIGCHLD);
     let mut old = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stop_set()), Some(&mut old))
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old))
         .context("blocking SIGINT and SIGTERM")?;
     Ok(old)
+}
+
+/// Ends this process of `signal`, as the signal ends a process by default.
+pub(crate) fn die_of(signal: Signal) -> ! {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installs the default disposition, no handler code.
+    let _ = unsafe { sigaction(signal, &default) };
+    let mut only = SigSet::empty();
+    only.add(signal);
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&only), None);
+    let _ = nix::sys::signal::raise(signal);
+    // SAFETY: `_exit` ends the process at once, should the signal not.
+    unsafe { libc::_exit(128 + signal as i32) }
 }
 
 pub(crate) fn restore(old: &SigSet) {

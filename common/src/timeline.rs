@@ -412,6 +412,11 @@ fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
             list(&names, &tr!(", ")),
             most_at_once(turns)
         ));
+    } else if turns.len() == 1 {
+        lines.push(tr!(
+            "Verdict: one colleague alone: nobody to overlap with, and nobody to wait for. \
+             Give --workers 3 to see more."
+        ));
     } else if design.joined {
         lines.push(tr!(
             "Verdict: serial, in the order {}, the order of the code: main joined each \

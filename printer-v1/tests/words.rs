@@ -42,3 +42,17 @@ fn the_log_and_the_timeline_agree() {
         lesson_testing::log_agrees_with_timeline(&run);
     }
 }
+
+/// One colleague alone: the verdict says so, and claims no join that never
+/// happened.
+#[test]
+fn one_colleague_is_never_said_to_be_joined() {
+    let run = run(LESSON, &["--speed", "20", "--workers", "1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert!(!run.stdout.contains("main joined each"), "{}", run.output());
+    assert!(
+        run.stdout.contains("one colleague alone"),
+        "{}",
+        run.output()
+    );
+}

@@ -84,9 +84,11 @@ fn wait_for_each() -> Result<()> {
     Ok(())
 }
 
-/// How many children [`on_sigchld`] has reaped. A handler may touch
-/// nothing but atomics: it can interrupt this process anywhere.
+/// How many children [`on_sigchld`] has reaped, and how many of them had
+/// failed (any status but 0, or a signal). A handler may touch nothing but
+/// atomics: it can interrupt this process anywhere.
 static REAPED_BY_HANDLER: AtomicUsize = AtomicUsize::new(0);
+static FAILED_IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
 
 /// The SIGCHLD handler: reaps every child that has ended. One SIGCHLD may
 /// stand for several children (signals of one kind do not queue), so it
@@ -96,11 +98,16 @@ extern "C" fn on_sigchld(_: libc::c_int) {
     // own errno (ECHILD at the end) must not reach it.
     let saved = Errno::last_raw();
     loop {
-        // SAFETY: waitpid(2) is async-signal-safe (signal-safety(7)); a
-        // null status pointer is allowed.
-        let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        let mut status: libc::c_int = 0;
+        // SAFETY: waitpid(2) is async-signal-safe (signal-safety(7));
+        // `status` is a valid, writable int on this handler's stack.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
         if pid <= 0 {
             break;
+        }
+        // What the kernel kept of it is this handler's to read, or lost.
+        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+            FAILED_IN_HANDLER.fetch_add(1, Ordering::SeqCst);
         }
         // Its pid is free now: a Ctrl-C passed on must never reach its
         // next owner (atomics only, no lock).
@@ -130,6 +137,7 @@ fn reap_in_a_sigchld_handler() -> Result<()> {
         timing::sleep(Duration::from_millis(1));
         common::check_stop()?;
     }
+    common::check_stop()?;
     let after = zombies_now();
     let reaped = REAPED_BY_HANDLER.load(Ordering::SeqCst);
     event(
@@ -142,7 +150,10 @@ fn reap_in_a_sigchld_handler() -> Result<()> {
             plural(after, "zombie", "zombies")
         ),
     );
-    Ok(())
+    match FAILED_IN_HANDLER.load(Ordering::SeqCst) {
+        0 => Ok(()),
+        n => Err(tr!("{} of the children the handler reaped failed", n).into()),
+    }
 }
 
 /// (c) Say you will never wait: with SIGCHLD ignored, the kernel reaps.
@@ -150,7 +161,7 @@ fn ignore_sigchld() -> Result<()> {
     // SAFETY: SIG_IGN runs no code of this process: nothing in it has to be
     // async-signal-safe.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.context("signal(SIGCHLD, SIG_IGN)")?;
-    children_that_exit("i")?;
+    let children = children_that_exit("i")?;
     // They are gone from the process table as soon as they end.
     let me = getpid().as_raw();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -158,6 +169,14 @@ fn ignore_sigchld() -> Result<()> {
         timing::sleep(Duration::from_millis(1));
         common::check_stop()?;
     }
+    // The kernel reaped them: their pids are free, for Ctrl-C too. (So are
+    // their exit statuses: a child that failed here fails unseen.)
+    for child in &children {
+        if system::process(child.pid().as_raw()).is_none() {
+            common::child::reaped_elsewhere(child.pid().as_raw());
+        }
+    }
+    common::check_stop()?;
     let after = zombies_now();
     let wait = match nix::sys::wait::wait() {
         Err(Errno::ECHILD) => tr!("wait() finds no child at all (ECHILD)"),

@@ -34,3 +34,25 @@ fn a_child_that_panics_in_its_branch_never_runs_its_parents_code() {
         assert_eq!(run.by(name).count(), 0, "{name}\n{}", run.output());
     }
 }
+
+/// A child reaped by part 4's SIGCHLD handler that panicked is not lost:
+/// the handler read its status, and its process fails the lesson.
+#[test]
+fn a_panic_the_sigchld_handler_reaps_fails_the_lesson() {
+    let run = run(
+        LESSON,
+        &["--speed", "max", "--flood", "3", "--panic-in", "h2"],
+    );
+    assert_eq!(run.code(), Some(1), "{}", run.output());
+    assert!(
+        run.stderr.contains("h2 panics on purpose"),
+        "{}",
+        run.output()
+    );
+    assert!(
+        run.stderr
+            .contains("1 of the children the handler reaped failed"),
+        "{}",
+        run.output()
+    );
+}
