@@ -33,16 +33,8 @@ fn a_bad_or_missing_answer_is_refused() {
 fn each_verdict_follows_its_evidence() {
     let run = lesson_testing::quiz(LESSON, ARGS, &[3, 2]);
     assert_eq!(run.code(), Some(0), "{}", run.output());
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let at = |what: &str| {
-        lines
-            .iter()
-            .position(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no line with {what:?}\n{}", run.output()))
-    };
-    let verdicts: Vec<usize> = (0..lines.len())
-        .filter(|&i| lines[i].starts_with("RIGHT.") || lines[i].starts_with("NOT THIS TIME."))
-        .collect();
+    let at = |what: &str| lesson_testing::line_of(&run, what);
+    let verdicts = lesson_testing::verdict_lines(&run);
     assert_eq!(verdicts.len(), 2, "{}", run.output());
     let adopted = at("P is gone: my parent is now");
     assert!(

@@ -37,27 +37,9 @@ fn the_start_line_says_what_the_seed_replays_in_a_clause() {
     );
 }
 
-/// What the log says of each colleague's printing, the timeline says too,
-/// to the millisecond.
+/// What the log says of each colleague's printing, the timeline says
+/// too, to the millisecond; and one colleague alone is said to be alone.
 #[test]
-fn the_log_and_the_timeline_agree() {
-    for _ in 0..3 {
-        let run = run(LESSON, &["--speed", "20", "--workers", "4"]);
-        assert_eq!(run.code(), Some(0), "{}", run.output());
-        lesson_testing::log_agrees_with_timeline(&run);
-    }
-}
-
-/// One colleague alone: the verdict says so, and claims no join that never
-/// happened.
-#[test]
-fn one_colleague_is_never_said_to_be_joined() {
-    let run = run(LESSON, &["--speed", "20", "--workers", "1"]);
-    assert_eq!(run.code(), Some(0), "{}", run.output());
-    assert!(!run.stdout.contains("main joined each"), "{}", run.output());
-    assert!(
-        run.stdout.contains("one colleague alone"),
-        "{}",
-        run.output()
-    );
+fn the_run_agrees_with_itself() {
+    lesson_testing::printer_agrees_with_itself(LESSON);
 }

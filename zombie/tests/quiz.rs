@@ -34,19 +34,18 @@ fn a_bad_or_missing_answer_is_refused() {
 fn each_verdict_follows_its_evidence() {
     let run = lesson_testing::quiz(LESSON, ARGS, &[4, 2]);
     assert_eq!(run.code(), Some(0), "{}", run.output());
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    let at = |what: &str| {
-        lines
-            .iter()
-            .position(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no line with {what:?}\n{}", run.output()))
-    };
-    let verdicts: Vec<usize> = (0..lines.len())
-        .filter(|&i| lines[i].starts_with("RIGHT.") || lines[i].starts_with("NOT THIS TIME."))
-        .collect();
+    let at = |what: &str| lesson_testing::line_of(&run, what);
+    let verdicts = lesson_testing::verdict_lines(&run);
     assert_eq!(verdicts.len(), 2, "{}", run.output());
     let state_z = at("still lists it");
-    assert!(lines[state_z].contains("state Z"), "{}", run.output());
+    assert!(
+        run.stdout
+            .lines()
+            .nth(state_z)
+            .is_some_and(|l| l.contains("state Z")),
+        "{}",
+        run.output()
+    );
     assert!(
         state_z < verdicts[0],
         "state Z, then its verdict\n{}",

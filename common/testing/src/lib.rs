@@ -1015,3 +1015,40 @@ pub fn log_agrees_with_timeline(run: &Run) {
         );
     }
 }
+
+/// The number of the first line of `run`'s output that contains `what`.
+pub fn line_of(run: &Run, what: &str) -> usize {
+    run.stdout
+        .lines()
+        .position(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no line with {what:?}\n{}", run.output()))
+}
+
+/// The numbers of the lines of `run`'s output that are quiz verdicts.
+pub fn verdict_lines(run: &Run) -> Vec<usize> {
+    run.stdout
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("RIGHT.") || l.starts_with("NOT THIS TIME."))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A printer's claims that hold at any speed: its log and its timeline
+/// agree to the millisecond (three runs of four colleagues), and one
+/// colleague alone is said to be alone, never joined.
+pub fn printer_agrees_with_itself(program: &str) {
+    for _ in 0..3 {
+        let run = run(program, &["--speed", "20", "--workers", "4"]);
+        assert_eq!(run.code(), Some(0), "{}", run.output());
+        log_agrees_with_timeline(&run);
+    }
+    let run = run(program, &["--speed", "20", "--workers", "1"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert!(!run.stdout.contains("main joined each"), "{}", run.output());
+    assert!(
+        run.stdout.contains("one colleague alone"),
+        "{}",
+        run.output()
+    );
+}
