@@ -234,6 +234,10 @@ fn columns(c: char) -> usize {
 
 /// `line` without its ANSI escape sequences (colours) and carriage returns.
 fn visible(line: &str) -> String {
+    // A carriage return inside a line (cargo's progress bar) starts it
+    // over: what shows is what comes after the last one.
+    let line = line.trim_end_matches('\r');
+    let line = line.rsplit('\r').next().unwrap_or_default();
     let mut text = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
