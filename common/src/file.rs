@@ -194,32 +194,48 @@ pub(crate) fn sweep(path: &Path) {
         let ours = random.len() == RANDOM && random.bytes().all(|b| b.is_ascii_alphanumeric());
         ours.then(|| pid.parse::<i32>().ok())?
     };
-    let Ok(entries) = fs::read_dir(directory(path)) else {
-        return;
-    };
     let old = |m: &Metadata| {
         m.modified()
             .ok()
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .is_some_and(|age| age > Duration::from_secs(1))
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = writer(&name) else {
-            continue;
-        };
-        let gone = crate::system::process(pid).is_none_or(|p| p.is_zombie());
+    remove_dead(&directory(path), writer, |file, gone| {
         let unheld = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-            .open(entry.path())
+            .open(file)
             .and_then(|f| {
                 let meta = f.metadata()?;
                 flock(&f, libc::LOCK_EX | libc::LOCK_NB)?;
                 Ok(meta.is_file() && (gone || old(&meta)))
             });
-        if unheld.unwrap_or(false) {
-            let _ = fs::remove_file(entry.path());
+        unheld.unwrap_or(false)
+    });
+}
+
+/// Removes what dead runs left in `dir`: each entry whose name `owner`
+/// reads a process id from, and that `left` takes for a leftover, given
+/// its path and whether that process is gone (or a zombie). A directory
+/// goes with all it holds.
+pub(crate) fn remove_dead(
+    dir: &Path,
+    owner: impl Fn(&str) -> Option<i32>,
+    left: impl Fn(&Path, bool) -> bool,
+) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = owner(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        let gone = crate::system::process(pid).is_none_or(|p| p.is_zombie());
+        if left(&entry.path(), gone) {
+            let _ = match entry.file_type() {
+                Ok(t) if t.is_dir() => fs::remove_dir_all(entry.path()),
+                _ => fs::remove_file(entry.path()),
+            };
         }
     }
 }

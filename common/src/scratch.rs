@@ -1,34 +1,39 @@
 //! A private directory for each run's lock and trace files, and the
 //! removal of those that dead runs left behind.
 
-use std::fs::DirBuilder;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::fs::Permissions;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use nix::unistd::getuid;
 
 use crate::error::{Context, Result};
-use crate::{system, tr};
+use crate::{file, tr};
 
 /// The directory, and the process that made it.
 static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
 /// A private directory (mode 0700) for this run's lock and trace files,
-/// removed when the lesson ends.
+/// removed when the lesson ends. Its name, `lesson-PID-RANDOM`, carries the
+/// pid of the lesson, by which [`remove_dead`] knows it for a dead run's.
 pub(crate) fn dir() -> Result<&'static Path> {
     if let Some((dir, _)) = SCRATCH.get() {
         return Ok(dir);
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("lesson-{}-{nanos}", std::process::id()));
-    DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .context(tr!("creating the directory {}", dir.display()))?;
+    let tmp = std::env::temp_dir();
+    let prefix = format!("lesson-{}-", std::process::id());
+    let dir = tempfile::Builder::new()
+        .prefix(&prefix)
+        .permissions(Permissions::from_mode(0o700))
+        .tempdir_in(&tmp)
+        .context(tr!(
+            "creating the directory {}",
+            tmp.join(prefix + "…").display()
+        ))?
+        // Removed by `remove`, in the lesson's own process only: the
+        // children that share it end before the lesson does.
+        .keep();
     let (dir, _) = SCRATCH.get_or_init(|| (dir, std::process::id()));
     Ok(dir)
 }
@@ -36,30 +41,17 @@ pub(crate) fn dir() -> Result<&'static Path> {
 /// Removes the scratch directories of lessons that died without removing
 /// their own (SIGKILL): those of this user whose process is gone.
 pub(crate) fn remove_dead() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
+    let lesson = |name: &str| {
+        let (pid, random) = name.strip_prefix("lesson-")?.split_once('-')?;
+        let plain = |n: &str, ok: fn(&u8) -> bool| !n.is_empty() && n.bytes().all(|b| ok(&b));
+        let named = plain(pid, u8::is_ascii_digit) && plain(random, u8::is_ascii_alphanumeric);
+        named.then(|| pid.parse::<i32>().ok())?
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix("lesson-")
-            .and_then(|rest| rest.split_once('-'))
-            .filter(|(pid, nanos)| {
-                [pid, nanos]
-                    .iter()
-                    .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            })
-            .and_then(|(pid, _)| pid.parse::<i32>().ok());
-        let mine = entry
-            .metadata()
-            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw())
-            && holds_only_a_lessons_files(&entry.path());
-        if let Some(pid) = pid.filter(|_| mine) {
-            if system::process(pid).is_none_or(|p| p.is_zombie()) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
+    file::remove_dead(&std::env::temp_dir(), lesson, |dir, gone| {
+        let mine = std::fs::symlink_metadata(dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw());
+        gone && mine && holds_only_a_lessons_files(dir)
+    });
 }
 
 /// Whether `dir` holds a lesson's trace and nothing but what a lesson puts
