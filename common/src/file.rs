@@ -29,15 +29,13 @@ pub(crate) fn durable(on: bool) {
 }
 
 /// Reads the small regular file `path` whole; the error names the file and
-/// says what is wrong. It is opened with `O_NONBLOCK`, so that a FIFO put in
-/// its place is refused at once instead of blocking the `open`.
+/// says what is wrong.
 pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     let name = path.display();
+    let cannot = |e: io::Error| tr!("{}: cannot read it: {}", name, describe(&e));
     let (file, meta) =
-        open_regular(path).map_err(|e| tr!("{}: cannot read it: {}", name, describe(&e)))?;
-    if !meta.is_file() {
-        return Err(tr!("{}: {}, not a regular file", name, kind(&meta)).into());
-    }
+        open_checked(path, OpenOptions::new().read(true), Follow::Links).map_err(cannot)?;
+    regular(&meta, &name.to_string())?;
     if meta.len() > MAX_SIZE {
         return Err(tr!(
             "{}: it holds {} bytes, too many for a ticket file (at most {})",
@@ -50,19 +48,46 @@ pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(MAX_SIZE + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| tr!("{}: cannot read it: {}", name, describe(&e)))?;
+        .map_err(cannot)?;
     Ok(bytes)
 }
 
-/// `open(O_RDONLY | O_NONBLOCK)`, then `fstat`: what the file is, without
-/// waiting for a writer (FIFO) or a carrier (terminal).
-pub(crate) fn open_regular(path: &Path) -> io::Result<(File, Metadata)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+/// Whether [`open_checked`] follows a symbolic link to its target.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Follow {
+    Links,
+    /// `O_NOFOLLOW`: a link is refused (`ELOOP`), never followed to make
+    /// or lock its target.
+    Not,
+}
+
+/// Opens `path` as `options` say, with `O_NONBLOCK` (a FIFO put in its
+/// place is refused at once, not waited on for a writer or a reader) and
+/// `O_NOCTTY` (a terminal does not become ours), then `fstat`s what it
+/// opened: see [`regular`].
+pub(crate) fn open_checked(
+    path: &Path,
+    options: &mut OpenOptions,
+    follow: Follow,
+) -> io::Result<(File, Metadata)> {
+    let nofollow = match follow {
+        Follow::Links => 0,
+        Follow::Not => libc::O_NOFOLLOW,
+    };
+    let file = options
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | nofollow)
         .open(path)?;
     let meta = file.metadata()?;
     Ok((file, meta))
+}
+
+/// Refuses what is not a regular file: "WHAT: it is a FIFO (a named pipe),
+/// not a regular file".
+pub(crate) fn regular(meta: &Metadata, what: &str) -> Result<()> {
+    match meta.is_file() {
+        true => Ok(()),
+        false => Err(tr!("{}: {}, not a regular file", what, kind(meta)).into()),
+    }
 }
 
 /// "it is a FIFO", for a file that is not a regular one.
@@ -201,12 +226,8 @@ pub(crate) fn sweep(path: &Path) {
             .is_some_and(|age| age > Duration::from_secs(1))
     };
     remove_dead(&directory(path), writer, |file, gone| {
-        let unheld = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-            .open(file)
-            .and_then(|f| {
-                let meta = f.metadata()?;
+        let unheld =
+            open_checked(file, OpenOptions::new().read(true), Follow::Not).and_then(|(f, meta)| {
                 flock(&f, libc::LOCK_EX | libc::LOCK_NB)?;
                 Ok(meta.is_file() && (gone || old(&meta)))
             });

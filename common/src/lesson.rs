@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +20,7 @@ use nix::unistd::getuid;
 use serde_json::json;
 
 use crate::error::{Context, Result, Usage};
+use crate::file::Follow;
 use crate::i18n::{self, Lang};
 use crate::timing::{self, Speed};
 use crate::tr;
@@ -345,13 +346,10 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     if let Ok(meta) = std::fs::metadata(path) {
         refuse(&meta)?;
     }
-    let trace = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+    let mut options = OpenOptions::new();
+    options.append(true).create(true);
+    let (trace, meta) = file::open_checked(path, &mut options, Follow::Links)
         .context(tr!("opening the trace {}", name))?;
-    let meta = trace.metadata().context(tr!("the trace {}", name))?;
     refuse(&meta)?;
     if meta.is_file() {
         file::flock(&trace, libc::LOCK_EX | libc::LOCK_NB).map_err(|_| {

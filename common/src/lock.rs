@@ -8,14 +8,14 @@
 //! itself.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::libc;
 use nix::unistd::{AccessFlags, access};
 
 use crate::error::{Context, Result};
-use crate::{file, tr};
+use crate::file::{self, Follow};
+use crate::tr;
 
 /// A lock shared by the processes of a lesson: create it in the parent,
 /// hand it to the children, `acquire` it in each.
@@ -165,30 +165,17 @@ fn proc_locks_name(file: &File) -> Option<String> {
     }
 }
 
-/// Opens the lock file, made if missing. `O_NOFOLLOW`: a lock file that is
-/// a symbolic link is refused, never followed to create its target;
-/// `O_NONBLOCK`: a FIFO in its place is refused at once, not waited on.
+/// Opens the lock file, made if missing. A lock file that is a symbolic
+/// link is refused, never followed to create its target.
 fn open(path: &Path) -> Result<File> {
     let name = path.display();
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => tr!("the lock file {} is a symbolic link: refused", name),
-            _ => tr!("opening the lock file {}: {}", name, e),
-        })?;
-    let meta = file.metadata().context(tr!("the lock file {}", name))?;
-    if !meta.is_file() {
-        return Err(tr!(
-            "the lock file {}: {}, not a regular file",
-            name,
-            file::kind(&meta)
-        )
-        .into());
-    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    let unopened = |e: std::io::Error| match e.raw_os_error() {
+        Some(libc::ELOOP) => tr!("the lock file {} is a symbolic link: refused", name),
+        _ => tr!("opening the lock file {}: {}", name, e),
+    };
+    let (file, meta) = file::open_checked(path, &mut options, Follow::Not).map_err(unopened)?;
+    file::regular(&meta, &tr!("the lock file {}", name))?;
     Ok(file)
 }
