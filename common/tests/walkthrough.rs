@@ -262,14 +262,19 @@ fn two_walkthroughs_and_a_lone_lesson_judge_only_their_own() {
             .flat_map(|(_, t)| pids_of(t))
             .chain(lone_pids.iter().cloned())
             .collect();
-        let words: std::collections::HashSet<&str> = text
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let named: Vec<&String> = others
-            .iter()
-            .filter(|p| words.contains(p.as_str()))
-            .collect();
+        // Where a pid is named: a line's pid column, or after "pid".
+        // (pid_max may be small: a pid can look like any other number.)
+        let mut words: std::collections::HashSet<String> = pids_of(text).into_iter().collect();
+        for line in text.lines() {
+            let tokens: Vec<&str> = line.split_whitespace().collect();
+            for pair in tokens.windows(2) {
+                if ["pid", "ppid", "PPID"].contains(&pair[0]) {
+                    let digits: String = pair[1].chars().take_while(char::is_ascii_digit).collect();
+                    words.insert(digits);
+                }
+            }
+        }
+        let named: Vec<&String> = others.iter().filter(|p| words.contains(*p)).collect();
         assert!(named.is_empty(), "walkthrough {i} names {named:?}\n{text}");
     }
     let mut stdin = lone.stdin.take().expect("stdin");
