@@ -118,48 +118,10 @@ fn describe(e: &io::Error) -> String {
 /// SIGINT and SIGTERM are held back meanwhile, so that a process stopped
 /// by one leaves no half-made file: it dies just after, the file replaced.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    // With `--pause`, the first buyer to write back without a lock shows the
-    // lost update in the making: what it computed from a count read before
-    // its network delay, against what the file says now.
-    if crate::pause::on() && crate::log::who() != "main" && !crate::lock::made() {
-        let now = read_small(path).map_or_else(|e| e.to_string(), |b| shown(&b));
-        crate::pause(
-            "write",
-            &tr!(
-                "{} is about to write back {}, worked out from a count read before its network \
-                 delay; the file says {} now, and the other buyers go on buying",
-                crate::log::who(),
-                shown(bytes),
-                now
-            ),
-            &format!("cat {}", pasteable(path)),
-        )?;
-    }
     let old_mask = signals::hold_back()?;
     let done = write_and_rename(path, bytes);
     signals::restore(&old_mask);
     done.context(tr!("writing {}", path.display()))
-}
-
-/// `path` as a shell takes it: in single quotes unless it needs none.
-fn pasteable(path: &Path) -> String {
-    let text = path.display().to_string();
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
-    if !text.is_empty() && text.chars().all(plain) {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
-/// A file's text on one line, cut short if long.
-fn shown(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    match text.char_indices().nth(60) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
 }
 
 fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {

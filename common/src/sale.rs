@@ -89,6 +89,50 @@ impl IntoExitStatus for Outcome {
     }
 }
 
+/// `json.dump` of a buyer's count: the file replaced whole
+/// ([`file::replace`]). With `--pause`, the first buyer to write back
+/// without a lock holds there, showing the lost update in the making: what
+/// it worked out from a count read before its network delay, against what
+/// the file says now.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    if crate::pause::on() && log::who() != "main" && !crate::lock::made() {
+        let now = file::read_small(path).map_or_else(|e| e.to_string(), |b| shown(&b));
+        crate::pause(
+            "write",
+            &tr!(
+                "{} is about to write back {}, worked out from a count read before its network \
+                 delay; the file says {} now, and the other buyers go on buying",
+                log::who(),
+                shown(bytes),
+                now
+            ),
+            &format!("cat {}", pasteable(path)),
+        )?;
+    }
+    file::replace(path, bytes)
+}
+
+/// `path` as a shell takes it: in single quotes unless it needs none.
+fn pasteable(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// A file's text on one line, cut short if long.
+fn shown(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    match text.char_indices().nth(60) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
 /// Reads the ticket file: one JSON object, or an error that names the file
 /// and says in one line what is wrong.
 pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {

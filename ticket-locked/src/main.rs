@@ -78,7 +78,7 @@ fn load(file: &Path) -> Result<Tickets> {
 /// swaps it in: readers see the old file or the new one.
 fn dump(file: &Path, tickets: &Tickets) -> Result<()> {
     let text = serde_json::to_string(tickets)? + "\n";
-    common::file::replace(file, text.as_bytes())
+    sale::replace(file, text.as_bytes())
 }
 
 /// 查票: look at how many are left; any number of buyers may at once.
