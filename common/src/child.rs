@@ -546,23 +546,6 @@ pub(crate) fn failures() -> usize {
     FAILURES.load(Ordering::SeqCst)
 }
 
-/// True if, as the trace says, this process never started a child while
-/// another it started was not joined yet: it joined each before the next.
-pub(crate) fn joined_before_each_start(records: &[log::Record]) -> bool {
-    let mut running = std::collections::HashSet::new();
-    let mut joined = false;
-    for r in records.iter().filter(|r| r.who == "main") {
-        match r.event.as_str() {
-            "spawn" if !running.is_empty() => return false,
-            "spawn" => drop(running.insert(&r.fields["of"])),
-            "join" => joined |= running.remove(&r.fields["of"]),
-            _ => {}
-        }
-    }
-    // One colleague, reaped with the rest: no join to speak of.
-    joined
-}
-
 /// How many children returned an error (exit status [`EXIT_ERROR`]).
 pub(crate) fn failed() -> usize {
     FAILED.load(Ordering::SeqCst)

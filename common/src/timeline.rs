@@ -69,12 +69,29 @@ pub fn draw(workers: u32) -> Result<()> {
 fn design(records: &[Record]) -> Design {
     Design {
         locked: records.iter().any(|r| r.event == "lock"),
-        joined: child::joined_before_each_start(records),
+        joined: joined_before_each_start(records),
         fast: timing::never_sleeps(),
         // Only a pause that held, as the trace says: with `--pause`, v1 and
         // v2 have no step to hold at, and their times still compare.
         paused: records.iter().any(|r| r.event == "pause"),
     }
+}
+
+/// True if, as the trace says, this process never started a child while
+/// another it started was not joined yet: it joined each before the next.
+fn joined_before_each_start(records: &[Record]) -> bool {
+    let mut running = std::collections::HashSet::new();
+    let mut joined = false;
+    for r in records.iter().filter(|r| r.who == "main") {
+        match r.event.as_str() {
+            "spawn" if !running.is_empty() => return false,
+            "spawn" => drop(running.insert(&r.fields["of"])),
+            "join" => joined |= running.remove(&r.fields["of"]),
+            _ => {}
+        }
+    }
+    // One colleague, reaped with the rest: no join to speak of.
+    joined
 }
 
 /// Will two colleagues ever be printing at the same moment? Asked before
