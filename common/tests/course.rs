@@ -385,12 +385,7 @@ fn pasted_commands(lines: &[&str], starts: &str, what: &str) -> Vec<String> {
 fn check_screen(text: &str, cols: usize, what: &str) {
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {
-        // A carriage return (cargo's progress bar) starts over at column 0.
-        let width = line
-            .split('\r')
-            .map(|part| part.chars().map(columns).sum::<usize>())
-            .max()
-            .unwrap_or(0);
+        let width: usize = line.chars().map(columns).sum();
         assert!(
             width <= cols,
             "{what}: {width} columns, wider than {cols}: {line:?}\n{text}"
