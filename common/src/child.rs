@@ -9,8 +9,8 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -19,7 +19,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, Pid};
 
-use crate::error::Result;
+use crate::error::{Result, Usage};
 use crate::signals::{self, MAX_CHILDREN};
 use crate::tr;
 use crate::{log, timing};
@@ -39,8 +39,15 @@ static KILLED_BY_STOP: AtomicUsize = AtomicUsize::new(0);
 static LIVE: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 /// Whether orphaned descendants are adopted by this process (Linux).
 static SUBREAPER: AtomicBool = AtomicBool::new(false);
-/// The child that `--panic-in` names.
-static PANIC_IN: OnceLock<String> = OnceLock::new();
+/// `--panic-in`: the name of the child that panics, and the names this
+/// process has given its `Process`es so far, to check it against.
+static PANIC_IN: Mutex<Option<PanicIn>> = Mutex::new(None);
+
+#[derive(Debug)]
+struct PanicIn {
+    name: String,
+    named: Vec<String>,
+}
 
 /// How a child ended, as its parent learns it from `wait4`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +252,13 @@ pub fn fork(name: &str) -> Result<Fork> {
     match unsafe { nix::unistd::fork() } {
         Ok(ForkResult::Child) => Ok(Fork::Child(become_child(name, ordinal, parent, &old_mask))),
         Ok(ForkResult::Parent { child: pid }) => {
+            if panic_lock().is_some() {
+                // What `--panic-in` is checked against at the end.
+                log::record(
+                    "fork",
+                    serde_json::json!({"of": pid.as_raw(), "name": name}),
+                );
+            }
             let listed = list(pid, name);
             signals::restore(&old_mask);
             listed.map(Fork::Parent)
@@ -294,7 +308,7 @@ fn become_child(
     let me = InChild {
         _only_from_fork: (),
     };
-    if PANIC_IN.get().is_some_and(|n| n == name) {
+    if panicking_in().is_some_and(|n| n == name) {
         // Unwinds into nothing of the parent's: `me` ends the process.
         panic!("{name} panics on purpose (--panic-in {name})");
     }
@@ -394,8 +408,12 @@ impl<'a> Process<'a> {
         name: impl Into<String>,
         target: impl FnOnce() -> R + 'a,
     ) -> Self {
+        let name = name.into();
+        if let Some(p) = panic_lock().as_mut() {
+            p.named.push(name.clone());
+        }
         Process {
-            name: name.into(),
+            name,
             target: Some(Box::new(move || target().into_exit_status())),
             child: None,
         }
@@ -407,6 +425,7 @@ impl<'a> Process<'a> {
             .target
             .take()
             .ok_or_else(|| tr!("{} was started twice", self.name))?;
+        check_panic_in()?;
         let child = spawn(&self.name, target)?;
         // For the verdict: whether each started only after the last joined.
         log::record(
@@ -561,7 +580,70 @@ pub(crate) fn stopped() -> (usize, usize) {
 }
 
 pub(crate) fn panic_in(name: &str) {
-    let _ = PANIC_IN.set(name.to_owned());
+    *panic_lock() = Some(PanicIn {
+        name: name.to_owned(),
+        named: Vec::new(),
+    });
+}
+
+fn panic_lock() -> std::sync::MutexGuard<'static, Option<PanicIn>> {
+    PANIC_IN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn panicking_in() -> Option<String> {
+    panic_lock().as_ref().map(|p| p.name.clone())
+}
+
+/// The refusal of a `--panic-in` that names none of `names`, the processes
+/// of this run.
+pub(crate) fn no_such_process(name: &str, names: &[String]) -> crate::error::Error {
+    let listed = match names.len() {
+        0 => tr!("none"),
+        1..=12 => names.join(", "),
+        n => tr!(
+            "{}, … {} ({} in all)",
+            names[..10].join(", "),
+            names[n - 1],
+            n
+        ),
+    };
+    Usage(tr!(
+        "--panic-in {}: no process of this lesson is called so; its processes are {}",
+        name,
+        listed
+    ))
+    .into()
+}
+
+/// A lesson that names its `Process`es before it starts one (as the notes
+/// do) has `--panic-in` checked at its first `start`, before any child can
+/// have done anything; one that forks as it goes, from the trace at its end
+/// (see `lesson::run`).
+fn check_panic_in() -> Result<()> {
+    match panic_lock().as_ref() {
+        Some(p) if SPAWNED.load(Ordering::SeqCst) == 0 && !p.named.contains(&p.name) => {
+            Err(no_such_process(&p.name, &p.named))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// With `--panic-in`, whether a process of this run was called so; else the
+/// refusal, with the names its processes had (the `fork` records).
+pub(crate) fn check_panic_in_at_end(records: &[log::Record]) -> Result<()> {
+    let Some(name) = panicking_in() else {
+        return Ok(());
+    };
+    let forked = records.iter().filter(|r| r.event == "fork");
+    let names: Vec<String> = forked
+        .filter_map(|r| r.fields.get("name")?.as_str().map(String::from))
+        .collect();
+    if names.contains(&name) {
+        return Ok(());
+    }
+    Err(no_such_process(&name, &names))
 }
 
 fn reap(child: &Child) -> Result<Reaped> {

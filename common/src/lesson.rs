@@ -80,16 +80,13 @@ pub struct Options {
 }
 
 /// What the frame needs to know of a lesson before it starts: its options
-/// (a clap `Parser`), and the names of the processes it forks.
+/// (a clap `Parser`), its Chinese and its quiz.
 pub trait Lesson: Parser {
     /// The Chinese of the lesson's own lines: its `zh.txt` (see `i18n`).
     const ZH: &'static str;
 
     /// The questions `--quiz` asks, and when: the lesson's `quiz.rs`.
     const QUIZ: &'static [quiz::Question];
-
-    /// Every name a child of this lesson may have: `--panic-in` takes one.
-    fn processes(&self) -> Vec<String>;
 }
 
 /// Prints the title of the lesson's next part (parts are counted by their
@@ -118,12 +115,16 @@ const MIN_OPEN_FILES: u64 = 16;
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
 pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let (args, options, inputs) = parse::<A>();
-    if let Err(e) = begin(&options, &args.processes(), &inputs, A::QUIZ) {
+    if let Err(e) = begin(&options, &inputs, A::QUIZ) {
         log::plain_error(format!("{}: {e}", name()));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
-    let outcome = catch_unwind(AssertUnwindSafe(|| quiz::end(lesson(args))));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // A `--panic-in` that named no process of this run is bad usage.
+        let done = lesson(args).and_then(|()| child::check_panic_in_at_end(&log::records()?));
+        quiz::end(done)
+    }));
     if !matches!(outcome, Ok(Ok(()))) && !signals::stopping() {
         child::kill_all(Signal::SIGTERM);
     }
@@ -235,28 +236,10 @@ fn name() -> &'static str {
 /// and the Ctrl-C handler.
 fn begin(
     options: &Options,
-    processes: &[String],
     inputs: &[PathBuf],
     questions: &'static [quiz::Question],
 ) -> Result<()> {
     if let Some(name) = &options.panic_in {
-        if !processes.contains(name) {
-            let names = match processes.len() {
-                0..=12 => processes.join(", "),
-                n => tr!(
-                    "{}, … {} ({} in all)",
-                    processes[..10].join(", "),
-                    processes[n - 1],
-                    n
-                ),
-            };
-            return Err(Usage(tr!(
-                "--panic-in {}: no process of this lesson is called so; its processes are {}",
-                name,
-                names
-            ))
-            .into());
-        }
         child::panic_in(name);
     }
     let (open_files, _) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit")?;

@@ -33,11 +33,6 @@ struct Args {
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
     const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
-
-    /// P, and its child C.
-    fn processes(&self) -> Vec<String> {
-        vec!["P".to_owned(), "C".to_owned()]
-    }
 }
 
 fn main() -> ExitCode {

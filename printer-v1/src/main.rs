@@ -23,11 +23,6 @@ struct Args {
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
     const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
-
-    /// The colleagues: p1, p2, p3, …
-    fn processes(&self) -> Vec<String> {
-        (1..=self.workers).map(|i| format!("p{i}")).collect()
-    }
 }
 
 /// One colleague at the printer (the notes write this body three times, as
@@ -44,8 +39,8 @@ fn main() -> ExitCode {
     common::run(|args: Args| {
         common::check_room(args.workers, "--workers")?;
         let mut colleagues: Vec<Process> = Vec::new();
-        for name in args.processes() {
-            colleagues.push(Process::new(name, task));
+        for i in 1..=args.workers {
+            colleagues.push(Process::new(format!("p{i}"), task));
         }
         for p in &mut colleagues {
             p.start()?;

@@ -24,11 +24,6 @@ struct Args {
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
     const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
-
-    /// The colleagues: p1, p2, p3, …
-    fn processes(&self) -> Vec<String> {
-        (1..=self.workers).map(|i| format!("p{i}")).collect()
-    }
 }
 
 /// One colleague at the printer (the notes write this body three times, as
@@ -49,8 +44,8 @@ fn main() -> ExitCode {
         common::check_room(args.workers, "--workers")?;
         let mutex = Lock::new()?;
         let mut colleagues: Vec<Process> = Vec::new();
-        for name in args.processes() {
-            colleagues.push(Process::new(name, || task(&mutex)));
+        for i in 1..=args.workers {
+            colleagues.push(Process::new(format!("p{i}"), || task(&mutex)));
         }
         for p in &mut colleagues {
             p.start()?;

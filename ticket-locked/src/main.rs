@@ -30,13 +30,6 @@ struct Args {
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
     const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
-
-    /// The buyers: buyer-1, buyer-2, …
-    fn processes(&self) -> Vec<String> {
-        (1..=self.office.buyers)
-            .map(|i| format!("buyer-{i}"))
-            .collect()
-    }
 }
 
 /// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
@@ -130,8 +123,10 @@ fn main() -> ExitCode {
         let mutex = Lock::beside(file)?;
         sale::hold(&args.office, || {
             let mut buyers: Vec<Process> = Vec::new();
-            for name in args.processes() {
-                buyers.push(Process::new(name, || task(file, &mutex)));
+            for i in 1..=args.office.buyers {
+                buyers.push(Process::new(format!("buyer-{i}"), || {
+                    task(file, &mutex)
+                }));
             }
             for b in &mut buyers {
                 b.start()?;

@@ -56,21 +56,6 @@ struct Args {
 impl Lesson for Args {
     const ZH: &'static str = include_str!("../zh.txt");
     const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
-
-    /// The child of part 1; the parent of part 2, its children z1, z2, …
-    /// and the one more it tries to fork; part 4's processes and children.
-    fn processes(&self) -> Vec<String> {
-        let flood = (1..=self.flood).map(|i| format!("z{i}"));
-        let fixes = ["w", "h", "i"]
-            .into_iter()
-            .flat_map(|way| (1..=5).map(move |i| format!("{way}{i}")));
-        ["child", "parent", "one more", "handler", "ignorer"]
-            .map(String::from)
-            .into_iter()
-            .chain(flood)
-            .chain(fixes)
-            .collect()
-    }
 }
 
 fn main() -> ExitCode {

@@ -56,3 +56,29 @@ fn a_panic_the_sigchld_handler_reaps_fails_the_lesson() {
         run.output()
     );
 }
+
+/// `--panic-in` is checked against the names the run's processes were
+/// given, also by children (the flood's `z1`, `z2`, … are forked by the
+/// parent of part 2): no list of them is kept anywhere else.
+#[test]
+fn a_panic_in_that_names_no_process_is_refused_with_the_names_forked() {
+    let run = run(
+        LESSON,
+        &["--speed", "max", "--flood", "3", "--panic-in", "nosuch"],
+    );
+    assert_eq!(run.code(), Some(2), "{}", run.output());
+    let refusal: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(refusal.len(), 1, "{}", run.output());
+    for name in ["child", "parent", "z1", "z3", "w1"] {
+        assert!(
+            refusal[0].contains(&format!(" {name},")),
+            "{}",
+            run.output()
+        );
+    }
+    let forked: Vec<String> = run
+        .events("fork")
+        .filter_map(|r| r.fields.get("name")?.as_str().map(String::from))
+        .collect();
+    assert!(forked.contains(&"z3".to_owned()), "{forked:?}");
+}
