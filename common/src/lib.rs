@@ -39,7 +39,7 @@ pub use channel::Channel;
 pub use child::{Fork, Process, fork, spawn, waitid_wnowait};
 pub use error::{Context, Result};
 pub use lesson::{Lesson, Options, check_room, heading, run};
-pub use lock::{Guard, Lock};
+pub use lock::{Guard, Lock, Opened};
 pub use log::{event, record, say};
 pub use pause::pause;
 pub use signals::{check_stop, stopping};

@@ -4,8 +4,8 @@
 //! An `flock` belongs to the *open file description*, not to the process. A
 //! lock file opened once before `fork` is one description shared by every
 //! child, so all of them would "hold" it at the same time and exclude nobody.
-//! That is why a `Lock` keeps only a path, and each `acquire` opens the file
-//! itself.
+//! That is why a `Lock` keeps only a path, and each acquirer opens the file
+//! itself (`Lock::open`) before it `acquire`s it.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -18,17 +18,26 @@ use crate::file::{self, Follow};
 use crate::tr;
 
 /// A lock shared by the processes of a lesson: create it in the parent,
-/// hand it to the children, `acquire` it in each.
+/// hand it to the children, `open` and `acquire` it in each.
 #[derive(Debug, Clone)]
 pub struct Lock {
     path: PathBuf,
 }
 
-/// Holding the lock; dropping it, or [`Guard::release`], lets the next one in.
+/// The lock file as one process opened it: `flock` locks belong to this
+/// open file description, so each acquirer needs one of its own.
+#[derive(Debug)]
+pub struct Opened {
+    file: fd_lock::RwLock<File>,
+    path: PathBuf,
+}
+
+/// Holding the lock (`fd-lock`'s guard); dropping it, or
+/// [`Guard::release`], unlocks, and lets the next one in.
 #[derive(Debug)]
 #[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct Guard {
-    file: File,
+pub struct Guard<'a> {
+    held: fd_lock::RwLockWriteGuard<'a, File>,
 }
 
 /// True once this run made a `Lock`, as its trace says (a `lock` event):
@@ -83,26 +92,31 @@ impl Lock {
         Lock::at(Path::new(&name))
     }
 
-    /// Waits until no other process holds the lock, then holds it.
-    pub fn acquire(&self) -> Result<Guard> {
-        let mut lock = fd_lock::RwLock::new(open(&self.path)?);
-        loop {
-            match lock.write() {
-                // Our own descriptor stays open in the guard, and the lock with
-                // it; closing it (dropping the guard) releases the lock, just as
-                // the kernel releases it for a process that dies holding it.
-                Ok(held) => break std::mem::forget(held),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e).context(tr!("locking {}", self.path.display())),
-            }
-        }
-        Ok(Guard {
-            file: lock.into_inner(),
+    /// `open(2)`s the lock file, in the process that will acquire it.
+    pub fn open(&self) -> Result<Opened> {
+        Ok(Opened {
+            file: fd_lock::RwLock::new(open(&self.path)?),
+            path: self.path.clone(),
         })
     }
 }
 
-impl Guard {
+impl Opened {
+    /// `flock(LOCK_EX)`: waits until no other process holds the lock, then
+    /// holds it, until the guard is dropped (or the process dies: the kernel
+    /// lets go of a dead holder's lock).
+    pub fn acquire(&mut self) -> Result<Guard<'_>> {
+        // No retry on EINTR: an acquirer is a child, which keeps the default
+        // signal dispositions (`signals::default_handling_in_child`), so a
+        // signal ends it or the kernel restarts the wait; none returns early.
+        match self.file.write() {
+            Ok(held) => Ok(Guard { held }),
+            Err(e) => Err(e).context(tr!("locking {}", self.path.display())),
+        }
+    }
+}
+
+impl Guard<'_> {
     /// Lets the next process in: the notes' `lock.release()`. With
     /// `--pause`, the first holder waits for Enter before it lets go, while
     /// the others wait for the lock.
@@ -114,7 +128,7 @@ impl Guard {
         );
         let ps = format!("ps -o pid,stat,wchan:14,comm --ppid {lesson}");
         // This lesson's lock only, not every lock of the system.
-        let (what, look) = match proc_locks_name(&self.file) {
+        let (what, look) = match proc_locks_name(&self.held) {
             Some(id) => (
                 what + &tr!(
                     "; /proc/locks lists this lock with its holder's pid, and each line \

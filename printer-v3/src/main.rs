@@ -30,9 +30,10 @@ impl Lesson for Args {
 /// task1, task2 and task3).
 fn task(mutex: &Lock) -> Result<()> {
     event("ask", (), tr!("wants the printer"));
-    // Opens the lock file itself, then flock()s it: one opened before fork
+    // Each child open()s the lock file itself: one opened before fork
     // would be a single lock shared by all, and exclude nobody.
-    let printer = mutex.acquire()?;
+    let mut lock = mutex.open()?;
+    let printer = lock.acquire()?;
     event("start", (), tr!("starts printing"));
     sleep_like_seed();
     event("end", (), tr!("finished printing"));

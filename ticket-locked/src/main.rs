@@ -108,9 +108,10 @@ fn buy(file: &Path) -> Result<Outcome> {
 /// One buyer: the notes' task.
 fn task(file: &Path, mutex: &Lock) -> Result<Outcome> {
     search(file)?;
-    // Opens the lock file itself, then flock()s it: one opened before fork
+    // Each buyer open()s the lock file itself: one opened before fork
     // would be a single lock shared by all, and exclude nobody.
-    let held = mutex.acquire()?;
+    let mut lock = mutex.open()?;
+    let held = lock.acquire()?;
     let outcome = buy(file)?;
     held.release()?;
     Ok(outcome)
@@ -124,9 +125,8 @@ fn main() -> ExitCode {
         sale::hold(&args.office, || {
             let mut buyers: Vec<Process> = Vec::new();
             for i in 1..=args.office.buyers {
-                buyers.push(Process::new(format!("buyer-{i}"), || {
-                    task(file, &mutex)
-                }));
+                let name = format!("buyer-{i}");
+                buyers.push(Process::new(name, || task(file, &mutex)));
             }
             for b in &mut buyers {
                 b.start()?;

@@ -117,7 +117,8 @@ fn main() -> ExitCode {
         sale::hold(&args.office, || {
             let mut buyers: Vec<Process> = Vec::new();
             for i in 1..=args.office.buyers {
-                buyers.push(Process::new(format!("buyer-{i}"), || task(file)));
+                let name = format!("buyer-{i}");
+                buyers.push(Process::new(name, || task(file)));
             }
             for b in &mut buyers {
                 b.start()?;
