@@ -48,7 +48,7 @@ impl Channel {
                 Ok(n) => got += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted && !signals::stopping() => continue,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {
-                    return Err(crate::tr!("stopped while waiting").into());
+                    return Err(tr!("stopped while waiting").into());
                 }
                 Err(e) => return Err(e).context("reading from a pipe"),
             }

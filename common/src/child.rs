@@ -21,7 +21,6 @@ use nix::unistd::{ForkResult, Pid};
 
 use crate::error::{Result, Usage};
 use crate::signals::{self, MAX_CHILDREN};
-use crate::tr;
 use crate::{log, timing};
 
 /// Exit status of a child whose closure returned an error.

@@ -25,7 +25,7 @@ pub(crate) struct Usage(pub String);
 
 impl Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", crate::tr!("{} (see --help)", self.0))
+        write!(f, "{}", tr!("{} (see --help)", self.0))
     }
 }
 

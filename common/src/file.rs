@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use nix::libc;
 
 use crate::error::{Context, Result};
-use crate::{signals, tr};
+use crate::signals;
 
 /// The largest file [`read_small`] reads: a ticket file is a line of JSON.
 pub(crate) const MAX_SIZE: u64 = 1 << 20;

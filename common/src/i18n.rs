@@ -13,7 +13,22 @@ use clap::builder::{Resettable, StyledStr};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command, ValueEnum};
 
-use crate::tr;
+/// `tr!("sees {} left", n)`: the English template, in the language in
+/// force, with its arguments.
+#[macro_export]
+macro_rules! tr {
+    // The English is a `format!` the compiler checks: an argument too many
+    // or too few does not build. The Chinese is checked against it by the
+    // scan of the catalogs (common/tests/translations.rs).
+    ($template:literal $(, $arg:expr)* $(,)?) => {
+        match $crate::i18n::lang() {
+            $crate::i18n::Lang::En => ::std::format!($template $(, $arg)*),
+            $crate::i18n::Lang::Zh => {
+                $crate::i18n::tr($template, &[$(&$arg as &dyn ::std::fmt::Display),*])
+            }
+        }
+    };
+}
 
 /// The language a lesson speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -425,23 +440,6 @@ fn put(out: &mut String, arg: &dyn Display, format: &str) {
         _ => None,
     }
     .unwrap_or_else(|| write!(out, "{arg}"));
-}
-
-/// `tr!("sees {} left", n)`: the English template, in the language in
-/// force, with its arguments.
-#[macro_export]
-macro_rules! tr {
-    // The English is a `format!` the compiler checks: an argument too many
-    // or too few does not build. The Chinese is checked against it by the
-    // scan of the catalogs (common/tests/translations.rs).
-    ($template:literal $(, $arg:expr)* $(,)?) => {
-        match $crate::i18n::lang() {
-            $crate::i18n::Lang::En => ::std::format!($template $(, $arg)*),
-            $crate::i18n::Lang::Zh => {
-                $crate::i18n::tr($template, &[$(&$arg as &dyn ::std::fmt::Display),*])
-            }
-        }
-    };
 }
 
 #[cfg(test)]

@@ -23,7 +23,6 @@ use crate::error::{Context, Result, Usage};
 use crate::file::Follow;
 use crate::i18n::{self, Lang};
 use crate::timing::{self, Speed};
-use crate::tr;
 use crate::{child, file, log, pause, quiz, scratch, signals, system};
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.

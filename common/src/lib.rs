@@ -8,17 +8,21 @@
 //! calls they make (`waitid_wnowait`, `Child::wait4`, `Child::kill`), so a
 //! lesson reads like the notes, or like a C program, and keeps its Unix.
 //!
-//! Layers, each using only those above it: `error`, `signals` (the stop flag
-//! and Ctrl-C), `log` and `timing`, `system` (the process table), `scratch`
-//! (each run's private directory), `pause` and `quiz`, `child` (fork, wait, kill),
-//! `channel`, `file`, `lesson` (the frame), `lock`, `timeline` (the
-//! printers' drawing), `sale` (the ticket office's reckoning).
+//! Layers, each using only those before it: `wrap` and `error`; `i18n`
+//! and `signals` (the stop flag, passing signals on); `log` and `channel`;
+//! `timing`; `system` (the process table); `file`; `scratch` (each run's
+//! private directory); `pause`; `quiz` and `lock`; `child` (fork, wait,
+//! kill); `lesson` (the frame) and `timeline` (the printers' drawing);
+//! `sale` (the ticket office's reckoning).
 
 #![allow(unsafe_code)] // the only crate allowed to: fork, signal handlers, _exit
 
+// First, so that its `tr!` is in scope in every module after it.
+#[macro_use]
+pub mod i18n;
+
 mod channel;
 mod error;
-pub mod i18n;
 mod lesson;
 mod lock;
 mod pause;

@@ -15,7 +15,6 @@ use nix::unistd::{AccessFlags, access};
 
 use crate::error::{Context, Result};
 use crate::file::{self, Follow};
-use crate::tr;
 
 /// A lock shared by the processes of a lesson: create it in the parent,
 /// hand it to the children, `open` and `acquire` it in each.

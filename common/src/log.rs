@@ -260,7 +260,7 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
         if let Err(e) = file.write_all(record.as_bytes()) {
             // The lesson's main process says so once, as it ends.
             if TRACE_ERROR.set(e.to_string()).is_ok() && who() != "main" {
-                warn(crate::tr!("cannot write the trace: {}", e));
+                warn(tr!("cannot write the trace: {}", e));
             }
         }
     }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 
 use crate::error::Result;
-use crate::{log, scratch, signals, tr};
+use crate::{log, scratch, signals};
 
 static ON: AtomicBool = AtomicBool::new(false);
 

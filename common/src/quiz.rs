@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::error::{Result, Usage};
 use crate::i18n::{self, Lang};
 use crate::log::Record;
-use crate::{log, pause, signals, tr};
+use crate::{log, pause, signals};
 
 static ON: AtomicBool = AtomicBool::new(false);
 static ASKED: AtomicUsize = AtomicUsize::new(0);

@@ -14,7 +14,7 @@ use crate::child::{Ended, IntoExitStatus};
 use crate::error::Result;
 use crate::log::{Record, plural};
 use crate::quiz::{Question, Verdict, When, choices};
-use crate::{file, lesson, log, tr};
+use crate::{file, lesson, log};
 
 /// The most tickets a file may hold.
 const MAX_TICKETS: u64 = 1_000_000;

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use nix::unistd::getuid;
 
 use crate::error::{Context, Result};
-use crate::{file, tr};
+use crate::file;
 
 /// The directory, and the process that made it.
 static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();

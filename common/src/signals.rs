@@ -38,7 +38,7 @@ pub fn stopping() -> bool {
 /// An error once the lesson is being stopped, to end what it was doing.
 pub fn check_stop() -> Result<()> {
     match stop_signal() {
-        Some(signal) => Err(crate::tr!("stopped by {}", signal).into()),
+        Some(signal) => Err(tr!("stopped by {}", signal).into()),
         None => Ok(()),
     }
 }

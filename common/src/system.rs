@@ -143,7 +143,7 @@ pub fn wait_until_reaped(pids: &[i32]) -> usize {
 
 /// Why an adopter may never reap, and what to do about it.
 pub fn pid_1_problem() -> String {
-    crate::tr!(
+    tr!(
         "This is the container pid-1 problem: whatever runs as pid 1 must reap the orphans it \
          adopts, and most programs never do. Put a small init in front of them (tini, or docker \
          run --init). Until their adopter reaps them or the system restarts, these zombies stay."

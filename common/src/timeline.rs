@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::log::{self, Record};
 use crate::quiz::{Question, Verdict, When, choices};
-use crate::{child, timing, tr};
+use crate::{child, timing};
 
 /// Requests closer than this to the one before are at the same moment, as
 /// far as anyone can tell: the lines show milliseconds, and a fork or a

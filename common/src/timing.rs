@@ -29,7 +29,7 @@ impl std::str::FromStr for Speed {
         }
         match s.parse::<f64>() {
             Ok(n) if (MIN..=MAX).contains(&n) => Ok(Speed::Times(n)),
-            _ => Err(crate::tr!(
+            _ => Err(tr!(
                 "'{}' is not a speed: give a number from {} to {}, or 'max'",
                 s,
                 MIN,
