@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::OwnedFd;
 
+use crate::error::anyhow;
 use crate::error::{Context, Result};
 use crate::signals;
 
@@ -30,7 +31,7 @@ impl Channel {
     /// atomic size).
     pub fn send(&self, value: i32) -> Result<()> {
         let mut write = self.write.borrow_mut();
-        let end = write.as_mut().ok_or("this end of the channel receives")?;
+        let end = write.as_mut().context("this end of the channel receives")?;
         end.write_all(&value.to_ne_bytes())
             .context("writing to a pipe")
     }
@@ -48,7 +49,7 @@ impl Channel {
                 Ok(n) => got += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted && !signals::stopping() => continue,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {
-                    return Err(tr!("stopped while waiting").into());
+                    return Err(anyhow!(tr!("stopped while waiting")));
                 }
                 Err(e) => return Err(e).context("reading from a pipe"),
             }

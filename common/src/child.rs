@@ -19,6 +19,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{ForkResult, Pid};
 
+use crate::error::{Context as _, anyhow};
 use crate::error::{Result, Usage};
 use crate::signals::{self, MAX_CHILDREN};
 use crate::{log, timing};
@@ -106,7 +107,9 @@ impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<
         match self {
             Ok(value) => value.into_exit_status(),
             Err(e) => {
-                log::record("error", serde_json::json!({"message": e.to_string()}));
+                // `{:#}`: an error's whole chain of contexts, on one line.
+                let e = format!("{e:#}");
+                log::record("error", serde_json::json!({"message": e}));
                 // Stopped, it ends as the signal ends a process (see
                 // `end_child`): the lesson says so once, for all.
                 if !signals::stopping() {
@@ -232,12 +235,11 @@ pub fn fork(name: &str) -> Result<Fork> {
         live().clear();
     }
     if live().len() >= MAX_CHILDREN {
-        return Err(tr!(
+        return Err(anyhow!(tr!(
             "cannot start {}: {} children are unreaped already",
             name,
             MAX_CHILDREN
-        )
-        .into());
+        )));
     }
     let ordinal = SPAWNED.fetch_add(1, Ordering::SeqCst);
     let parent = std::process::id() as i32;
@@ -348,7 +350,7 @@ fn end_child(status: i32) -> ! {
 /// Puts `pid` on the list of children to reap and to pass Ctrl-C on to.
 fn list(pid: Pid, name: &str) -> Result<Child> {
     let slot = signals::forward_to(pid.as_raw())
-        .ok_or_else(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
+        .with_context(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
     let child = Child {
         pid,
         name: name.to_owned(),
@@ -382,7 +384,7 @@ impl Child {
 
     fn failed(&self, call: &str, e: Errno) -> crate::error::Error {
         let (name, pid) = (&self.name, self.pid);
-        tr!("{} {} (pid {}): {}", call, name, pid, e.desc()).into()
+        anyhow!(tr!("{} {} (pid {}): {}", call, name, pid, e.desc()))
     }
 }
 
@@ -423,7 +425,7 @@ impl<'a> Process<'a> {
         let target = self
             .target
             .take()
-            .ok_or_else(|| tr!("{} was started twice", self.name))?;
+            .with_context(|| tr!("{} was started twice", self.name))?;
         check_panic_in()?;
         let child = spawn(&self.name, target)?;
         // For the verdict: whether each started only after the last joined.
@@ -440,7 +442,7 @@ impl<'a> Process<'a> {
         let child = self
             .child
             .take()
-            .ok_or_else(|| tr!("{} was joined before it was started", self.name))?;
+            .with_context(|| tr!("{} was joined before it was started", self.name))?;
         let pid = child.pid().as_raw();
         let ended = child.wait4()?.ended;
         log::record("join", serde_json::json!({ "of": pid }));
@@ -489,11 +491,15 @@ pub fn prctl_set_child_subreaper() -> bool {
     );
     // macOS has no subreaper: orphans always go to launchd, pid 1.
     #[cfg(not(target_os = "linux"))]
-    let outcome: Result<()> =
-        Err(tr!("this system has no subreaper: orphans always go to pid 1").into());
+    let outcome: Result<()> = Err(anyhow!(tr!(
+        "this system has no subreaper: orphans always go to pid 1"
+    )));
     match outcome {
         Ok(()) => SUBREAPER.store(true, Ordering::SeqCst),
-        Err(e) => log::warn(tr!("cannot adopt orphans ({}); they go to the system", e)),
+        Err(e) => log::warn(tr!(
+            "cannot adopt orphans ({}); they go to the system",
+            format!("{e:#}")
+        )),
     }
     SUBREAPER.load(Ordering::SeqCst)
 }
@@ -523,6 +529,7 @@ pub(crate) fn reap_all() -> usize {
     });
     for child in &children {
         if let Err(e) = reap(child) {
+            let e = format!("{e:#}");
             log::warn(tr!("cannot reap {} (pid {}): {}", child.name, child.pid, e));
         }
     }

@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use nix::libc;
 
+use crate::error::anyhow;
 use crate::error::{Context, Result};
 use crate::signals;
 
@@ -32,18 +33,17 @@ pub(crate) fn durable(on: bool) {
 /// says what is wrong.
 pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     let name = path.display();
-    let cannot = |e: io::Error| tr!("{}: cannot read it: {}", name, describe(&e));
+    let cannot = |e: io::Error| anyhow!(tr!("{}: cannot read it: {}", name, describe(&e)));
     let (file, meta) =
         open_checked(path, OpenOptions::new().read(true), Follow::Links).map_err(cannot)?;
     regular(&meta, &name.to_string())?;
     if meta.len() > MAX_SIZE {
-        return Err(tr!(
+        return Err(anyhow!(tr!(
             "{}: it holds {} bytes, too many for a ticket file (at most {})",
             name,
             meta.len(),
             MAX_SIZE
-        )
-        .into());
+        )));
     }
     let mut bytes = Vec::new();
     file.take(MAX_SIZE + 1)
@@ -86,7 +86,7 @@ pub(crate) fn open_checked(
 pub(crate) fn regular(meta: &Metadata, what: &str) -> Result<()> {
     match meta.is_file() {
         true => Ok(()),
-        false => Err(tr!("{}: {}, not a regular file", what, kind(meta)).into()),
+        false => Err(anyhow!(tr!("{}: {}, not a regular file", what, kind(meta)))),
     }
 }
 

@@ -19,6 +19,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::getuid;
 use serde_json::json;
 
+use crate::error::anyhow;
 use crate::error::{Context, Result, Usage};
 use crate::file::Follow;
 use crate::i18n::{self, Lang};
@@ -115,7 +116,7 @@ const MIN_OPEN_FILES: u64 = 16;
 pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     let (args, options, inputs) = parse::<A>();
     if let Err(e) = begin(&options, &inputs, A::QUIZ) {
-        log::plain_error(format!("{}: {e}", name()));
+        log::plain_error(format!("{}: {e:#}", name()));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
@@ -158,7 +159,7 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
             101
         }
         (None, Ok(Err(e))) => {
-            log::plain_error(format!("{}: {e}", name()));
+            log::plain_error(format!("{}: {e:#}", name()));
             if e.is::<Usage>() { 2 } else { 1 }
         }
         (None, Ok(Ok(()))) if child::failures() > 0 => 1,
@@ -280,7 +281,7 @@ fn begin(
         ),
     );
     match log::trace_error() {
-        Some(e) => Err(tr!("cannot write the trace: {}", e).into()),
+        Some(e) => Err(anyhow!(tr!("cannot write the trace: {}", e))),
         None => Ok(()),
     }
 }
@@ -317,12 +318,11 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     let refuse = |meta: &std::fs::Metadata| -> Result<()> {
         match meta.is_file() || meta.file_type().is_char_device() {
             true => Ok(()),
-            false => Err(tr!(
+            false => Err(anyhow!(tr!(
                 "the trace {}: {}; give a regular file",
                 name,
                 file::kind(meta)
-            )
-            .into()),
+            ))),
         }
     };
     if let Ok(meta) = std::fs::metadata(path) {
@@ -335,10 +335,10 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     refuse(&meta)?;
     if meta.is_file() {
         file::flock(&trace, libc::LOCK_EX | libc::LOCK_NB).map_err(|_| {
-            tr!(
+            anyhow!(tr!(
                 "the trace {} is being written by another run: give each run its own",
                 name
-            )
+            ))
         })?;
         trace
             .set_len(0)

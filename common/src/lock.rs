@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use nix::libc;
 use nix::unistd::{AccessFlags, access};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Result, anyhow};
 use crate::file::{self, Follow};
 
 /// A lock shared by the processes of a lesson: create it in the parent,
@@ -53,7 +53,7 @@ impl Lock {
         let path = (0..)
             .map(|n| dir.join(format!("lock-{n}")))
             .find(|p| !p.exists())
-            .ok_or_else(|| tr!("no free name for a lock file"))?;
+            .with_context(|| tr!("no free name for a lock file"))?;
         Lock::at(&path)
     }
 
@@ -67,11 +67,11 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let dir = file::directory(path);
                 access(&dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
-                    tr!(
+                    anyhow!(tr!(
                         "cannot make the lock file {}: its directory takes no new file ({})",
                         path.display(),
                         e.desc()
-                    )
+                    ))
                 })?;
             }
             Err(e) => return Err(e).context(tr!("the lock file {}", path.display())),
@@ -185,8 +185,8 @@ fn open(path: &Path) -> Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
     let unopened = |e: std::io::Error| match e.raw_os_error() {
-        Some(libc::ELOOP) => tr!("the lock file {} is a symbolic link: refused", name),
-        _ => tr!("opening the lock file {}: {}", name, e),
+        Some(libc::ELOOP) => anyhow!(tr!("the lock file {} is a symbolic link: refused", name)),
+        _ => anyhow!(tr!("opening the lock file {}: {}", name, e)),
     };
     let (file, meta) = file::open_checked(path, &mut options, Follow::Not).map_err(unopened)?;
     file::regular(&meta, &tr!("the lock file {}", name))?;

@@ -306,7 +306,7 @@ pub(crate) fn records() -> Result<Vec<Record>> {
     let path = SETUP
         .get()
         .map(|s| s.path.clone())
-        .ok_or("no trace was opened")?;
+        .context("no trace was opened")?;
     read_trace(&path)
 }
 

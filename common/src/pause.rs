@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 
 use crate::error::Result;
+use crate::error::anyhow;
 use crate::{log, scratch, signals};
 
 static ON: AtomicBool = AtomicBool::new(false);
@@ -67,7 +68,7 @@ pub(crate) fn read_line() -> Result<Option<String>> {
             Ok(_) => line.push(byte[0]),
             Err(Errno::EINTR) if !signals::stopping() => continue,
             Err(Errno::EINTR) => return signals::check_stop().map(|()| None),
-            Err(e) => return Err(tr!("reading standard input: {}", e.desc()).into()),
+            Err(e) => return Err(anyhow!(tr!("reading standard input: {}", e.desc()))),
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::child::{Ended, IntoExitStatus};
 use crate::error::Result;
+use crate::error::anyhow;
 use crate::log::{Record, plural};
 use crate::quiz::{Question, Verdict, When, choices};
 use crate::{file, lesson, log};
@@ -96,7 +97,7 @@ impl IntoExitStatus for Outcome {
 /// the file says now.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     if crate::pause::on() && log::who() != "main" && !crate::lock::made() {
-        let now = file::read_small(path).map_or_else(|e| e.to_string(), |b| shown(&b));
+        let now = file::read_small(path).map_or_else(|e| format!("{e:#}"), |b| shown(&b));
         crate::pause(
             "write",
             &tr!(
@@ -137,7 +138,7 @@ fn shown(bytes: &[u8]) -> String {
 /// and says in one line what is wrong.
 pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
     let bytes = file::read_small(path)?;
-    json_object(&bytes).map_err(|problem| format!("{}: {problem}", path.display()).into())
+    json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))
 }
 
 fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> {
@@ -260,7 +261,7 @@ fn read_checked(path: &Path) -> Result<(u64, Map<String, Value>)> {
     let dic = read_json_object(path)?;
     match check_count(&dic) {
         Ok(count) => Ok((count, dic)),
-        Err(problem) => Err(format!("{}: {problem}", path.display()).into()),
+        Err(problem) => Err(anyhow!(format!("{}: {problem}", path.display()))),
     }
 }
 
@@ -307,7 +308,8 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
             tr!("\nReckoning: {}", reckoning.verdict())
         });
         if let Err(e) = left {
-            return Err(tr!("the file went bad during the sale: {}", e).into());
+            let e = format!("{e:#}");
+            return Err(anyhow!(tr!("the file went bad during the sale: {}", e)));
         }
         reckonings.push(reckoning);
     }
@@ -498,25 +500,24 @@ fn may_replace(path: &Path) -> Result<()> {
     let name = path.display();
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.nlink() > 1 {
-            return Err(tr!(
+            return Err(anyhow!(tr!(
                 "{}: it has {} names (hard links), and a sale replaces the file: \
                  the other names would keep the old count",
                 name,
                 meta.nlink()
-            )
-            .into());
+            )));
         }
         access(path, AccessFlags::W_OK)
-            .map_err(|e| tr!("{}: you may not write it ({})", name, e.desc()))?;
+            .map_err(|e| anyhow!(tr!("{}: you may not write it ({})", name, e.desc())))?;
     }
     let dir = file::directory(path);
     access(&dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
-        tr!(
+        anyhow!(tr!(
             "{}: a sale writes a new file beside it, but its directory {} takes none ({})",
             name,
             dir.display(),
             e.desc()
-        )
+        ))
     })?;
     // In a sticky directory (as /tmp is), only the owner of a file, or of
     // the directory, may rename another file over it.
@@ -524,13 +525,12 @@ fn may_replace(path: &Path) -> Result<()> {
     if let (Ok(file), Ok(folder)) = (std::fs::metadata(path), std::fs::metadata(&dir)) {
         let sticky = folder.mode() & 0o1000 != 0;
         if sticky && !me.is_root() && file.uid() != me.as_raw() && folder.uid() != me.as_raw() {
-            return Err(tr!(
+            return Err(anyhow!(tr!(
                 "{}: its directory {} is sticky (as /tmp is), and the file is not yours: only its \
                  owner may replace it",
                 name,
                 dir.display()
-            )
-            .into());
+            )));
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::signal::{sigaction, sigprocmask};
 
+use crate::error::anyhow;
 use crate::error::{Context, Result};
 
 /// How many children one process may have unreaped at once.
@@ -38,7 +39,7 @@ pub fn stopping() -> bool {
 /// An error once the lesson is being stopped, to end what it was doing.
 pub fn check_stop() -> Result<()> {
     match stop_signal() {
-        Some(signal) => Err(tr!("stopped by {}", signal).into()),
+        Some(signal) => Err(anyhow!(tr!("stopped by {}", signal))),
         None => Ok(()),
     }
 }

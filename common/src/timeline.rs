@@ -4,6 +4,7 @@
 //! ask, judged from the same trace.
 
 use crate::error::Result;
+use crate::error::anyhow;
 use crate::log::{self, Record};
 use crate::quiz::{Question, Verdict, When, choices};
 use crate::{child, timing};
@@ -37,12 +38,11 @@ const WIDTH: usize = 48;
 pub fn draw(workers: u32) -> Result<()> {
     // A colleague that failed may not have said all it did: no verdict then.
     if child::failed() > 0 {
-        return Err(tr!(
+        return Err(anyhow!(tr!(
             "{} of {} colleagues failed: the timeline would be incomplete",
             child::failed(),
             workers
-        )
-        .into());
+        )));
     }
     let records = log::records()?;
     let design = design(&records);

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::child::{adopt, prctl_set_pdeathsig};
 use common::{
-    Channel, Fork, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed, system, tr,
+    Channel, Context, Fork, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed,
+    system, tr,
 };
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
         };
         let orphan = Pid::from_raw(
             news.recv()?
-                .ok_or_else(|| tr!("P ended before it started C"))?,
+                .with_context(|| tr!("P ended before it started C"))?,
         );
         let reaped = parent.wait4()?;
         event(
@@ -87,7 +88,7 @@ fn parent(lesson: Pid, news: &Channel) -> Result<()> {
         Fork::Parent(c) => c,
     };
     told.recv()?
-        .ok_or_else(|| tr!("C ended before it reported its parent"))?;
+        .with_context(|| tr!("C ended before it reported its parent"))?;
     news.send(child.pid().as_raw())?;
     let text = tr!(
         "I exit now, while my child C (pid {}) still runs",
@@ -115,7 +116,10 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
             break now;
         }
         if Instant::now() > deadline {
-            return Err(tr!("pid {} is still my parent after 30 s", parent).into());
+            return Err(common::anyhow!(tr!(
+                "pid {} is still my parent after 30 s",
+                parent
+            )));
         }
         std::thread::sleep(Duration::from_millis(1));
     };

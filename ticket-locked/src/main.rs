@@ -62,7 +62,8 @@ impl From<Tickets> for Map<String, Value> {
 /// itself; a file is what processes, each with its own memory, can share.
 fn load(file: &Path) -> Result<Tickets> {
     let dic = sale::read_json_object(file)?;
-    serde_json::from_value(Value::Object(dic)).context(file.display())
+    serde_json::from_value(Value::Object(dic))
+        .with_context(|| file.display().to_string())
 }
 
 /// `json.dump(dic, open("ticket.json", "w"))`, but never half written:

@@ -152,7 +152,10 @@ fn reap_in_a_sigchld_handler() -> Result<()> {
     );
     match FAILED_IN_HANDLER.load(Ordering::SeqCst) {
         0 => Ok(()),
-        n => Err(tr!("{} of the children the handler reaped failed", n).into()),
+        n => Err(common::anyhow!(tr!(
+            "{} of the children the handler reaped failed",
+            n
+        ))),
     }
 }
 

@@ -26,7 +26,7 @@ pub fn confine_forks(n: u32) -> Result<String, String> {
         let uid = LONER_UIDS + std::process::id();
         become_user(uid).map_err(|e| tr!("cannot become user {}: {}", uid, e))?;
         // A change of user forgets the signal asked for on the parent's death.
-        prctl_set_pdeathsig(Some(Signal::SIGTERM), lesson).map_err(|e| e.to_string())?;
+        prctl_set_pdeathsig(Some(Signal::SIGTERM), lesson).map_err(|e| format!("{e:#}"))?;
     }
     // The limit counts every process of the user, this one included.
     let already = system::processes_of_user(getuid().as_raw());

@@ -100,8 +100,8 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
     // Wait until the child has ended, but leave it unreaped: a zombie, to be
     // looked at in the process table before wait4 takes it away.
     waitid_wnowait(pid).context("waitid")?;
-    let seen =
-        system::process(pid.as_raw()).ok_or(tr!("the dead child vanished before it was reaped"))?;
+    let seen = system::process(pid.as_raw())
+        .with_context(|| tr!("the dead child vanished before it was reaped"))?;
     event(
         "state",
         json!({"of": pid.as_raw(), "state": seen.state.to_string()}),
@@ -197,7 +197,7 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
     };
     ready
         .recv()?
-        .ok_or(tr!("the parent ended before its children did"))?;
+        .with_context(|| tr!("the parent ended before its children did"))?;
     let zombies = system::zombies_of(parent.pid().as_raw()).len();
     event(
         "flood",
