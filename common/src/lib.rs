@@ -11,8 +11,9 @@
 //! Layers, each using only those above it: `error`, `signals` (the stop flag
 //! and Ctrl-C), `log` and `timing`, `system` (the process table), `scratch`
 //! (each run's private directory), `pause` and `quiz`, `child` (fork, wait, kill),
-//! `channel`, `file`, `lesson` (the frame), `lock`, `timeline` (the
-//! printers' drawing), `sale` (the ticket office's reckoning).
+//! `channel`, `file`, `lesson` (the frame), `lock`, `flood` (the zombie
+//! flood's guard rails), `timeline` (the printers' drawing), `sale` (the
+//! ticket office's reckoning).
 
 #![allow(unsafe_code)] // the only crate allowed to: fork, signal handlers, _exit
 
@@ -28,6 +29,7 @@ mod signals;
 
 pub mod child;
 pub mod file;
+pub mod flood;
 pub mod log;
 pub mod sale;
 pub mod system;
