@@ -2,7 +2,8 @@
 //! parent and its command name. Linux reads `/proc/PID/stat`, which has the
 //! whole name up to the kernel's 15 bytes and no column cut by `ps`; macOS,
 //! which has no `/proc`, asks `ps`. Also the limits on processes: the
-//! pids the system has, and how many one user may run (`RLIMIT_NPROC`).
+//! pids the system has, and how many one user may run (`RLIMIT_NPROC`);
+//! and `ps` as a lesson shows it to the learner, its zombie's line explained.
 
 use std::time::{Duration, Instant};
 

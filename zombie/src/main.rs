@@ -197,8 +197,8 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
 
 /// The parent of part 2: it forks `n` children and never reaps them.
 fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
-    // Its zombies count against its user's process limit: lowered to what it
-    // has, fork fails for it long before the system runs out of pids.
+    // Zombies count against their user's process limit (RLIMIT_NPROC): set
+    // to this flood, it makes fork fail here long before the system's pids run out.
     let confined = common::flood::confine_forks(n);
     match &confined {
         Ok(how) => say(how),
