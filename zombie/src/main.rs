@@ -127,13 +127,16 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
 fn the_table_still_lists(pid: Pid) -> Result<()> {
     let seen = system::process(pid.as_raw());
     let seen = seen.ok_or(tr!("the dead child vanished before it was reaped"))?;
-    let defunct = tr!(" (zombie; ps shows it as <defunct>)");
+    let zombie = match seen.is_zombie() {
+        true => tr!(" (zombie; ps shows it as <defunct>)"),
+        false => String::new(),
+    };
     let text = tr!(
         "pid {} has ended, yet the process table still lists it: ppid {}, state {}{}",
         pid,
         seen.ppid,
         seen.state,
-        seen.is_zombie().then_some(defunct).unwrap_or_default()
+        zombie
     );
     let fields = json!({"of": pid.as_raw(), "state": seen.state.to_string()});
     event("state", fields, text);
