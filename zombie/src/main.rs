@@ -125,8 +125,8 @@ fn every_child_is_a_zombie_until_reaped(cpu: Duration) -> Result<()> {
 /// Says what the process table lists of the dead child `pid`: it is still
 /// there, with its parent and its state.
 fn the_table_still_lists(pid: Pid) -> Result<()> {
-    let seen = system::process(pid.as_raw());
-    let seen = seen.ok_or(tr!("the dead child vanished before it was reaped"))?;
+    let seen =
+        system::process(pid.as_raw()).ok_or(tr!("the dead child vanished before it was reaped"))?;
     let zombie = match seen.is_zombie() {
         true => tr!(" (zombie; ps shows it as <defunct>)"),
         false => String::new(),
@@ -168,8 +168,9 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
         Fork::Child(me) => me.exit(never_reaps(n, &ready)),
         Fork::Parent(parent) => parent,
     };
-    let started = ready.recv()?;
-    started.ok_or(tr!("the parent ended before its children did"))?;
+    ready
+        .recv()?
+        .ok_or(tr!("the parent ended before its children did"))?;
     let ppid = parent.pid();
     let zombies = system::zombies_of(ppid.as_raw()).len();
     let listed = plural(zombies as u64, "zombie", "zombies");
