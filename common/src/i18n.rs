@@ -45,6 +45,7 @@ const COMMON: &[&str] = &[
     include_str!("../zh/lesson.txt"),
     include_str!("../zh/child.txt"),
     include_str!("../zh/system.txt"),
+    include_str!("../zh/flood.txt"),
     include_str!("../zh/timeline.txt"),
     include_str!("../zh/quiz.txt"),
     include_str!("../zh/sale.txt"),

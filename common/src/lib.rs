@@ -12,8 +12,9 @@
 //! and `signals` (the stop flag, passing signals on); `log` and `channel`;
 //! `timing`; `system` (the process table); `file`; `scratch` (each run's
 //! private directory); `pause`; `quiz` and `lock`; `child` (fork, wait,
-//! kill); `lesson` (the frame) and `timeline` (the printers' drawing);
-//! `sale` (the ticket office's reckoning).
+//! kill); `flood` (the zombie flood's guard rails); `lesson` (the frame)
+//! and `timeline` (the printers' drawing); `sale` (the ticket office's
+//! reckoning).
 
 #![allow(unsafe_code)] // the only crate allowed to: fork, signal handlers, _exit
 
@@ -32,6 +33,7 @@ mod signals;
 
 pub mod child;
 pub mod file;
+pub mod flood;
 pub mod log;
 pub mod sale;
 pub mod system;

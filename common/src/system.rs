@@ -2,13 +2,14 @@
 //! parent and its command name. Linux reads `/proc/PID/stat`, which has the
 //! whole name up to the kernel's 15 bytes and no column cut by `ps`; macOS,
 //! which has no `/proc`, asks `ps`. Also the limits on processes: the
-//! pids the system has, and how many one user may run (`RLIMIT_NPROC`).
+//! pids the system has, and how many one user may run (`RLIMIT_NPROC`);
+//! and `ps` as a lesson shows it to the learner, its zombie's line explained.
 
 use std::time::{Duration, Instant};
 
 use nix::libc;
 
-use crate::{signals, timing};
+use crate::{log, signals, timing};
 
 /// One process as the system reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,18 +70,18 @@ pub fn processes() -> Vec<ProcessInfo> {
 /// The process `pid`, or `None` if there is no such process.
 #[cfg(not(target_os = "linux"))]
 pub fn process(pid: i32) -> Option<ProcessInfo> {
-    ps(&["-p", &pid.to_string()]).pop()
+    ask_ps(&["-p", &pid.to_string()]).pop()
 }
 
 /// Every process of the system.
 #[cfg(not(target_os = "linux"))]
 pub fn processes() -> Vec<ProcessInfo> {
-    ps(&["-A"])
+    ask_ps(&["-A"])
 }
 
 /// Asks `ps` (where there is no `/proc`) about the processes `which` selects.
 #[cfg(not(target_os = "linux"))]
-fn ps(which: &[&str]) -> Vec<ProcessInfo> {
+fn ask_ps(which: &[&str]) -> Vec<ProcessInfo> {
     let Ok(out) = std::process::Command::new("ps")
         .args(which)
         .args(["-o", "pid=,stat=,ppid=,pgid=,comm="])
@@ -148,6 +149,81 @@ pub fn pid_1_problem() -> String {
          adopts, and most programs never do. Put a small init in front of them (tini, or docker \
          run --init). Until their adopter reaps them or the system restarts, these zombies stay."
     )
+}
+
+/// Runs `ps` with `args`, as TLPI's programs do with `system("ps")`, and
+/// shows what it prints, line by line; returns it.
+pub fn ps(args: &[&str]) -> String {
+    match std::process::Command::new("ps").args(args).output() {
+        Ok(out) => {
+            log::say(format!("$ ps {}", args.join(" ")));
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.lines().for_each(|line| log::say(format!("  {line}")));
+            text
+        }
+        Err(e) => {
+            log::say(tr!("(cannot run ps here: {})", e));
+            String::new()
+        }
+    }
+}
+
+/// Says what the line `ps -o pid,ppid,stat,args` printed in `shown` for
+/// the zombie `pid` shows, and only what it shows: each letter of its STAT,
+/// a name in brackets, `<defunct>`, and this process as its parent. `name`
+/// is what the log calls the zombie.
+pub fn explain_ps(shown: &str, pid: i32, name: &str) {
+    let pid = pid.to_string();
+    let mut lines = shown
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    let Some(fields) = lines.find(|fields| fields.first() == Some(&pid.as_str())) else {
+        return;
+    };
+    let [_, ppid, stat, command @ ..] = fields.as_slice() else {
+        return;
+    };
+    for letter in stat.chars() {
+        let meaning = match letter {
+            'Z' => tr!("the zombie state: it has ended, and its parent has not reaped it yet"),
+            '+' => tr!(
+                "it is in the foreground process group of its terminal, the one Ctrl-C is sent to"
+            ),
+            'N' => tr!("it runs at a low priority (nice)"),
+            '<' => tr!("it runs at a high priority"),
+            _ => tr!("see PROCESS STATE CODES in man ps"),
+        };
+        log::say(tr!("STAT {}: {}", letter, meaning));
+    }
+    let command = command.join(" ");
+    if let Some((shown_as, _)) = command.strip_prefix('[').and_then(|c| c.split_once(']')) {
+        log::say(tr!(
+            "[{}]: ps puts the name in brackets when a process has no command line left; a \
+             zombie's went with its memory",
+            shown_as
+        ));
+        log::say(if shown_as == name {
+            tr!(
+                "{}: the name the child gave itself as it started (prctl PR_SET_NAME), the one \
+                 the log calls it by",
+                shown_as
+            )
+        } else {
+            tr!("{}: the program's name, which the child kept", shown_as)
+        });
+    }
+    if command.contains("<defunct>") {
+        log::say(tr!("<defunct>: what ps calls a zombie"));
+    }
+    let me = std::process::id() as i32;
+    if *ppid == me.to_string() {
+        let program = process(me).map(|p| p.comm).unwrap_or_default();
+        log::say(tr!(
+            "PPID {}: this lesson, main in the log; ps lists it under the program's name, {}",
+            ppid,
+            program
+        ));
+    }
 }
 
 /// "pid 1 (init)": a process's pid and command name, for the learner.

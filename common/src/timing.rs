@@ -120,6 +120,25 @@ pub(crate) fn duration(seconds: impl Into<i64>, micros: impl Into<i64>) -> Durat
     Duration::from_micros(micros.max(0).unsigned_abs())
 }
 
+/// Keeps the CPU busy until this process has used `total` of CPU time in
+/// all (user + system, as `getrusage` counts it), for its parent to read back.
+pub fn burn_cpu(total: Duration) {
+    use nix::sys::{resource, time::TimeValLike};
+    let used = || {
+        resource::getrusage(resource::UsageWho::RUSAGE_SELF).map_or(Duration::MAX, |u| {
+            duration(
+                0,
+                u.user_time().num_microseconds() + u.system_time().num_microseconds(),
+            )
+        })
+    };
+    while used() < total {
+        for i in 0..20_000u32 {
+            std::hint::black_box(i);
+        }
+    }
+}
+
 /// Sleeps, but wakes early when the lesson is being stopped (Ctrl-C), so
 /// that a parent that sleeps does not keep the learner waiting.
 pub fn sleep(duration: Duration) {

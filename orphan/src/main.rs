@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::child::{adopt, prctl_set_pdeathsig};
 use common::{
-    Channel, Context, Fork, Lesson, Options, Result, event, fork, heading, say, sleep_like_seed,
-    system, tr,
+    Channel, Context, Fork, Lesson, Options, Result, event, fork, heading, say, system, tr,
 };
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
@@ -26,7 +25,6 @@ struct Args {
     /// Do not adopt the orphan: leave it to the system (see the warning below)
     #[arg(long)]
     no_subreaper: bool,
-
     #[command(flatten)]
     options: Options,
 }
@@ -48,8 +46,7 @@ fn main() -> ExitCode {
                  C is an orphan, and some other process adopts it, becomes its parent and reaps it."
             ),
         )?;
-        let lesson = getpid();
-        let news = Channel::new()?;
+        let (lesson, news) = (getpid(), Channel::new()?);
         // fork returns twice: in P, which runs `parent` and exits; and here.
         let parent = match fork("P")? {
             Fork::Child(p) => p.exit(parent(lesson, &news)),
@@ -60,40 +57,34 @@ fn main() -> ExitCode {
                 .with_context(|| tr!("P ended before it started C"))?,
         );
         let reaped = parent.wait4()?;
-        event(
-            "reaped",
-            reaped.fields(),
-            tr!(
-                "reaped P at once: it {}; C (pid {}) runs on, adopted the moment P exited",
-                reaped.ended,
-                orphan
-            ),
+        let text = tr!(
+            "reaped P at once: it {}; C (pid {}) runs on, adopted the moment P exited",
+            reaped.ended,
+            orphan
         );
-        if adopting {
-            let reaped = adopt(orphan, "C")?.wait4()?;
-            let text = tr!("reaped C, the orphan I adopted: it {}", reaped.ended);
-            event("reaped", reaped.fields(), text);
-            return Ok(());
+        event("reaped", reaped.fields(), text);
+        if !adopting {
+            return watch_the_system_reap(orphan);
         }
-        watch_the_system_reap(orphan)
+        let reaped = adopt(orphan, "C")?.wait4()?;
+        let text = tr!("reaped C, the orphan I adopted: it {}", reaped.ended);
+        event("reaped", reaped.fields(), text);
+        Ok(())
     })
 }
 
 /// P: starts C, waits until C has seen who its parent is, then exits.
 fn parent(lesson: Pid, news: &Channel) -> Result<()> {
-    let told = Channel::new()?;
-    let me = getpid();
+    let (told, me) = (Channel::new()?, getpid());
     let child = match fork("C")? {
         Fork::Child(c) => c.exit(orphan(lesson, me, &told)),
         Fork::Parent(c) => c,
     };
     told.recv()?
         .with_context(|| tr!("C ended before it reported its parent"))?;
-    news.send(child.pid().as_raw())?;
-    let text = tr!(
-        "I exit now, while my child C (pid {}) still runs",
-        child.pid()
-    );
+    let pid = child.pid();
+    news.send(pid.as_raw())?;
+    let text = tr!("I exit now, while my child C (pid {}) still runs", pid);
     event("exit", (), text);
     Ok(())
 }
@@ -111,62 +102,51 @@ fn orphan(lesson: Pid, parent: Pid, told: &Channel) -> Result<i32> {
     // it asks getppid() until the answer changes, to whoever adopted it.
     let deadline = Instant::now() + Duration::from_secs(30);
     let adopter = loop {
-        let now = getppid();
-        if now != parent {
-            break now;
+        match getppid() {
+            now if now != parent => break now,
+            _ if Instant::now() > deadline => {
+                return Err(common::anyhow!(tr!(
+                    "pid {} is still my parent after 30 s",
+                    parent
+                )));
+            }
+            _ => std::thread::sleep(Duration::from_millis(1)),
         }
-        if Instant::now() > deadline {
-            return Err(common::anyhow!(tr!(
-                "pid {} is still my parent after 30 s",
-                parent
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(1));
     };
-    let comm = system::process(adopter.as_raw())
-        .map(|p| p.comm)
-        .unwrap_or_default();
-    let who = if adopter == lesson {
-        tr!("this lesson, a subreaper playing the part of init")
-    } else if adopter.as_raw() == 1 {
-        tr!("init")
-    } else {
-        tr!("a subreaper (as systemd --user is)")
+    let comm = system::process(adopter.as_raw()).map(|p| p.comm);
+    let comm = comm.unwrap_or_default();
+    let who = match adopter.as_raw() {
+        _ if adopter == lesson => tr!("this lesson, a subreaper playing the part of init"),
+        1 => tr!("init"),
+        _ => tr!("a subreaper (as systemd --user is)"),
     };
-    event(
-        "adopted",
-        json!({"old": parent.as_raw(), "new": adopter.as_raw(), "comm": comm}),
-        tr!(
-            "P is gone: my parent is now pid {}, {} (its command: {})",
-            adopter,
-            who,
-            comm
-        ),
+    let text = tr!(
+        "P is gone: my parent is now pid {}, {} (its command: {})",
+        adopter,
+        who,
+        comm
     );
-    if adopter == lesson {
-        // Its parent again, the lesson takes it along should it be killed.
-        prctl_set_pdeathsig(Some(Signal::SIGTERM), adopter)?;
-    }
+    let fields = json!({"old": parent.as_raw(), "new": adopter.as_raw(), "comm": comm});
+    event("adopted", fields, text);
     let me = getpid();
-    // ps and pstree show C as C, the name it gave itself; its command line,
-    // which `args` would show, is still the lesson's.
     let mut what = tr!(
         "C (pid {}) is an orphan: its parent is now pid {}",
         me,
         adopter
     );
     if adopter == lesson {
+        // Its parent again, the lesson takes it along should it be killed.
+        prctl_set_pdeathsig(Some(Signal::SIGTERM), adopter)?;
+        // ps and pstree show C as C, the name it gave itself; its command
+        // line, which `args` would show, is still the lesson's.
         what += &tr!(
             " (this lesson, main in the log: ps and pstree show it under the program's name, {})",
             comm
         );
     }
-    common::pause(
-        "orphan",
-        &what,
-        &format!("ps -o pid,ppid,stat,comm -p {me}; pstree -ps {me}"),
-    )?;
-    sleep_like_seed();
+    let look = format!("ps -o pid,ppid,stat,comm -p {me}; pstree -ps {me}");
+    common::pause("orphan", &what, &look)?;
+    common::sleep_like_seed();
     event(
         "exit",
         (),
@@ -184,30 +164,24 @@ fn watch_the_system_reap(orphan: Pid) -> Result<()> {
         common::timing::sleep(Duration::from_millis(10));
     }
     common::check_stop()?;
-    let Some(zombie) = system::process(orphan.as_raw()) else {
+    let of = orphan.as_raw();
+    let Some(zombie) = system::process(of) else {
         let text = tr!("C (pid {}) has been reaped by its adopter", orphan);
-        event("gone", json!({"of": orphan.as_raw()}), text);
+        event("gone", json!({"of": of}), text);
         return Ok(());
     };
     let adopter = system::describe(zombie.ppid);
-    if system::wait_until_reaped(&[orphan.as_raw()]) == 0 {
+    if system::wait_until_reaped(&[of]) == 0 {
         let text = tr!("C (pid {}) ended and {} reaped it", orphan, adopter);
-        event(
-            "gone",
-            json!({"of": orphan.as_raw(), "by": zombie.ppid}),
-            text,
-        );
+        event("gone", json!({"of": of, "by": zombie.ppid}), text);
         return Ok(());
     }
-    event(
-        "unreaped",
-        json!({"of": orphan.as_raw(), "by": zombie.ppid}),
-        tr!(
-            "C (pid {}) ended, but {} has not reaped it: it stays a zombie",
-            orphan,
-            adopter
-        ),
+    let text = tr!(
+        "C (pid {}) ended, but {} has not reaped it: it stays a zombie",
+        orphan,
+        adopter
     );
+    event("unreaped", json!({"of": of, "by": zombie.ppid}), text);
     say(system::pid_1_problem());
     Ok(())
 }

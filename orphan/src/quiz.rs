@@ -23,33 +23,31 @@ const ADOPTER: Question = Question {
             ]),
         )
     },
-    judge: adopter,
-};
-
-fn adopter(records: &[Record]) -> Option<Verdict> {
-    let adopter = adopted(records)?.fields.get("new")?.as_i64()?;
-    let lesson = records.iter().find(|r| r.event == "begin")?.pid;
-    let (right, why): (&[usize], _) = match adopter {
-        1 => (
-            &[1, 2],
-            tr!(
-                "There was no subreaper above C, so init took it; with one, the \
-                 subreaper would have."
+    judge: |records| {
+        let adopter = adopted(records)?.fields.get("new")?.as_i64()?;
+        let lesson = records.iter().find(|r| r.event == "begin")?.pid;
+        let (right, why): (&[usize], _) = match adopter {
+            1 => (
+                &[1, 2],
+                tr!(
+                    "There was no subreaper above C, so init took it; with one, the \
+                     subreaper would have."
+                ),
             ),
-        ),
-        a if a == i64::from(lesson) => (
-            &[2],
-            tr!("This lesson, a subreaper above C, took it. It is \
-                 C's grandparent too, but that is not why: Linux gives an orphan to the \
-                 nearest subreaper, else to init."),
-        ),
-        _ => (
-            &[2],
-            tr!("A subreaper above C (as systemd --user is) took it."),
-        ),
-    };
-    Some(Verdict::new(2, right, why))
-}
+            a if a == i64::from(lesson) => (
+                &[2],
+                tr!("This lesson, a subreaper above C, took it. It is \
+                     C's grandparent too, but that is not why: Linux gives an orphan to the \
+                     nearest subreaper, else to init."),
+            ),
+            _ => (
+                &[2],
+                tr!("A subreaper above C (as systemd --user is) took it."),
+            ),
+        };
+        Some(Verdict::new(2, right, why))
+    },
+};
 
 /// Who reaps C, as the lesson saw it: it reaped C itself (a `reaped`
 /// event), saw it gone (`gone`), or saw it stay a zombie (`unreaped`).
@@ -67,32 +65,25 @@ const REAPER: Question = Question {
             ]),
         )
     },
-    judge: reaper,
-};
-
-fn reaper(records: &[Record]) -> Option<Verdict> {
-    let c = i64::from(adopted(records)?.pid);
-    let end = records.iter().find(|r| {
-        ["reaped", "gone", "unreaped"].contains(&r.event.as_str())
-            && r.fields.get("of").and_then(|of| of.as_i64()) == Some(c)
-    })?;
-    let verdict = if end.event == "unreaped" {
-        Verdict::new(
-            2,
-            &[2],
-            tr!(
+    judge: |records| {
+        let c = i64::from(adopted(records)?.pid);
+        let end = records.iter().find(|r| {
+            ["reaped", "gone", "unreaped"].contains(&r.event.as_str())
+                && r.fields.get("of").and_then(|of| of.as_i64()) == Some(c)
+        })?;
+        Some(if end.event == "unreaped" {
+            let why = tr!(
                 "Its adopter does not reap: C stays a zombie until it does, or the system restarts."
-            ),
-        )
-    } else {
-        Verdict::new(
-            1,
-            &[1],
-            tr!("Whoever adopted C is its parent now, and a parent reaps: C's status went to it."),
-        )
-    };
-    Some(verdict)
-}
+            );
+            Verdict::new(2, &[2], why)
+        } else {
+            let why = tr!(
+                "Whoever adopted C is its parent now, and a parent reaps: C's status went to it."
+            );
+            Verdict::new(1, &[1], why)
+        })
+    },
+};
 
 /// C's `adopted` event: written by C, so its pid is C's.
 fn adopted(records: &[Record]) -> Option<&Record> {

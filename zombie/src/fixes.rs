@@ -7,10 +7,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::child::Child;
 use common::log::plural;
-use common::{
-    Context, Fork, Result, event, fork, heading, say, system, timing, tr, waitid_wnowait,
-};
+use common::waitid_wnowait;
+use common::{Context, Fork, Result, event, fork, heading, say, system, timing, tr};
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction, signal};
@@ -31,22 +31,19 @@ pub fn what_real_programs_do() -> Result<()> {
     wait_for_each()?;
     // Each of the other two ways changes how this process treats SIGCHLD:
     // each runs in a process of its own.
-    let handler = match fork("handler")? {
+    match fork("handler")? {
         Fork::Child(me) => me.exit(reap_in_a_sigchld_handler()),
-        Fork::Parent(handler) => handler,
+        Fork::Parent(handler) => handler.wait4()?,
     };
-    handler.wait4()?;
-    let ignorer = match fork("ignorer")? {
+    match fork("ignorer")? {
         Fork::Child(me) => me.exit(ignore_sigchld()),
-        Fork::Parent(ignorer) => ignorer,
+        Fork::Parent(ignorer) => ignorer.wait4()?,
     };
-    ignorer.wait4()?;
     Ok(())
 }
 
-/// Forks `CHILDREN` children named `prefix1`, `prefix2`, … that exit at
-/// once.
-fn children_that_exit(prefix: &str) -> Result<Vec<common::child::Child>> {
+/// Forks `CHILDREN` children, named `prefix1`, `prefix2` …, that exit at once.
+fn children_that_exit(prefix: &str) -> Result<Vec<Child>> {
     let mut children = Vec::new();
     for i in 1..=CHILDREN {
         match fork(&format!("{prefix}{i}"))? {
@@ -64,23 +61,20 @@ fn wait_for_each() -> Result<()> {
         waitid_wnowait(child.pid()).context("waitid")?;
     }
     let before = zombies_now();
+    let zombies = plural(before, "zombie", "zombies");
     say(tr!(
         "a) wait for each child: all {} have ended, {}",
         CHILDREN,
-        plural(before, "zombie", "zombies")
+        zombies
     ));
     for child in children {
         child.wait4()?;
     }
     let after = zombies_now();
-    event(
-        "fix",
-        json!({"way": "wait", "before": before, "after": after}),
-        tr!(
-            "   wait4 reaped each: {}",
-            plural(after, "zombie", "zombies")
-        ),
-    );
+    let zombies = plural(after, "zombie", "zombies");
+    let text = tr!("   wait4 reaped each: {}", zombies);
+    let fields = json!({"way": "wait", "before": before, "after": after});
+    event("fix", fields, text);
     Ok(())
 }
 
@@ -132,24 +126,18 @@ fn reap_in_a_sigchld_handler() -> Result<()> {
     unsafe { sigaction(Signal::SIGCHLD, &action) }.context("sigaction(SIGCHLD)")?;
     children_that_exit("h")?;
     // Other work, while the handler reaps whoever ends.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while REAPED_BY_HANDLER.load(Ordering::SeqCst) < CHILDREN && Instant::now() < deadline {
-        timing::sleep(Duration::from_millis(1));
-        common::check_stop()?;
-    }
+    let reaped = || REAPED_BY_HANDLER.load(Ordering::SeqCst);
+    meanwhile(|| reaped() >= CHILDREN)?;
     common::check_stop()?;
-    let after = zombies_now();
-    let reaped = REAPED_BY_HANDLER.load(Ordering::SeqCst);
-    event(
-        "fix",
-        json!({"way": "sigchld", "reaped": reaped, "after": after}),
-        tr!(
-            "b) a SIGCHLD handler calls waitpid(-1, WNOHANG) until none is left: it reaped {} \
-             as they ended; {}",
-            reaped,
-            plural(after, "zombie", "zombies")
-        ),
+    let (after, reaped) = (zombies_now(), reaped());
+    let text = tr!(
+        "b) a SIGCHLD handler calls waitpid(-1, WNOHANG) until none is left: it reaped {} \
+         as they ended; {}",
+        reaped,
+        plural(after, "zombie", "zombies")
     );
+    let fields = json!({"way": "sigchld", "reaped": reaped, "after": after});
+    event("fix", fields, text);
     match FAILED_IN_HANDLER.load(Ordering::SeqCst) {
         0 => Ok(()),
         n => Err(common::anyhow!(tr!(
@@ -167,11 +155,7 @@ fn ignore_sigchld() -> Result<()> {
     let children = children_that_exit("i")?;
     // They are gone from the process table as soon as they end.
     let me = getpid().as_raw();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !system::children_of(me).is_empty() && Instant::now() < deadline {
-        timing::sleep(Duration::from_millis(1));
-        common::check_stop()?;
-    }
+    meanwhile(|| system::children_of(me).is_empty())?;
     // The kernel reaped them: their pids are free, for Ctrl-C too. (So are
     // their exit statuses: a child that failed here fails unseen.)
     for child in &children {
@@ -185,15 +169,23 @@ fn ignore_sigchld() -> Result<()> {
         Err(Errno::ECHILD) => tr!("wait() finds no child at all (ECHILD)"),
         other => tr!("wait() returned {}", format!("{other:?}")),
     };
-    event(
-        "fix",
-        json!({"way": "ignore", "after": after}),
-        tr!(
-            "c) signal(SIGCHLD, SIG_IGN): the kernel reaps them itself; {}, and {}",
-            plural(after, "zombie", "zombies"),
-            wait
-        ),
+    let zombies = plural(after, "zombie", "zombies");
+    let text = tr!(
+        "c) signal(SIGCHLD, SIG_IGN): the kernel reaps them itself; {}, and {}",
+        zombies,
+        wait
     );
+    event("fix", json!({"way": "ignore", "after": after}), text);
+    Ok(())
+}
+
+/// Other work, a millisecond at a time, until `done` or for 5 s at most.
+fn meanwhile(done: impl Fn() -> bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() && Instant::now() < deadline {
+        timing::sleep(Duration::from_millis(1));
+        common::check_stop()?;
+    }
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! The questions `--quiz` asks in this lesson, before which part, and how
 //! this run's trace answers each once its part is over.
 
-use common::log::Record;
 use common::quiz::{Question, Verdict, When, choices};
 use common::tr;
 
@@ -26,21 +25,19 @@ const STATE: Question = Question {
             ]),
         )
     },
-    judge: state,
+    judge: |records| {
+        let state = records.iter().find(|r| r.event == "state")?;
+        let shown = match state.fields.get("state")?.as_str()? {
+            "R" => 1,
+            "S" => 2,
+            _ => 3,
+        };
+        let why = tr!(
+            "A dead child stays in the table, in state Z, until its parent reaps it: on every Unix."
+        );
+        Some(Verdict::new(shown, &[shown], why))
+    },
 };
-
-fn state(records: &[Record]) -> Option<Verdict> {
-    let state = records.iter().find(|r| r.event == "state")?;
-    let shown = match state.fields.get("state")?.as_str()? {
-        "R" => 1,
-        "S" => 2,
-        _ => 3,
-    };
-    let why = tr!(
-        "A dead child stays in the table, in state Z, until its parent reaps it: on every Unix."
-    );
-    Some(Verdict::new(shown, &[shown], why))
-}
 
 /// Before part 3: what becomes of the zombies of a killed parent, as the
 /// zombies left after their adoption say (a `flood` or `unreaped` event).
@@ -58,31 +55,25 @@ const ORPHANED: Question = Question {
             ]),
         )
     },
-    judge: orphaned,
-};
-
-fn orphaned(records: &[Record]) -> Option<Verdict> {
-    let left = records
-        .iter()
-        .skip_while(|r| r.event != "adopted")
-        .filter(|r| r.event == "flood" || r.event == "unreaped")
-        .find_map(|r| r.fields.get("zombies")?.as_u64())?;
-    let (shown, why) = if left == 0 {
-        (
-            1,
+    judge: |records| {
+        let left = records
+            .iter()
+            .skip_while(|r| r.event != "adopted")
+            .filter(|r| r.event == "flood" || r.event == "unreaped")
+            .find_map(|r| r.fields.get("zombies")?.as_u64())?;
+        let why = if left == 0 {
             tr!(
                 "Orphans are adopted, here by this lesson (a subreaper); their adopter reaps \
                  them, as init does where it reaps."
-            ),
-        )
-    } else {
-        (
-            0,
+            )
+        } else {
             tr!(
                 "Orphans are adopted, but this adopter does not reap: they stay until it does, \
                  or the system restarts."
-            ),
-        )
-    };
-    Some(Verdict::new(shown, &[shown], why))
-}
+            )
+        };
+        // None left: adopted and reaped (choice 2); else zombies for good (1).
+        let shown = usize::from(left == 0);
+        Some(Verdict::new(shown, &[shown], why))
+    },
+};

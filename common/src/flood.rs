@@ -1,11 +1,11 @@
-//! The guard rails of part 2's flood: the flooding parent confines itself so
-//! that `fork` fails for it alone, long before the system runs out of pids.
+//! The guard rails of the zombie lesson's flood: its parent confines itself
+//! so that `fork` fails for it alone, long before the system runs out of pids.
 
+use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid, getppid, getuid, setgid, setuid};
 
-use common::child::prctl_set_pdeathsig;
-use common::{system, tr};
-use nix::sys::signal::Signal;
+use crate::child::prctl_set_pdeathsig;
+use crate::system;
 
 /// A root flood parent becomes the unprivileged user `LONER_UIDS + its
 /// pid`, so that the process limit applies to it (root ignores
