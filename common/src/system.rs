@@ -247,10 +247,14 @@ pub fn pid_max() -> Option<usize> {
 /// `RLIMIT_NPROC` counts, zombies included.
 #[cfg(target_os = "linux")]
 pub fn processes_of_user(uid: u32) -> usize {
-    let real_uid = |pid: &str| -> Option<u32> {
+    // Linux's RLIMIT_NPROC counts threads: each process's `Threads:`.
+    let threads_of_uid = |pid: &str| -> Option<usize> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let line = status.lines().find(|l| l.starts_with("Uid:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            line.split_whitespace().nth(1)?.parse::<usize>().ok()
+        };
+        (field("Uid:")? == uid as usize).then(|| field("Threads:").unwrap_or(1))
     };
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0;
@@ -258,8 +262,8 @@ pub fn processes_of_user(uid: u32) -> usize {
     entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|pid| real_uid(pid) == Some(uid))
-        .count()
+        .filter_map(|pid| threads_of_uid(&pid))
+        .sum()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -9,11 +9,11 @@ mod quiz;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::child::{Child, ForkFailed, adopt};
+use common::child::{Child, adopt};
+use common::flood;
 use common::log::plural;
 use common::{Channel, Context, Fork, Lesson, Options, Result, event, fork, heading, record};
 use common::{say, spawn, system, timing, tr, waitid_wnowait};
-use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid};
 use serde_json::json;
@@ -203,41 +203,42 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
 fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
     // Zombies count against their user's process limit (RLIMIT_NPROC): set
     // to this flood, it makes fork fail here long before the system's pids run out.
-    let confined = common::flood::confine_forks(n);
+    let confined = flood::confine_forks(n);
     match &confined {
-        Ok(how) => say(how),
+        Ok(how) => say(&how.text),
         Err(why) => say(tr!("(fork cannot be made to fail here: {})", why)),
     }
-    let mut children = Vec::new();
+    let (mut children, mut refused) = (Vec::new(), None);
     for i in 1..=n {
-        match fork(&format!("z{i}"))? {
-            Fork::Child(me) => me.exit(0),
-            Fork::Parent(child) => children.push(child),
+        match fork(&format!("z{i}")) {
+            Ok(Fork::Child(me)) => me.exit(0),
+            Ok(Fork::Parent(child)) => children.push(child),
+            // Sooner than planned: the limit counts all my user's processes.
+            Err(e) if flood::refused(&e) => {
+                refused = Some(i);
+                break;
+            }
+            Err(e) => return Err(e),
         }
     }
     for child in &children {
         waitid_wnowait(child.pid()).context("waitid")?;
     }
-    let mine = plural(n, "child has", "children have");
+    let mine = plural(children.len() as u64, "child has", "children have");
     say(tr!("my {} all exited, and I never wait for them", mine));
-    if confined.is_ok() {
+    let refused_event = |text| event("fork_refused", json!({"error": "EAGAIN"}), text);
+    match (refused, &confined) {
+        (Some(i), _) => refused_event(flood::refused_early(i, n, confined.is_ok())),
         // One fork more than the limit allows: the zombies hold its room.
-        match spawn("one more", || ()) {
-            Err(e)
-                if e.downcast_ref()
-                    .is_some_and(|f: &ForkFailed| f.errno == Errno::EAGAIN) =>
-            {
-                let text = tr!(
-                    "one more fork fails with EAGAIN: my {} zombies use up my process limit",
-                    n
-                );
-                event("fork_refused", json!({"error": "EAGAIN"}), text)
-            }
-            Err(e) => return Err(e),
-            Ok(_) => say(tr!(
-                "one more fork still worked: the process limit did not hold"
+        (None, Ok(how)) => match spawn("one more", || ()) {
+            Err(e) if flood::refused(&e) => refused_event(tr!(
+                "one more fork fails with EAGAIN: my {} zombies use up my process limit",
+                n
             )),
-        }
+            Err(e) => return Err(e),
+            Ok(_) => say(flood::did_not_hold(how.limit)),
+        },
+        (None, Err(_)) => {}
     }
     ready.send(0)?;
     while !common::stopping() {

@@ -91,3 +91,49 @@ fn too_few_descriptors_are_refused_at_the_start() {
 fn a_flood_beyond_the_process_limit_is_refused_before_any_child_starts() {
     refuses_beyond_the_process_limit(LESSON, &["--flood", "49"]);
 }
+
+/// Two floods of one unprivileged user at once: each one's process limit
+/// counts the other's zombies too, so a fork may fail sooner than planned,
+/// or one more may still work. Neither fails: each says what it saw.
+#[test]
+fn two_floods_of_one_user_at_once_both_say_what_they_saw() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("skipped: only root can run the lesson as the user nobody");
+        return;
+    }
+    let dir = Scratch::new();
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let program = lesson_testing::runnable_by_anyone(LESSON);
+    let floods: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(&program)
+                .args(["--speed", "max", "--flood", "600", "--cpu-ms", "0"])
+                .env("TMPDIR", dir.path(""))
+                .env_remove("LESSON_SPEED")
+                .uid(lesson_testing::NOBODY)
+                .gid(lesson_testing::NOBODY)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for flood in floods {
+        let out = flood.wait_with_output().expect("wait");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(
+            [
+                "one more fork fails with EAGAIN",
+                "already fails with EAGAIN",
+                "did not hold (my user runs"
+            ]
+            .iter()
+            .any(|seen| text.contains(seen)),
+            "{text}"
+        );
+    }
+}
