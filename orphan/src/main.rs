@@ -164,6 +164,7 @@ fn watch_the_system_reap(orphan: Pid) -> Result<()> {
         common::timing::sleep(Duration::from_millis(10));
     }
     common::check_stop()?;
+    let ended = Instant::now();
     let of = orphan.as_raw();
     let Some(zombie) = system::process(of) else {
         let text = tr!("C (pid {}) has been reaped by its adopter", orphan);
@@ -177,9 +178,11 @@ fn watch_the_system_reap(orphan: Pid) -> Result<()> {
         return Ok(());
     }
     let text = tr!(
-        "C (pid {}) ended, but {} has not reaped it: it stays a zombie",
+        "C (pid {}) ended, and {} had not reaped it {:.1} s later, when I stopped watching: it \
+         was still a zombie",
         orphan,
-        adopter
+        adopter,
+        ended.elapsed().as_secs_f64()
     );
     event("unreaped", json!({"of": of, "by": zombie.ppid}), text);
     say(system::pid_1_problem());

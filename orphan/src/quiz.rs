@@ -73,7 +73,8 @@ const REAPER: Question = Question {
         })?;
         Some(if end.event == "unreaped" {
             let why = tr!(
-                "Its adopter does not reap: C stays a zombie until it does, or the system restarts."
+                "Its adopter had not reaped C while the lesson watched: until it does, C stays a \
+                 zombie."
             );
             Verdict::new(2, &[2], why)
         } else {

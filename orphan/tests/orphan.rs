@@ -52,6 +52,13 @@ fn without_a_subreaper_the_orphan_goes_to_the_nearest_one() {
         .next()
         .expect("the lesson saw C stay a zombie");
     assert_eq!(unreaped.fields["by"], me);
+    // It says what it saw, and for how long, not what will become of C.
+    assert!(
+        run.stdout.contains("s later, when I stopped watching: it was still a zombie")
+            && !run.stdout.contains("stays a zombie"),
+        "{}",
+        run.output()
+    );
     assert_eq!(left.len(), 1, "{left:#?}");
     assert_eq!(
         i64::from(left[0].pid),

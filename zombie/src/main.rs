@@ -311,7 +311,7 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
         return Ok(());
     }
     let text = tr!(
-        "{} are still zombies {:.1} s later: {} does not reap the children it adopts",
+        "{} are still zombies {:.1} s later, when I stop watching: {} has not reaped them yet",
         left,
         killed_at.elapsed().as_secs_f64(),
         adopter_is

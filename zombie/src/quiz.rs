@@ -68,8 +68,8 @@ const ORPHANED: Question = Question {
             )
         } else {
             tr!(
-                "Orphans are adopted, but this adopter does not reap: they stay until it does, \
-                 or the system restarts."
+                "Orphans are adopted, but this adopter had not reaped them while the lesson \
+                 watched: until it does, they stay."
             )
         };
         // None left: adopted and reaped (choice 2); else zombies for good (1).

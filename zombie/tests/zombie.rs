@@ -118,6 +118,13 @@ fn without_a_subreaper_the_lesson_names_an_adopter_that_does_not_reap() {
     assert_eq!(unreaped[0].fields["zombies"], 5);
     assert!(run.events("adopted").all(|r| r.fields["by"] == me));
     assert!(run.stdout.contains("tini"), "{}", run.output());
+    // It says what it saw, and for how long, not that the adopter never reaps.
+    assert!(
+        run.stdout.contains("s later, when I stop watching")
+            && !run.stdout.contains("does not reap"),
+        "{}",
+        run.output()
+    );
     assert_eq!(
         left.len(),
         5,
