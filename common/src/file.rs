@@ -31,15 +31,14 @@ pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     let (file, meta) =
         open_checked(path, OpenOptions::new().read(true), Follow::Links).map_err(cannot)?;
     regular(&meta, &name.to_string())?;
-    anyhow::ensure!(
-        meta.len() <= MAX_SIZE,
-        tr!(
+    if meta.len() > MAX_SIZE {
+        return Err(anyhow!(tr!(
             "{}: it holds {} bytes, too many for a ticket file (at most {})",
             name,
             meta.len(),
             MAX_SIZE
-        )
-    );
+        )));
+    }
     let mut bytes = Vec::new();
     file.take(MAX_SIZE + 1)
         .read_to_end(&mut bytes)
@@ -71,11 +70,10 @@ pub(crate) fn open_checked(
 
 /// "WHAT: it is a FIFO (a named pipe), not a regular file".
 pub(crate) fn regular(meta: &Metadata, what: &str) -> Result<()> {
-    anyhow::ensure!(
-        meta.is_file(),
-        tr!("{}: {}, not a regular file", what, kind(meta))
-    );
-    Ok(())
+    match meta.is_file() {
+        true => Ok(()),
+        false => Err(anyhow!(tr!("{}: {}, not a regular file", what, kind(meta)))),
+    }
 }
 
 pub(crate) fn kind(meta: &Metadata) -> String {

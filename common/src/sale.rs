@@ -55,19 +55,16 @@ pub struct Office {
 /// temporary files sit beside the real file, the one updated, and a run
 /// through the link and one through the real name share one lock.
 fn real_path(arg: &str) -> std::result::Result<PathBuf, String> {
-    let path = PathBuf::from(arg);
-    if arg.is_empty() {
-        Err(tr!("give a path"))
-    } else if !path.is_symlink() {
-        Ok(path)
-    } else {
-        std::fs::canonicalize(&path).map_err(|e| {
+    match PathBuf::from(arg) {
+        _ if arg.is_empty() => Err(tr!("give a path")),
+        path if !path.is_symlink() => Ok(path),
+        path => std::fs::canonicalize(path).map_err(|e| {
             tr!(
                 "{} is a symbolic link to nothing that can be reached ({})",
                 arg,
                 e
             )
-        })
+        }),
     }
 }
 
@@ -209,12 +206,11 @@ impl<'de> Visitor<'de> for StrictVisitor {
 pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String> {
     let count = match dic.get("count") {
         None => return Err(tr!("it has no \"count\"")),
-        Some(Value::Number(n)) if n.is_i64() && !n.is_u64() => {
+        Some(Value::Number(n)) if n.is_u64() => n.as_u64().unwrap_or(u64::MAX),
+        Some(Value::Number(n)) if n.is_i64() => {
             return Err(tr!("\"count\" is {}: a count cannot be negative", n));
         }
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| tr!("\"count\" is {}, not a whole number", v))?,
+        Some(other) => return Err(tr!("\"count\" is {}, not a whole number", other)),
     };
     if count > MAX_TICKETS {
         return Err(tr!(
@@ -358,20 +354,15 @@ pub const BOUGHT: Question = Question {
             std::cmp::Ordering::Greater => 1,
             std::cmp::Ordering::Less => 2,
         };
-        Some(judged(
-            locked,
-            shown,
-            [
-                tr!("with the lock, each purchase is read, taken and written \
-                back whole, one buyer at a time."),
-                tr!(
-                    "without a lock, buyers read the count while others are about to \
-                write theirs back: several took the same ticket."
-                ),
-                tr!("without a lock, this run happened not to oversell (no \
-                sleeps overlapped); with the notes' sleeps it does."),
-            ],
-        ))
+        let why = [
+            tr!("with the lock, each purchase is read, taken and written \
+                 back whole, one buyer at a time."),
+            tr!("without a lock, buyers read the count while others are \
+                 about to write theirs back: several took the same ticket."),
+            tr!("without a lock, this run happened not to oversell (no \
+                 sleeps overlapped); with the notes' sleeps it does."),
+        ];
+        Some(judged(locked, shown, why))
     },
 };
 
@@ -396,18 +387,13 @@ pub const LEFT: Question = Question {
             Some(_) => 1,
             None => 2,
         };
-        Some(judged(
-            locked,
-            shown,
-            [
-                tr!("with the lock, no write is lost: the file agrees with the sales."),
-                tr!(
-                    "without a lock, a buyer wrote back a count others had already \
-                lowered: their sales vanished from the file."
-                ),
-                tr!("without a lock, no write was lost this time, by chance."),
-            ],
-        ))
+        let why = [
+            tr!("with the lock, no write is lost: the file agrees with the sales."),
+            tr!("without a lock, a buyer wrote back a count others had \
+                 already lowered: their sales vanished from the file."),
+            tr!("without a lock, no write was lost this time, by chance."),
+        ];
+        Some(judged(locked, shown, why))
     },
 };
 
