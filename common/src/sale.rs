@@ -537,6 +537,8 @@ impl Reckoning {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// The refusals no lesson's test makes (those in ticket-*/tests/).
     #[test]
     fn bad_files_are_refused_in_one_line() {
@@ -546,13 +548,10 @@ mod tests {
             (b"[3]", "not an object"),
             (b"{\"count\": 1e3}", "not a whole number"),
         ] {
-            let problem = super::json_object(bytes)
-                .and_then(|dic| super::check_count(&dic))
-                .expect_err("refused");
-            assert!(
-                problem.contains(says) && !problem.contains('\n'),
-                "{problem:?}"
-            );
+            let parsed = json_object(bytes).and_then(|dic| check_count(&dic));
+            let problem = parsed.expect_err("refused");
+            assert!(problem.contains(says), "{problem:?}");
+            assert!(!problem.contains('\n'), "{problem:?}");
         }
     }
 }
