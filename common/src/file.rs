@@ -1,36 +1,30 @@
-//! The robust parts of a small file shared by processes: reading it whole
-//! without ever blocking on what is not a regular file, and replacing it
-//! whole, so that a reader sees the old file or the new one, never half of
-//! one, with the old file's mode and owner.
+//! A small file shared by processes: read whole without ever blocking on
+//! what is not a regular file, and replaced whole (a reader sees the old
+//! file or the new one, never half of one), keeping its mode and owner.
 
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use nix::libc;
 
-use crate::error::anyhow;
-use crate::error::{Context, Result};
+use crate::error::{Context, Result, anyhow};
 use crate::signals;
 
-/// The largest file [`read_small`] reads: a ticket file is a line of JSON.
-pub(crate) const MAX_SIZE: u64 = 1 << 20;
+/// A ticket file is a line of JSON.
+const MAX_SIZE: u64 = 1 << 20;
 
-/// Whether [`replace`] makes each write durable against a power cut.
+/// `--fsync`, for this process and the children it starts.
 static DURABLE: AtomicBool = AtomicBool::new(false);
 
-/// From now on, in this process and the children it starts, [`replace`]
-/// also `fsync`s the new file and its directory (`--fsync`).
 pub(crate) fn durable(on: bool) {
     DURABLE.store(on, Ordering::SeqCst);
 }
 
-/// Reads the small regular file `path` whole; the error names the file and
-/// says what is wrong.
 pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     let name = path.display();
     let cannot = |e: io::Error| anyhow!(tr!("{}: cannot read it: {}", name, describe(&e)));
@@ -52,37 +46,29 @@ pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Whether [`open_checked`] follows a symbolic link to its target.
 #[derive(Debug, Clone, Copy)]
+#[repr(i32)]
 pub(crate) enum Follow {
-    Links,
-    /// `O_NOFOLLOW`: a link is refused (`ELOOP`), never followed to make
-    /// or lock its target.
-    Not,
+    Links = 0,
+    /// A link is refused (`ELOOP`), never followed to make or lock its target.
+    Not = libc::O_NOFOLLOW,
 }
 
-/// Opens `path` as `options` say, with `O_NONBLOCK` (a FIFO put in its
-/// place is refused at once, not waited on for a writer or a reader) and
-/// `O_NOCTTY` (a terminal does not become ours), then `fstat`s what it
-/// opened: see [`regular`].
+/// Opens `path` with `O_NONBLOCK` (a FIFO put in its place is refused at
+/// once, not waited on for a writer or a reader) and `O_NOCTTY` (a terminal
+/// does not become ours), then `fstat`s what it opened: see [`regular`].
 pub(crate) fn open_checked(
     path: &Path,
     options: &mut OpenOptions,
     follow: Follow,
 ) -> io::Result<(File, Metadata)> {
-    let nofollow = match follow {
-        Follow::Links => 0,
-        Follow::Not => libc::O_NOFOLLOW,
-    };
-    let file = options
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | nofollow)
-        .open(path)?;
+    let flags = libc::O_NONBLOCK | libc::O_NOCTTY | follow as i32;
+    let file = options.custom_flags(flags).open(path)?;
     let meta = file.metadata()?;
     Ok((file, meta))
 }
 
-/// Refuses what is not a regular file: "WHAT: it is a FIFO (a named pipe),
-/// not a regular file".
+/// "WHAT: it is a FIFO (a named pipe), not a regular file".
 pub(crate) fn regular(meta: &Metadata, what: &str) -> Result<()> {
     match meta.is_file() {
         true => Ok(()),
@@ -90,7 +76,6 @@ pub(crate) fn regular(meta: &Metadata, what: &str) -> Result<()> {
     }
 }
 
-/// "it is a FIFO", for a file that is not a regular one.
 pub(crate) fn kind(meta: &Metadata) -> String {
     let t = meta.file_type();
     match () {
@@ -111,12 +96,10 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
-/// Replaces the file `path` with `bytes`: they are written to a new file
-/// beside it, with a name nobody can guess and the old file's mode and
-/// owner, which `rename` then puts in its place in one step.
-///
-/// SIGINT and SIGTERM are held back meanwhile, so that a process stopped
-/// by one leaves no half-made file: it dies just after, the file replaced.
+/// Replaces the file `path` with `bytes`, written to a new file beside it
+/// that `rename` then puts in its place in one step. SIGINT and SIGTERM are
+/// held back meanwhile, so that a process stopped by one leaves no half-made
+/// file: it dies just after, the file replaced.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let old_mask = signals::hold_back()?;
     let done = write_and_rename(path, bytes);
@@ -125,37 +108,25 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let durable = DURABLE.load(Ordering::SeqCst);
-    let dir = directory(path);
-    let mut new = tempfile::Builder::new()
-        .prefix(&format!(
-            "{}{}.",
-            temporary_prefix(path),
-            std::process::id()
-        ))
-        .rand_bytes(RANDOM)
-        .suffix(TEMPORARY)
-        .tempfile_in(&dir)?;
+    let (dir, old) = (directory(path), fs::metadata(path).ok());
+    let prefix = format!("{}{}.", temporary_prefix(path), std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).rand_bytes(RANDOM).suffix(TEMPORARY);
+    if old.is_none() {
+        // Not the temporary file's private 0600: the mode any new file gets
+        // (0666 less the umask).
+        builder.permissions(Permissions::from_mode(0o666));
+    }
+    let mut new = builder.tempfile_in(&dir)?;
     // Held until this process closes it or dies: see `sweep`.
     flock(new.as_file(), libc::LOCK_EX)?;
-    match fs::metadata(path) {
-        Ok(old) => {
-            // Only root may give a file away; anyone else keeps it as theirs.
-            let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
-            new.as_file().set_permissions(old.permissions())?;
-        }
-        // A new file gets the mode any new file gets (0666 less the umask),
-        // not the temporary file's private 0600.
-        Err(_) => {
-            let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-            nix::sys::stat::umask(umask);
-            #[allow(clippy::useless_conversion)] // mode_t is u16 on macOS
-            let mode = 0o666 & !u32::from(umask.bits());
-            new.as_file()
-                .set_permissions(fs::Permissions::from_mode(mode))?;
-        }
+    if let Some(old) = old {
+        // Only root may give a file away; anyone else keeps it as theirs.
+        let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
+        new.as_file().set_permissions(old.permissions())?;
     }
     new.write_all(bytes)?;
+    let durable = DURABLE.load(Ordering::SeqCst);
     if durable {
         new.as_file().sync_all()?;
     }
@@ -167,33 +138,26 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Removes the new versions of `path` that writers killed mid-write
-/// (SIGKILL cannot be held back) left behind: files named as [`replace`]
-/// names them (`.ticket.json.PID.RANDOM.lesson-tmp`), that nobody holds an
-/// `flock` on any more, and whose writer is gone or that are over a second
-/// old (a writer of another run, between making one and locking it).
+/// (SIGKILL cannot be held back) left behind: named as [`replace`] names
+/// them, that nobody holds an `flock` on any more, and whose writer is gone
+/// or that are over a second old (a writer of another run, between making
+/// one and locking it).
 pub(crate) fn sweep(path: &Path) {
     let prefix = temporary_prefix(path);
     let writer = |name: &str| {
-        let (pid, random) = name
-            .strip_prefix(&prefix)?
-            .strip_suffix(TEMPORARY)?
-            .split_once('.')?;
+        let name = name.strip_prefix(&prefix)?.strip_suffix(TEMPORARY)?;
+        let (pid, random) = name.split_once('.')?;
         let ours = random.len() == RANDOM && random.bytes().all(|b| b.is_ascii_alphanumeric());
         ours.then(|| pid.parse::<i32>().ok())?
     };
-    let old = |m: &Metadata| {
-        m.modified()
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age > Duration::from_secs(1))
-    };
     remove_dead(&directory(path), writer, |file, gone| {
-        let unheld =
-            open_checked(file, OpenOptions::new().read(true), Follow::Not).and_then(|(f, meta)| {
+        open_checked(file, OpenOptions::new().read(true), Follow::Not)
+            .and_then(|(f, meta)| {
                 flock(&f, libc::LOCK_EX | libc::LOCK_NB)?;
-                Ok(meta.is_file() && (gone || old(&meta)))
-            });
-        unheld.unwrap_or(false)
+                let age = meta.modified().ok().and_then(|t| t.elapsed().ok());
+                Ok(meta.is_file() && (gone || age > Some(Duration::from_secs(1))))
+            })
+            .unwrap_or(false)
     });
 }
 
@@ -206,10 +170,7 @@ pub(crate) fn remove_dead(
     owner: impl Fn(&str) -> Option<i32>,
     left: impl Fn(&Path, bool) -> bool,
 ) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         let Some(pid) = owner(&entry.file_name().to_string_lossy()) else {
             continue;
         };
@@ -223,24 +184,21 @@ pub(crate) fn remove_dead(
     }
 }
 
-/// `flock(fd, operation)`.
+/// `flock(fd, operation)`, again when a signal cuts it.
 pub(crate) fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
-    loop {
-        // SAFETY: flock takes any descriptor; this one is open.
-        match unsafe { libc::flock(file.as_raw_fd(), operation) } {
-            0 => return Ok(()),
-            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
-            _ => return Err(io::Error::last_os_error()),
+    // SAFETY: flock takes any descriptor; this one is open.
+    while unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
         }
     }
+    Ok(())
 }
 
-/// The directory `path` is in.
 pub(crate) fn directory(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    parent.unwrap_or(Path::new(".")).to_owned()
 }
 
 /// The new versions of `path` are named `.ticket.json.PID.RANDOM` and
@@ -249,10 +207,7 @@ pub(crate) fn directory(path: &Path) -> PathBuf {
 const RANDOM: usize = 8;
 const TEMPORARY: &str = ".lesson-tmp";
 
-/// How the new versions of `path` begin: `.ticket.json.`.
 fn temporary_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy());
-    format!(".{name}.")
+    let name = path.file_name().unwrap_or("file".as_ref());
+    format!(".{}.", name.to_string_lossy())
 }

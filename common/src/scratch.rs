@@ -6,17 +6,14 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use nix::unistd::getuid;
-
 use crate::error::{Context, Result};
-use crate::file;
 
 /// The directory, and the process that made it.
 static SCRATCH: OnceLock<(PathBuf, u32)> = OnceLock::new();
 
-/// A private directory (mode 0700) for this run's lock and trace files,
-/// removed when the lesson ends. Its name, `lesson-PID-RANDOM`, carries the
-/// pid of the lesson, by which [`remove_dead`] knows it for a dead run's.
+/// Mode 0700, removed when the lesson ends. Its name, `lesson-PID-RANDOM`,
+/// carries the pid of the lesson, by which [`remove_dead`] knows it for a
+/// dead run's.
 pub(crate) fn dir() -> Result<&'static Path> {
     if let Some((dir, _)) = SCRATCH.get() {
         return Ok(dir);
@@ -34,8 +31,7 @@ pub(crate) fn dir() -> Result<&'static Path> {
         // Removed by `remove`, in the lesson's own process only: the
         // children that share it end before the lesson does.
         .keep();
-    let (dir, _) = SCRATCH.get_or_init(|| (dir, std::process::id()));
-    Ok(dir)
+    Ok(&SCRATCH.get_or_init(|| (dir, std::process::id())).0)
 }
 
 /// Removes the scratch directories of lessons that died without removing
@@ -47,34 +43,31 @@ pub(crate) fn remove_dead() {
         let named = plain(pid, u8::is_ascii_digit) && plain(random, u8::is_ascii_alphanumeric);
         named.then(|| pid.parse::<i32>().ok())?
     };
-    file::remove_dead(&std::env::temp_dir(), lesson, |dir, gone| {
+    crate::file::remove_dead(&std::env::temp_dir(), lesson, |dir, gone| {
         let mine = std::fs::symlink_metadata(dir)
-            .is_ok_and(|m| m.is_dir() && m.uid() == getuid().as_raw());
+            .is_ok_and(|m| m.is_dir() && m.uid() == nix::unistd::getuid().as_raw());
         gone && mine && holds_only_a_lessons_files(dir)
     });
 }
 
 /// Whether `dir` holds a lesson's trace and nothing but what a lesson puts
-/// in its scratch directory: a directory of the same name, made by anyone
-/// else, is left alone.
+/// in its scratch directory: one of the same name made by anyone else is
+/// left alone.
 fn holds_only_a_lessons_files(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    let names: Vec<String> = entries
-        .flatten()
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    let names: Vec<_> = entries
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    names.iter().any(|n| n == "trace.jsonl")
-        && names
-            .iter()
-            .all(|n| n == "trace.jsonl" || n.starts_with("lock-") || n.starts_with("paused-"))
+    let ours =
+        |n: &String| n == "trace.jsonl" || n.starts_with("lock-") || n.starts_with("paused-");
+    names.iter().any(|n| n == "trace.jsonl") && names.iter().all(ours)
 }
 
 pub(crate) fn remove() {
-    if let Some((dir, owner)) = SCRATCH.get() {
-        if *owner == std::process::id() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+    if let Some((dir, _)) = SCRATCH
+        .get()
+        .filter(|(_, owner)| *owner == std::process::id())
+    {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
