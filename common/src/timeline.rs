@@ -512,120 +512,80 @@ fn list(items: &[String], separator: &str) -> String {
 mod tests {
     use super::*;
 
-    fn turn(who: &str, ask: f64, start: f64, end: f64) -> Turn {
-        Turn {
-            who: who.into(),
+    /// Turns p1, p2, … of `(ask, start, end)`.
+    fn made(spans: &[(f64, f64, f64)]) -> Vec<Turn> {
+        let turn = |i, (ask, start, end)| Turn {
+            who: format!("p{i}"),
             pid: 1,
             ask,
             start,
             end,
-        }
+        };
+        (1..).zip(spans).map(|(i, &s)| turn(i, s)).collect()
+    }
+
+    /// The verdict on `spans`, which says each of `said`.
+    fn says(spans: &[(f64, f64, f64)], design: Design, said: &[&str]) -> String {
+        let v = verdict(&made(spans), design).join(" ");
+        assert!(said.iter().all(|s| v.contains(s)), "{v}");
+        v
     }
 
     #[test]
     fn touching_turns_do_not_overlap() {
-        let turns = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 0.0, 1.0, 2.0)];
+        let turns = made(&[(0.0, 0.0, 1.0), (0.0, 1.0, 2.0)]);
         assert!(overlaps(&turns).is_empty());
         assert_eq!(most_at_once(&turns), 1);
     }
 
-    const LOCKED: Design = Design {
-        locked: true,
-        joined: false,
-        fast: false,
-        paused: false,
-    };
-
     #[test]
     fn the_verdict_names_who_overlapped() {
-        let turns = [
-            turn("p1", 0.0, 0.0, 2.0),
-            turn("p2", 0.0, 0.1, 1.0),
-            turn("p3", 0.0, 2.5, 3.0),
-        ];
-        let v = verdict(&turns, Design::default()).join(" ");
-        assert!(
-            v.contains("NOT serial") && v.contains("p1 & p2") && !v.contains("p3 &"),
-            "{v}"
-        );
-        assert!(
-            v.contains("less, because they printed at the same time"),
-            "{v}"
-        );
+        let turns = [(0.0, 0.0, 2.0), (0.0, 0.1, 1.0), (0.0, 2.5, 3.0)];
+        let less = "less, because they printed at the same time";
+        let v = says(&turns, Design::default(), &["NOT serial", "p1 & p2", less]);
+        assert!(!v.contains("p3 &"), "{v}");
     }
 
     #[test]
     fn without_lock_or_join_no_overlap_is_chance_not_order() {
-        let apart = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.5, 1.5, 2.0)];
-        let v = verdict(&apart, Design::default()).join(" ");
-        assert!(v.contains("only by chance") && !v.contains("serial"), "{v}");
-        let fast = Design {
-            fast: true,
-            ..Design::default()
-        };
-        assert!(verdict(&apart, fast).join(" ").contains("--speed max"));
-    }
-
-    #[test]
-    fn joined_colleagues_never_wait_and_draw_no_dots() {
-        let joined = Design {
-            joined: true,
-            ..Design::default()
-        };
-        let turns = [turn("p1", 0.0, 0.1, 1.0), turn("p2", 1.0, 1.1, 2.0)];
-        let v = verdict(&turns, joined).join(" ");
-        assert!(
-            v.contains("the order of the code") && v.contains("nobody waited"),
-            "{v}"
-        );
-        assert!(!timeline(&turns, joined).concat().contains('·'));
+        let (apart, mut design) = ([(0.0, 0.0, 1.0), (1.5, 1.5, 2.0)], Design::default());
+        let v = says(&apart, design, &["only by chance"]);
+        assert!(!v.contains("serial"), "{v}");
+        design.fast = true;
+        says(&apart, design, &["--speed max"]);
     }
 
     #[test]
     fn the_lock_verdict_compares_asking_and_getting() {
-        let tied = [
-            turn("p1", 0.0, 0.0, 1.0),
-            turn("p2", 0.0002, 1.0, 2.0),
-            turn("p3", 0.0004, 2.0, 3.0),
-        ];
-        let v = verdict(&tied, LOCKED).join(" ");
-        assert!(
-            v.contains("at the same moment") && v.contains("the order they were started in"),
-            "{v}"
+        let locked = Design {
+            locked: true,
+            ..Design::default()
+        };
+        let tied = [(0.0, 0.0, 1.0), (0.0002, 1.0, 2.0), (0.0004, 2.0, 3.0)];
+        says(
+            &tied,
+            locked,
+            &["at the same moment", "the order they were started in"],
         );
-        let overtaken = [
-            turn("p1", 0.0, 0.0, 1.0),
-            turn("p2", 0.1, 2.0, 3.0),
-            turn("p3", 0.2, 1.0, 2.0),
-        ];
-        let v = verdict(&overtaken, LOCKED).join(" ");
-        assert!(
-            v.contains("p2 asked for the printer 0.100 s before p3, yet p3 got it first"),
-            "{v}"
+        let overtaken = [(0.0, 0.0, 1.0), (0.1, 2.0, 3.0), (0.2, 1.0, 2.0)];
+        let p3_first = "p2 asked for the printer 0.100 s before p3, yet p3 got it first";
+        says(
+            &overtaken,
+            locked,
+            &[p3_first, "flock promises no order", "Lock or join"],
         );
-        assert!(
-            v.contains("flock promises no order") && v.contains("Lock or join"),
-            "{v}"
-        );
-        let free = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.0, 1.0, 2.0)];
-        assert!(
-            verdict(&free, LOCKED)
-                .join(" ")
-                .contains("Nobody had to wait")
+        says(
+            &[(0.0, 0.0, 1.0), (1.0, 1.0, 2.0)],
+            locked,
+            &["Nobody had to wait"],
         );
     }
 
     #[test]
     fn many_turns_make_a_summary() {
-        let turns: Vec<Turn> = (0..30)
-            .map(|i| turn(&format!("p{i}"), 0.0, i as f64, i as f64 + 1.0))
-            .collect();
-        let lines = timeline(&turns, Design::default());
-        assert_eq!(lines.len(), 1);
-        assert!(
-            lines[0].contains("at most 1 printing at once"),
-            "{}",
-            lines[0]
-        );
+        let spans: Vec<_> = (0..30).map(|i| (0.0, i as f64, i as f64 + 1.0)).collect();
+        let lines = timeline(&made(&spans), Design::default());
+        let summary = lines.len() == 1 && lines[0].contains("at most 1 printing at once");
+        assert!(summary, "{lines:?}");
     }
 }
