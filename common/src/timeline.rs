@@ -2,6 +2,8 @@
 //! timeline of who held the printer and a verdict, both read from the trace
 //! (`ask`, `start`, `end`), and the questions all three printers ask.
 
+use std::borrow::Borrow;
+
 use crate::error::{Result, anyhow};
 use crate::log::{self, Record};
 use crate::quiz::{Question, Verdict, When};
@@ -20,14 +22,10 @@ const WIDTH: usize = 48;
 /// What the lesson's code did to order the colleagues, as this run saw it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Design {
-    /// They took a `Lock` (v3): only then can one wait for another.
-    locked: bool,
-    /// Main joined each before it started the next (v2).
-    joined: bool,
-    /// `--speed max`: nothing sleeps, so a print is over in an instant.
-    fast: bool,
-    /// `--pause` held a step: its times include the learner's look.
-    paused: bool,
+    locked: bool, // they took a `Lock` (v3): only then can one wait for another
+    joined: bool, // main joined each before it started the next (v2)
+    fast: bool,   // `--speed max`: nothing sleeps, so a print is over in an instant
+    paused: bool, // `--pause` held a step: its times include the learner's look
 }
 
 /// Draws the timeline and the verdict of the `workers` colleagues, from
@@ -204,7 +202,8 @@ pub struct Turn {
 /// in the code's order (p1, p2, …).
 pub fn turns(records: &[Record]) -> Vec<Turn> {
     let at = |pid, event| records.iter().find(|x| x.pid == pid && x.event == event);
-    let mut turns: Vec<Turn> = (records.iter().filter(|r| r.event == "start"))
+    let starts = records.iter().filter(|r| r.event == "start");
+    let mut turns: Vec<Turn> = starts
         .filter_map(|r| {
             Some(Turn {
                 who: r.who.clone(),
@@ -239,8 +238,8 @@ fn by<'a>(turns: impl IntoIterator<Item = &'a Turn>, key: fn(&Turn) -> f64) -> V
 
 /// Pairs of colleagues who were printing at the same moment.
 pub fn overlaps(turns: &[Turn]) -> Vec<(&Turn, &Turn)> {
-    let pairs =
-        (turns.iter().enumerate()).flat_map(|(i, a)| turns[i + 1..].iter().map(move |b| (a, b)));
+    let with_later = |(i, a)| turns[i + 1..].iter().map(move |b| (a, b));
+    let pairs = turns.iter().enumerate().flat_map(with_later);
     pairs
         .filter(|(a, b)| a.start < b.end && b.start < a.end)
         .collect()
@@ -327,7 +326,8 @@ fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
     let pairs = overlaps(turns);
     let mut lines = Vec::new();
     if !pairs.is_empty() {
-        let names: Vec<String> = (pairs.iter())
+        let names: Vec<String> = pairs
+            .iter()
             .map(|(a, b)| tr!("{} & {}", a.who, b.who))
             .collect();
         lines.push(tr!(
@@ -422,7 +422,8 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
             kept
         ));
     } else {
-        let asked: Vec<String> = (groups.iter())
+        let asked: Vec<String> = groups
+            .iter()
             .map(|g| match g.len() {
                 1 => g[0].who.clone(),
                 _ => tr!("{} (at the same moment)", names(g, &tr!(" & "))),
@@ -489,14 +490,12 @@ fn time(turns: &[Turn], design: Design) -> String {
 }
 
 fn names(turns: &[&Turn], separator: &str) -> String {
-    list(
-        &turns.iter().map(|t| t.who.clone()).collect::<Vec<_>>(),
-        separator,
-    )
+    let names: Vec<&str> = turns.iter().map(|t| t.who.as_str()).collect();
+    list(&names, separator)
 }
 
 /// The first ten `items`, and how many there are if more.
-fn list(items: &[String], separator: &str) -> String {
+fn list(items: &[impl Borrow<str>], separator: &str) -> String {
     if items.len() <= 10 {
         return items.join(separator);
     }
@@ -562,23 +561,14 @@ mod tests {
             ..Design::default()
         };
         let tied = [(0.0, 0.0, 1.0), (0.0002, 1.0, 2.0), (0.0004, 2.0, 3.0)];
-        says(
-            &tied,
-            locked,
-            &["at the same moment", "the order they were started in"],
-        );
+        let same = ["at the same moment", "the order they were started in"];
+        says(&tied, locked, &same);
         let overtaken = [(0.0, 0.0, 1.0), (0.1, 2.0, 3.0), (0.2, 1.0, 2.0)];
         let p3_first = "p2 asked for the printer 0.100 s before p3, yet p3 got it first";
-        says(
-            &overtaken,
-            locked,
-            &[p3_first, "flock promises no order", "Lock or join"],
-        );
-        says(
-            &[(0.0, 0.0, 1.0), (1.0, 1.0, 2.0)],
-            locked,
-            &["Nobody had to wait"],
-        );
+        let said = [p3_first, "flock promises no order", "Lock or join"];
+        says(&overtaken, locked, &said);
+        let free = [(0.0, 0.0, 1.0), (1.0, 1.0, 2.0)];
+        says(&free, locked, &["Nobody had to wait"]);
     }
 
     #[test]
