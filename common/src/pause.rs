@@ -2,14 +2,11 @@
 //! Enter, and says what to run in another terminal to see it. Each step
 //! holds once a run, whichever process reaches it first.
 
-use std::fs::OpenOptions;
-use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 
-use crate::error::Result;
-use crate::error::anyhow;
+use crate::error::{Result, anyhow};
 use crate::{log, scratch, signals};
 
 static ON: AtomicBool = AtomicBool::new(false);
@@ -18,16 +15,15 @@ pub(crate) fn enable() {
     ON.store(true, Ordering::SeqCst);
 }
 
-/// True with `--pause`.
 pub(crate) fn on() -> bool {
     ON.load(Ordering::SeqCst)
 }
 
 /// With `--pause`, the first process of this run to reach `step` says
 /// `what` there is to see and the command to `look` at it with, then waits
-/// for Enter (or the end of standard input). Without it, does nothing.
+/// for Enter (or the end of standard input).
 pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
-    if !ON.load(Ordering::SeqCst) || !first_at(step) {
+    if !on() || !first_at(step) {
         return Ok(());
     }
     // The times that follow include the learner's look: the trace says so.
@@ -41,14 +37,9 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
 /// True for the one process of this run that makes the step's mark, a file
 /// in the lesson's private directory (`O_CREAT | O_EXCL`).
 fn first_at(step: &str) -> bool {
-    let Ok(dir) = scratch::dir() else {
-        return true;
-    };
-    let mark = dir.join(format!("paused-{step}"));
-    match OpenOptions::new().write(true).create_new(true).open(mark) {
-        Ok(_) => true,
-        Err(e) => e.kind() != ErrorKind::AlreadyExists,
-    }
+    let Ok(dir) = scratch::dir() else { return true };
+    let made = std::fs::File::create_new(dir.join(format!("paused-{step}")));
+    !made.is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
 }
 
 /// Reads standard input up to a newline; `None` at its end. Not with
@@ -56,17 +47,13 @@ fn first_at(step: &str) -> bool {
 /// end it. One byte at a time, so that nothing after the line is taken
 /// from the next reader (a pipe of answers, one a line).
 pub(crate) fn read_line() -> Result<Option<String>> {
-    let mut byte = [0u8; 1];
-    let mut line = Vec::new();
+    let (mut byte, mut line) = ([0u8; 1], Vec::new());
     loop {
         match nix::unistd::read(std::io::stdin(), &mut byte) {
             Ok(0) if line.is_empty() => return Ok(None),
-            Ok(0) => return Ok(Some(String::from_utf8_lossy(&line).into_owned())),
-            Ok(_) if byte[0] == b'\n' => {
-                return Ok(Some(String::from_utf8_lossy(&line).into_owned()));
-            }
-            Ok(_) => line.push(byte[0]),
-            Err(Errno::EINTR) if !signals::stopping() => continue,
+            Ok(1) if byte[0] != b'\n' => line.push(byte[0]),
+            Ok(_) => return Ok(Some(String::from_utf8_lossy(&line).into_owned())),
+            Err(Errno::EINTR) if !signals::stopping() => {}
             Err(Errno::EINTR) => return signals::check_stop().map(|()| None),
             Err(e) => return Err(anyhow!(tr!("reading standard input: {}", e.desc()))),
         }

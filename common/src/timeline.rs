@@ -1,12 +1,12 @@
-//! The printer lessons' drawing: once every colleague has been reaped, a
-//! timeline of who held the printer and a one-line verdict, both read from
-//! the trace (`ask`, `start`, `end`); and the questions all three printers
-//! ask, judged from the same trace.
+//! The printer lessons' drawing, once every colleague has been reaped: a
+//! timeline of who held the printer and a verdict, both read from the trace
+//! (`ask`, `start`, `end`), and the questions all three printers ask.
 
-use crate::error::Result;
-use crate::error::anyhow;
+use std::borrow::Borrow;
+
+use crate::error::{Result, anyhow};
 use crate::log::{self, Record};
-use crate::quiz::{Question, Verdict, When, choices};
+use crate::quiz::{Question, Verdict, When};
 use crate::{child, timing};
 
 /// Requests closer than this to the one before are at the same moment, as
@@ -15,23 +15,18 @@ use crate::{child, timing};
 const TIE: f64 = 0.001;
 /// And a moment lasts no longer than this, however many ask in a chain.
 const MOMENT: f64 = 0.003;
+/// A timeline of more rows than this becomes a summary.
+const MAX_ROWS: usize = 20;
+const WIDTH: usize = 48;
 
 /// What the lesson's code did to order the colleagues, as this run saw it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Design {
-    /// They took a `Lock` (v3): only then can one wait for another.
-    locked: bool,
-    /// Main joined each before it started the next (v2).
-    joined: bool,
-    /// `--speed max`: nothing sleeps, so a print is over in an instant.
-    fast: bool,
-    /// `--pause`: a colleague may have held the printer while the learner looked.
-    paused: bool,
+    locked: bool, // they took a `Lock` (v3): only then can one wait for another
+    joined: bool, // main joined each before it started the next (v2)
+    fast: bool,   // `--speed max`: nothing sleeps, so a print is over in an instant
+    paused: bool, // `--pause` held a step: its times include the learner's look
 }
-
-/// A timeline of more rows than this becomes a summary.
-const MAX_ROWS: usize = 20;
-const WIDTH: usize = 48;
 
 /// Draws the timeline and the verdict of the `workers` colleagues, from
 /// this run's trace. Call it once they have all been reaped.
@@ -45,40 +40,35 @@ pub fn draw(workers: u32) -> Result<()> {
         )));
     }
     let records = log::records()?;
-    let design = design(&records);
-    let turns = turns(&records);
+    let (design, turns) = (design(&records), turns(&records));
     log::plain("");
-    for line in timeline(&turns, design) {
-        log::plain(line);
-    }
-    for line in verdict(&turns, design) {
-        log::prose(line);
-    }
+    timeline(&turns, design).into_iter().for_each(log::plain);
+    verdict(&turns, design).into_iter().for_each(log::prose);
     let missing = (workers as usize).saturating_sub(turns.len());
     if missing > 0 {
+        let colleagues = log::plural(workers, "colleague", "colleagues");
         log::prose(tr!(
             "{} of {} never finished printing.",
             missing,
-            log::plural(workers, "colleague", "colleagues")
+            colleagues
         ));
     }
     Ok(())
 }
 
-/// What the lesson's code did, as this run's trace says.
 fn design(records: &[Record]) -> Design {
     Design {
         locked: records.iter().any(|r| r.event == "lock"),
         joined: joined_before_each_start(records),
         fast: timing::never_sleeps(),
-        // Only a pause that held, as the trace says: with `--pause`, v1 and
-        // v2 have no step to hold at, and their times still compare.
+        // Only a pause that held: with `--pause`, v1 and v2 have no step to
+        // hold at, and their times still compare.
         paused: records.iter().any(|r| r.event == "pause"),
     }
 }
 
-/// True if, as the trace says, this process never started a child while
-/// another it started was not joined yet: it joined each before the next.
+/// True if, as the trace says, main never started a child while another it
+/// started was not joined yet: it joined each before the next.
 fn joined_before_each_start(records: &[Record]) -> bool {
     let mut running = std::collections::HashSet::new();
     let mut joined = false;
@@ -94,203 +84,136 @@ fn joined_before_each_start(records: &[Record]) -> bool {
     joined
 }
 
-/// Will two colleagues ever be printing at the same moment? Asked before
-/// they start; judged from the timeline.
 pub const OVERLAP: Question = Question {
     id: "printer.overlap",
     when: When::Start,
     ask: |_| {
-        (
-            tr!("Will two colleagues ever be printing at the same moment?"),
-            choices(&[&tr!("yes"), &tr!("no")]),
-        )
+        let question = tr!("Will two colleagues ever be printing at the same moment?");
+        (question, vec![tr!("yes"), tr!("no")])
     },
     judge: |records| judged(records, overlap),
 };
 
-/// In what order will they print?
 pub const ORDER: Question = Question {
     id: "printer.order",
     when: When::Start,
     ask: |_| {
-        (
-            tr!("In what order will they print?"),
-            choices(&[
-                &tr!("p1, p2, p3, …: the order they are started in"),
-                &tr!("in whatever order they get to the printer"),
-                &tr!("all at once: side by side"),
-            ]),
-        )
+        let choices = vec![
+            tr!("p1, p2, p3, …: the order they are started in"),
+            tr!("in whatever order they get to the printer"),
+            tr!("all at once: side by side"),
+        ];
+        (tr!("In what order will they print?"), choices)
     },
     judge: |records| judged(records, order),
 };
 
-/// Will any colleague have to wait for another?
 pub const WAIT: Question = Question {
     id: "printer.wait",
     when: When::Start,
     ask: |_| {
-        (
-            tr!("Will any colleague have to wait for another?"),
-            choices(&[&tr!("yes"), &tr!("no")]),
-        )
+        let question = tr!("Will any colleague have to wait for another?");
+        (question, vec![tr!("yes"), tr!("no")])
     },
     judge: |records| judged(records, wait),
 };
 
-/// Judges one prediction by `judge` from the trace, as the timeline shows
-/// it: nothing to judge if no colleague finished, or one failed (then no
-/// timeline is drawn).
+/// Judges a prediction from the trace, as the timeline shows it: not at all
+/// if no colleague finished, or one failed (then no timeline is drawn).
 fn judged(records: &[Record], judge: fn(&[Turn], Design) -> Verdict) -> Option<Verdict> {
     let failed = records
         .iter()
         .any(|r| r.event == "error" && r.who != "main");
     let turns = turns(records);
-    if failed || turns.is_empty() {
-        return None;
-    }
-    Some(judge(&turns, design(records)))
+    (!failed && !turns.is_empty()).then(|| judge(&turns, design(records)))
 }
 
-fn overlap(turns: &[Turn], design: Design) -> Verdict {
-    let kind = Kind::of(design);
+// The judges: a join orders the colleagues before a lock can.
+fn overlap(turns: &[Turn], d: Design) -> Verdict {
     let overlapped = !overlaps(turns).is_empty();
-    let shown = if overlapped { 0 } else { 1 };
-    let (right, why): (&[usize], String) = match (kind, overlapped) {
-        (Kind::Joined, _) => (
-            &[1],
-            tr!("main joined each before it started the next: they never can."),
-        ),
-        (Kind::Locked, _) => (
-            &[1],
-            tr!("the lock lets one print at a time: they never can."),
-        ),
-        (Kind::Free, true) => (&[0], tr!("nothing keeps them apart, so their turns meet.")),
-        (Kind::Free, false) => (
-            &[0, 1],
-            tr!("nothing keeps them apart; their turns did not meet \
-                this time (chance, or a speed too fast to sleep), so both answers hold."),
-        ),
+    let why = match overlapped {
+        _ if d.joined => tr!("main joined each before it started the next: they never can."),
+        _ if d.locked => tr!("the lock lets one print at a time: they never can."),
+        true => tr!("nothing keeps them apart, so their turns meet."),
+        false => tr!("nothing keeps them apart; their turns did not meet \
+            this time (chance, or a speed too fast to sleep), so both answers hold."),
     };
-    Verdict::new(shown, right, why)
+    let right: &[usize] = match overlapped {
+        _ if d.joined || d.locked => &[1],
+        true => &[0],
+        false => &[0, 1],
+    };
+    Verdict::new(usize::from(!overlapped), right, why)
 }
 
-fn order(turns: &[Turn], design: Design) -> Verdict {
-    let kind = Kind::of(design);
+fn order(turns: &[Turn], d: Design) -> Verdict {
     let overlapped = !overlaps(turns).is_empty();
-    let mut by_start: Vec<&Turn> = turns.iter().collect();
-    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let code_order = by_start
-        .windows(2)
-        .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
-    let shown = match (overlapped, code_order) {
-        (true, _) => 2,
-        (false, true) => 0,
-        (false, false) => 1,
+    let shown = match in_code_order(&by(turns, |t| t.start)) {
+        _ if overlapped => 2,
+        code_order => usize::from(!code_order),
     };
-    let (right, why): (&[usize], String) = match (kind, shown) {
-        (Kind::Joined, _) => (&[0], tr!("join fixes the order in the code: certain.")),
-        (Kind::Locked, 0) => (
-            &[0, 1],
-            tr!("the lock served them in the order they were started, \
-                this time: flock promises no order, so 2) was as right."),
-        ),
-        (Kind::Locked, _) => (
-            &[1],
-            tr!("whoever got the lock first printed first: flock promises no order."),
-        ),
-        (Kind::Free, 2) => (
-            &[2],
-            tr!("with nothing to order them, they printed side by side."),
-        ),
-        (Kind::Free, _) => (
-            &[2, shown],
-            tr!("nothing orders them; this time their turns did not meet."),
-        ),
+    let why = match shown {
+        _ if d.joined => tr!("join fixes the order in the code: certain."),
+        0 if d.locked => tr!("the lock served them in the order they were started, \
+            this time: flock promises no order, so 2) was as right."),
+        _ if d.locked => tr!("whoever got the lock first printed first: flock promises no order."),
+        2 => tr!("with nothing to order them, they printed side by side."),
+        _ => tr!("nothing orders them; this time their turns did not meet."),
+    };
+    let right: &[usize] = match shown {
+        _ if d.joined => &[0],
+        0 if d.locked => &[0, 1],
+        _ if d.locked => &[1],
+        2 => &[2],
+        _ => &[2, shown],
     };
     Verdict::new(shown, right, why)
 }
 
-fn wait(turns: &[Turn], design: Design) -> Verdict {
-    let kind = Kind::of(design);
-    let waited = design.locked && turns.iter().any(|t| t.start - t.ask > TIE);
-    let shown = if waited { 0 } else { 1 };
-    let (right, why): (&[usize], String) = match (kind, waited) {
-        (Kind::Joined, _) => (
-            &[1],
-            tr!("none is started while another prints: nobody ever waits."),
-        ),
-        (Kind::Free, _) => (
-            &[1],
-            tr!("nothing makes them wait: without a lock they print together."),
-        ),
-        (Kind::Locked, true) => (
-            &[0],
-            tr!("whoever asked while the lock was held waited for it."),
-        ),
-        (Kind::Locked, false) => (
-            &[1, 0],
-            tr!("nobody asked while the lock was held, this time: \
-                at a slower speed they would queue, so both answers hold."),
-        ),
+fn wait(turns: &[Turn], d: Design) -> Verdict {
+    let waited = d.locked && turns.iter().any(|t| t.start - t.ask > TIE);
+    let why = match waited {
+        _ if d.joined => tr!("none is started while another prints: nobody ever waits."),
+        _ if !d.locked => tr!("nothing makes them wait: without a lock they print together."),
+        true => tr!("whoever asked while the lock was held waited for it."),
+        false => tr!("nobody asked while the lock was held, this time: \
+            at a slower speed they would queue, so both answers hold."),
     };
-    Verdict::new(shown, right, why)
+    let right: &[usize] = match waited {
+        _ if d.joined || !d.locked => &[1],
+        true => &[0],
+        false => &[1, 0],
+    };
+    Verdict::new(usize::from(!waited), right, why)
 }
 
-/// How this version orders its colleagues.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Joined,
-    Locked,
-    Free,
-}
-
-impl Kind {
-    fn of(design: Design) -> Kind {
-        if design.joined {
-            Kind::Joined
-        } else if design.locked {
-            Kind::Locked
-        } else {
-            Kind::Free
-        }
-    }
-}
-
-/// One colleague's time at the printer, in seconds since the lesson started.
+/// One colleague's time at the printer, in seconds since the lesson started:
+/// when it asked for the printer, started printing and finished.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
     pub who: String,
     pub pid: i32,
-    /// When it wanted the printer.
     pub ask: f64,
-    /// When it started printing.
     pub start: f64,
-    /// When it finished.
     pub end: f64,
 }
 
 /// The turns of every colleague that both started and finished printing,
 /// in the code's order (p1, p2, …).
 pub fn turns(records: &[Record]) -> Vec<Turn> {
-    let mut turns: Vec<Turn> = Vec::new();
-    for r in records.iter().filter(|r| r.event == "start") {
-        let at = |event: &str| {
-            records
-                .iter()
-                .find(|x| x.pid == r.pid && x.event == event)
-                .map(|x| x.t)
-        };
-        if let Some(end) = at("end") {
-            turns.push(Turn {
+    let at = |pid, event| records.iter().find(|x| x.pid == pid && x.event == event);
+    let starts = records.iter().filter(|r| r.event == "start");
+    let mut turns: Vec<Turn> = starts
+        .filter_map(|r| {
+            Some(Turn {
                 who: r.who.clone(),
                 pid: r.pid,
-                ask: at("ask").unwrap_or(r.t),
+                ask: at(r.pid, "ask").map_or(r.t, |x| x.t),
                 start: r.t,
-                end,
-            });
-        }
-    }
+                end: at(r.pid, "end")?.t,
+            })
+        })
+        .collect();
     turns.sort_by_key(|t| code_order(&t.who));
     turns
 }
@@ -300,38 +223,38 @@ fn code_order(name: &str) -> (u64, String) {
     (digits.parse().unwrap_or(u64::MAX), name.to_owned())
 }
 
-/// Pairs of colleagues who were printing at the same moment.
-pub fn overlaps(turns: &[Turn]) -> Vec<(&Turn, &Turn)> {
-    let mut pairs = Vec::new();
-    for (i, a) in turns.iter().enumerate() {
-        for b in &turns[i + 1..] {
-            if a.start < b.end && b.start < a.end {
-                pairs.push((a, b));
-            }
-        }
-    }
-    pairs
+fn in_code_order(turns: &[&Turn]) -> bool {
+    turns
+        .windows(2)
+        .all(|w| code_order(&w[0].who) < code_order(&w[1].who))
 }
 
-/// The most colleagues printing at one moment.
+/// `turns` sorted by `key`, those of equal keys in the order given.
+fn by<'a>(turns: impl IntoIterator<Item = &'a Turn>, key: fn(&Turn) -> f64) -> Vec<&'a Turn> {
+    let mut sorted: Vec<&Turn> = turns.into_iter().collect();
+    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    sorted
+}
+
+/// Pairs of colleagues who were printing at the same moment.
+pub fn overlaps(turns: &[Turn]) -> Vec<(&Turn, &Turn)> {
+    let with_later = |(i, a)| turns[i + 1..].iter().map(move |b| (a, b));
+    let pairs = turns.iter().enumerate().flat_map(with_later);
+    pairs
+        .filter(|(a, b)| a.start < b.end && b.start < a.end)
+        .collect()
+}
+
+/// The most colleagues printing at one moment, which is the moment one of
+/// them starts: touching turns do not overlap.
 pub fn most_at_once(turns: &[Turn]) -> usize {
-    let mut edges: Vec<(f64, i32)> = turns
-        .iter()
-        .flat_map(|t| [(t.start, 1), (t.end, -1)])
-        .collect();
-    // At equal times an end comes first: touching turns do not overlap.
-    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, step) in edges {
-        now += step;
-        most = most.max(now);
-    }
-    most as usize
+    let printing = |at: f64| turns.iter().filter(|t| t.start <= at && at < t.end).count();
+    turns.iter().map(|t| printing(t.start)).max().unwrap_or(0)
 }
 
 /// The timeline: a row a colleague, `█` while printing, `·` while waiting
-/// for the lock, on one time axis. Above [`MAX_ROWS`] colleagues, a summary
-/// instead. Without a lock nobody waits: asking and printing are one.
+/// for the lock, on one time axis; above [`MAX_ROWS`] colleagues, a summary.
+/// Without a lock nobody waits: asking and printing are one.
 fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
     let (Some(t0), Some(t1)) = (
         turns.iter().map(|t| t.ask).min_by(f64::total_cmp),
@@ -358,20 +281,15 @@ fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
     } else {
         tr!("█ printing")
     };
-    // At full speed a column can be a few microseconds: say so, not "0.000 s".
-    let column = if cell >= 0.001 {
-        format!("{cell:.3} s")
+    // At full speed a column can be a few microseconds: say so, not "0.000 s",
+    // and give the times as finely as the columns, to the microsecond.
+    let (column, scale, unit) = if cell >= 0.001 {
+        (format!("{cell:.3} s"), 1.0, "s")
     } else {
-        format!("{} µs", (cell * 1e6).round().max(1.0))
-    };
-    let mut lines = vec![tr!("Timeline: {} (one column is {})", legend, column)];
-    // Times to the millisecond, or, as fine as the columns, to the microsecond.
-    let (scale, unit) = if cell >= 0.001 {
-        (1.0, "s")
-    } else {
-        (1e3, "ms")
+        (format!("{} µs", (cell * 1e6).round().max(1.0)), 1e3, "ms")
     };
     let time = |t: f64| format!("{:.3}", t * scale);
+    let mut lines = vec![tr!("Timeline: {} (one column is {})", legend, column)];
     for t in turns {
         let bar: String = (0..WIDTH)
             .map(|c| {
@@ -386,22 +304,13 @@ fn timeline(turns: &[Turn], design: Design) -> Vec<String> {
                 }
             })
             .collect();
-        lines.push(format!(
-            "  {:<name_width$} {:>7} │{bar}│ {}–{} {unit}",
-            t.who,
-            t.pid,
-            time(t.start),
-            time(t.end)
-        ));
+        let (who, pid, from, to) = (&t.who, t.pid, time(t.start), time(t.end));
+        let row = format!("  {who:<name_width$} {pid:>7} │{bar}│ {from}–{to} {unit}");
+        lines.push(row);
     }
-    lines.push(format!(
-        "  {:<name_width$} {:>7} {:<w$}{} {unit}",
-        "",
-        "",
-        format!("{} {unit}", time(t0)),
-        time(t1),
-        w = WIDTH + 1
-    ));
+    let (blank, from, to, w) = ("", format!("{} {unit}", time(t0)), time(t1), WIDTH + 1);
+    let axis = format!("  {blank:<name_width$} {blank:>7} {from:<w$}{to} {unit}");
+    lines.push(axis);
     lines
 }
 
@@ -413,9 +322,7 @@ fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
         return Vec::new();
     }
     let slower = tr!("run it slower (--speed 4, say)");
-    let mut by_start: Vec<&Turn> = turns.iter().collect();
-    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let order = names(&by_start, " → ");
+    let order = names(&by(turns, |t| t.start), " → ");
     let pairs = overlaps(turns);
     let mut lines = Vec::new();
     if !pairs.is_empty() {
@@ -489,46 +396,32 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
             slower
         )];
     }
-    let mut by_ask: Vec<&Turn> = turns.iter().collect();
-    by_ask.sort_by(|a, b| a.ask.total_cmp(&b.ask));
-    let mut by_start = by_ask.clone();
-    by_start.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let by_ask = by(turns, |t| t.ask);
+    let by_start = by(by_ask.iter().copied(), |t| t.start);
     let got = names(&by_start, " → ");
+    // Who asked when: groups of requests at the same moment.
+    let mut groups: Vec<Vec<&Turn>> = Vec::new();
+    for t in &by_ask {
+        match groups.last_mut() {
+            Some(g) if t.ask - g[g.len() - 1].ask <= TIE && t.ask - g[0].ask <= MOMENT => g.push(t),
+            _ => groups.push(vec![t]),
+        }
+    }
     let mut lines = Vec::new();
-    let span = by_ask[by_ask.len() - 1].ask - by_ask[0].ask;
-    if span <= MOMENT && by_ask.windows(2).all(|w| w[1].ask - w[0].ask <= TIE) {
-        let started_order = by_start
-            .windows(2)
-            .all(|w| code_order(&w[0].who) < code_order(&w[1].who));
+    if groups.len() == 1 {
+        let kept = if in_code_order(&by_start) {
+            tr!(", the order they were started in, which flock happened to keep")
+        } else {
+            String::new()
+        };
         lines.push(tr!(
             "They all asked at the same moment (each within {} ms of the one before), so there \
              was no first come: the lock let them in as {}{}.",
             TIE * 1e3,
             got,
-            if started_order {
-                tr!(", the order they were started in, which flock happened to keep")
-            } else {
-                String::new()
-            }
+            kept
         ));
     } else {
-        // A clear overtaking: `a` asked well before `b`, yet `b` printed first.
-        let overtaken = by_ask.iter().enumerate().find_map(|(i, a)| {
-            by_ask[i + 1..]
-                .iter()
-                .find(|b| b.ask - a.ask > TIE && b.start < a.start)
-                .map(|b| (*a, *b))
-        });
-        // Who asked when: groups of requests at the same moment.
-        let mut groups: Vec<Vec<&Turn>> = Vec::new();
-        for t in &by_ask {
-            match groups.last_mut() {
-                Some(g) if t.ask - g[g.len() - 1].ask <= TIE && t.ask - g[0].ask <= MOMENT => {
-                    g.push(t)
-                }
-                _ => groups.push(vec![t]),
-            }
-        }
         let asked: Vec<String> = groups
             .iter()
             .map(|g| match g.len() {
@@ -537,6 +430,13 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
             })
             .collect();
         lines.push(tr!("They asked as {}.", list(&asked, &tr!(", then "))));
+        // A clear overtaking: `a` asked well before `b`, yet `b` printed first.
+        let overtaken = by_ask.iter().enumerate().find_map(|(i, a)| {
+            let b = by_ask[i + 1..]
+                .iter()
+                .find(|b| b.ask - a.ask > TIE && b.start < a.start);
+            b.map(|b| (a, b))
+        });
         lines.push(match overtaken {
             Some((a, b)) => tr!(
                 "{} asked for the printer {:.3} s before {}, yet {} got it first: \
@@ -574,8 +474,7 @@ fn time(turns: &[Turn], design: Design) -> String {
     }
     let busy: f64 = turns.iter().map(|t| t.end - t.start).sum();
     let first = turns.iter().map(|t| t.ask).fold(f64::INFINITY, f64::min);
-    let last = turns.iter().map(|t| t.end).fold(0.0, f64::max);
-    let span = last - first;
+    let span = turns.iter().map(|t| t.end).fold(0.0, f64::max) - first;
     let how = if span < busy * 0.9 {
         tr!("less, because they printed at the same time")
     } else {
@@ -591,18 +490,18 @@ fn time(turns: &[Turn], design: Design) -> String {
 }
 
 fn names(turns: &[&Turn], separator: &str) -> String {
-    let names: Vec<String> = turns.iter().map(|t| t.who.clone()).collect();
+    let names: Vec<&str> = turns.iter().map(|t| t.who.as_str()).collect();
     list(&names, separator)
 }
 
-fn list(items: &[String], separator: &str) -> String {
-    const SHOWN: usize = 10;
-    if items.len() <= SHOWN {
+/// The first ten `items`, and how many there are if more.
+fn list(items: &[impl Borrow<str>], separator: &str) -> String {
+    if items.len() <= 10 {
         return items.join(separator);
     }
     tr!(
         "{}{}… ({} in all)",
-        items[..SHOWN].join(separator),
+        items[..10].join(separator),
         separator,
         items.len()
     )
@@ -612,120 +511,71 @@ fn list(items: &[String], separator: &str) -> String {
 mod tests {
     use super::*;
 
-    fn turn(who: &str, ask: f64, start: f64, end: f64) -> Turn {
-        Turn {
-            who: who.into(),
+    /// Turns p1, p2, … of `(ask, start, end)`.
+    fn made(spans: &[(f64, f64, f64)]) -> Vec<Turn> {
+        let turn = |i, (ask, start, end)| Turn {
+            who: format!("p{i}"),
             pid: 1,
             ask,
             start,
             end,
-        }
+        };
+        (1..).zip(spans).map(|(i, &s)| turn(i, s)).collect()
+    }
+
+    /// The verdict on `spans`, which says each of `said`.
+    fn says(spans: &[(f64, f64, f64)], design: Design, said: &[&str]) -> String {
+        let v = verdict(&made(spans), design).join(" ");
+        assert!(said.iter().all(|s| v.contains(s)), "{v}");
+        v
     }
 
     #[test]
     fn touching_turns_do_not_overlap() {
-        let turns = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 0.0, 1.0, 2.0)];
+        let turns = made(&[(0.0, 0.0, 1.0), (0.0, 1.0, 2.0)]);
         assert!(overlaps(&turns).is_empty());
         assert_eq!(most_at_once(&turns), 1);
     }
 
-    const LOCKED: Design = Design {
-        locked: true,
-        joined: false,
-        fast: false,
-        paused: false,
-    };
-
     #[test]
     fn the_verdict_names_who_overlapped() {
-        let turns = [
-            turn("p1", 0.0, 0.0, 2.0),
-            turn("p2", 0.0, 0.1, 1.0),
-            turn("p3", 0.0, 2.5, 3.0),
-        ];
-        let v = verdict(&turns, Design::default()).join(" ");
-        assert!(
-            v.contains("NOT serial") && v.contains("p1 & p2") && !v.contains("p3 &"),
-            "{v}"
-        );
-        assert!(
-            v.contains("less, because they printed at the same time"),
-            "{v}"
-        );
+        let turns = [(0.0, 0.0, 2.0), (0.0, 0.1, 1.0), (0.0, 2.5, 3.0)];
+        let less = "less, because they printed at the same time";
+        let v = says(&turns, Design::default(), &["NOT serial", "p1 & p2", less]);
+        assert!(!v.contains("p3 &"), "{v}");
     }
 
     #[test]
     fn without_lock_or_join_no_overlap_is_chance_not_order() {
-        let apart = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.5, 1.5, 2.0)];
-        let v = verdict(&apart, Design::default()).join(" ");
-        assert!(v.contains("only by chance") && !v.contains("serial"), "{v}");
-        let fast = Design {
-            fast: true,
-            ..Design::default()
-        };
-        assert!(verdict(&apart, fast).join(" ").contains("--speed max"));
-    }
-
-    #[test]
-    fn joined_colleagues_never_wait_and_draw_no_dots() {
-        let joined = Design {
-            joined: true,
-            ..Design::default()
-        };
-        let turns = [turn("p1", 0.0, 0.1, 1.0), turn("p2", 1.0, 1.1, 2.0)];
-        let v = verdict(&turns, joined).join(" ");
-        assert!(
-            v.contains("the order of the code") && v.contains("nobody waited"),
-            "{v}"
-        );
-        assert!(!timeline(&turns, joined).concat().contains('·'));
+        let (apart, mut design) = ([(0.0, 0.0, 1.0), (1.5, 1.5, 2.0)], Design::default());
+        let v = says(&apart, design, &["only by chance"]);
+        assert!(!v.contains("serial"), "{v}");
+        design.fast = true;
+        says(&apart, design, &["--speed max"]);
     }
 
     #[test]
     fn the_lock_verdict_compares_asking_and_getting() {
-        let tied = [
-            turn("p1", 0.0, 0.0, 1.0),
-            turn("p2", 0.0002, 1.0, 2.0),
-            turn("p3", 0.0004, 2.0, 3.0),
-        ];
-        let v = verdict(&tied, LOCKED).join(" ");
-        assert!(
-            v.contains("at the same moment") && v.contains("the order they were started in"),
-            "{v}"
-        );
-        let overtaken = [
-            turn("p1", 0.0, 0.0, 1.0),
-            turn("p2", 0.1, 2.0, 3.0),
-            turn("p3", 0.2, 1.0, 2.0),
-        ];
-        let v = verdict(&overtaken, LOCKED).join(" ");
-        assert!(
-            v.contains("p2 asked for the printer 0.100 s before p3, yet p3 got it first"),
-            "{v}"
-        );
-        assert!(
-            v.contains("flock promises no order") && v.contains("Lock or join"),
-            "{v}"
-        );
-        let free = [turn("p1", 0.0, 0.0, 1.0), turn("p2", 1.0, 1.0, 2.0)];
-        assert!(
-            verdict(&free, LOCKED)
-                .join(" ")
-                .contains("Nobody had to wait")
-        );
+        let locked = Design {
+            locked: true,
+            ..Design::default()
+        };
+        let tied = [(0.0, 0.0, 1.0), (0.0002, 1.0, 2.0), (0.0004, 2.0, 3.0)];
+        let same = ["at the same moment", "the order they were started in"];
+        says(&tied, locked, &same);
+        let overtaken = [(0.0, 0.0, 1.0), (0.1, 2.0, 3.0), (0.2, 1.0, 2.0)];
+        let p3_first = "p2 asked for the printer 0.100 s before p3, yet p3 got it first";
+        let said = [p3_first, "flock promises no order", "Lock or join"];
+        says(&overtaken, locked, &said);
+        let free = [(0.0, 0.0, 1.0), (1.0, 1.0, 2.0)];
+        says(&free, locked, &["Nobody had to wait"]);
     }
 
     #[test]
     fn many_turns_make_a_summary() {
-        let turns: Vec<Turn> = (0..30)
-            .map(|i| turn(&format!("p{i}"), 0.0, i as f64, i as f64 + 1.0))
-            .collect();
-        let lines = timeline(&turns, Design::default());
-        assert_eq!(lines.len(), 1);
-        assert!(
-            lines[0].contains("at most 1 printing at once"),
-            "{}",
-            lines[0]
-        );
+        let spans: Vec<_> = (0..30).map(|i| (0.0, i as f64, i as f64 + 1.0)).collect();
+        let lines = timeline(&made(&spans), Design::default());
+        let summary = lines.len() == 1 && lines[0].contains("at most 1 printing at once");
+        assert!(summary, "{lines:?}");
     }
 }
