@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 
-use crate::error::{Result, anyhow};
+use crate::error::{Result, Usage, anyhow};
 use crate::{log, scratch, signals};
 
 static ON: AtomicBool = AtomicBool::new(false);
@@ -42,13 +42,23 @@ fn first_at(step: &str) -> bool {
     !made.is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
 }
 
+/// The longest line an answer or an Enter may be: a longer one (say from
+/// `/dev/zero`) is bad input, not something to keep reading.
+const MAX_LINE: usize = 1024;
+
 /// Reads standard input up to a newline; `None` at its end. Not with
 /// `std`'s `read_line`, which retries a read cut by a signal: Ctrl-C must
-/// end it. One byte at a time, so that nothing after the line is taken
-/// from the next reader (a pipe of answers, one a line).
+/// end it, also when reads never block (a file, `/dev/zero`). One byte at
+/// a time, so that nothing after the line is taken from the next reader (a
+/// pipe of answers, one a line).
 pub(crate) fn read_line() -> Result<Option<String>> {
     let (mut byte, mut line) = ([0u8; 1], Vec::new());
     loop {
+        signals::check_stop()?;
+        if line.len() > MAX_LINE {
+            let why = tr!("a line of standard input is longer than {} bytes", MAX_LINE);
+            return Err(Usage(why).into());
+        }
         match nix::unistd::read(std::io::stdin(), &mut byte) {
             Ok(0) if line.is_empty() => return Ok(None),
             Ok(1) if byte[0] != b'\n' => line.push(byte[0]),

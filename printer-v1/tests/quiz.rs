@@ -26,3 +26,9 @@ fn wrong_answers_score_none() {
 fn a_bad_or_missing_answer_is_refused() {
     quiz_refuses_a_bad_or_missing_answer(LESSON, ARGS);
 }
+
+/// An answer from `/dev/zero` never ends: refused, not read for good.
+#[test]
+fn an_answer_that_never_ends_is_refused() {
+    lesson_testing::refuses_a_line_that_never_ends(LESSON, &["--quiz", "--speed", "max"]);
+}

@@ -1052,3 +1052,25 @@ pub fn printer_agrees_with_itself(program: &str) {
         run.output()
     );
 }
+
+/// A line of standard input that never ends (`/dev/zero`), where the lesson
+/// waits for an answer or an Enter, is bad input: exit 2 in one line, soon,
+/// not a lesson that reads on and grows until it is killed.
+pub fn refuses_a_line_that_never_ends(program: &str, args: &[&str]) {
+    let zero = File::open("/dev/zero").expect("/dev/zero");
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_remove("LESSON_SPEED")
+        .stdin(Stdio::from(zero))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let out = command
+        .spawn()
+        .and_then(|c| c.wait_with_output())
+        .expect("running the lesson");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("longer than 1024 bytes"), "{stderr}");
+}
