@@ -131,7 +131,8 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     child::reap_all();
     let code = match (signals::stop_signal(), outcome) {
         (Some(signal), _) => {
-            let (stopped, killed) = child::stopped();
+            let counts = child::counts();
+            let (stopped, killed) = (counts.stopped, counts.killed_by_stop);
             // Counted as they were reaped after the signal: some may have
             // ended just before it, so "left" (to reap), not "running".
             let who = match stopped {
@@ -162,7 +163,7 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
             log::plain_error(format!("{}: {e:#}", name()));
             if e.is::<Usage>() { 2 } else { 1 }
         }
-        (None, Ok(Ok(()))) if child::failures() > 0 => 1,
+        (None, Ok(Ok(()))) if child::counts().failures > 0 => 1,
         (None, Ok(Ok(()))) => 0,
     };
     if let Some(score) = quiz::score().filter(|_| code == 0) {
