@@ -123,7 +123,6 @@ impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<
     }
 }
 
-/// A child not yet reaped.
 #[derive(Debug, Clone)]
 pub struct Child {
     pid: Pid,
@@ -176,7 +175,6 @@ impl fmt::Display for ForkFailed {
 
 impl std::error::Error for ForkFailed {}
 
-/// What [`fork`] returns: one value in each of the two processes.
 #[derive(Debug)]
 pub enum Fork {
     Child(InChild),
@@ -209,13 +207,13 @@ impl Drop for InChild {
     }
 }
 
-/// `fork(2)`: a new process named `name`, a copy of this one. Returns
-/// twice: [`Fork::Child`] in the child, [`Fork::Parent`] in the parent.
+/// `fork(2)`: returns twice, [`Fork::Child`] in the new process named
+/// `name`, [`Fork::Parent`] in this one.
 pub fn fork(name: &str) -> Result<Fork> {
     signals::check_stop()?;
     // A lesson without headings asks its quiz as it starts: before this.
     crate::quiz::before_fork()?;
-    own_list()?;
+    signals::forward_stop_signals()?;
     if state().live.len() >= MAX_CHILDREN {
         let e = tr!(
             "cannot start {}: {} children are unreaped already",
@@ -268,9 +266,9 @@ fn become_child(name: &str, ordinal: usize, parent: i32, old_mask: &SigSet) -> I
     log::become_child(name, ordinal);
     signals::default_handling_in_child();
     let _ = prctl_set_pdeathsig(Some(Signal::SIGTERM), Pid::from_raw(parent));
-    // The list of children still holds the parent's, until this process
-    // forks children of its own (see `fork`): left alone, its pages stay
-    // shared with the parent instead of being copied.
+    // A list of its own, empty: the parent's copy is forgotten, not dropped,
+    // so that its pages stay shared with the parent instead of being copied.
+    std::mem::forget(std::mem::take(&mut state().live));
     state().counts = Counts::default();
     timing::draws_for(name);
     signals::restore(old_mask);
@@ -285,9 +283,8 @@ fn become_child(name: &str, ordinal: usize, parent: i32, old_mask: &SigSet) -> I
 fn end_child(status: i32) -> ! {
     // A child stopped, or failing, with children of its own reaps them
     // before it goes, or they would be orphans, left to an init that may
-    // never reap. (Only one that forked: until then, its list is its parent's.)
-    let ending_badly = signals::stopping() || status == EXIT_ERROR || status == EXIT_PANIC;
-    if ending_badly && signals::installed_here() {
+    // never reap.
+    if signals::stopping() || status == EXIT_ERROR || status == EXIT_PANIC {
         kill_all(Signal::SIGTERM);
         reap_all();
     }
@@ -302,15 +299,6 @@ fn end_child(status: i32) -> ! {
     let status = log::trace_error().map_or(status, |_| EXIT_ERROR);
     flush_std();
     signals::_exit(status)
-}
-
-/// A process's first child (forked or adopted) gets it a handler that passes
-/// Ctrl-C on, and a list of its own.
-fn own_list() -> Result<()> {
-    if signals::forward_stop_signals()? {
-        state().live.clear();
-    }
-    Ok(())
 }
 
 /// Puts `pid` on the list of children to reap and to pass Ctrl-C on to.
@@ -409,7 +397,7 @@ impl<'a> Process<'a> {
 
 /// Takes on `pid`, an orphan this subreaper adopted, as a child like any other.
 pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
-    own_list()?;
+    signals::forward_stop_signals()?;
     list(pid, name)
 }
 
@@ -535,14 +523,10 @@ fn check_panic_in() -> Result<()> {
 }
 
 pub(crate) fn check_panic_in_at_end(records: &[log::Record]) -> Result<()> {
-    let Some(name) = state().panic_in.clone() else {
-        return Ok(());
-    };
-    let forked = records.iter().filter(|r| r.event == "fork");
-    let names: Vec<String> = forked
-        .filter_map(|r| r.fields.get("name")?.as_str().map(String::from))
-        .collect();
-    named_so(&name, &names)
+    let forks = records.iter().filter(|r| r.event == "fork");
+    let names = forks.filter_map(|r| Some(r.fields.get("name")?.as_str()?.to_owned()));
+    let name = state().panic_in.clone();
+    name.map_or(Ok(()), |name| named_so(&name, &names.collect::<Vec<_>>()))
 }
 
 fn reap(child: &Child) -> Result<Reaped> {

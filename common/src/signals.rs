@@ -43,12 +43,10 @@ pub fn check_stop() -> Result<()> {
 }
 
 /// Installs, once per process, the handler that passes SIGINT and SIGTERM
-/// on. Without `SA_RESTART`, so a parent blocked in a wait notices. Returns
-/// true when it was installed just now: a forked child that starts children
-/// of its own begins with an empty list, not its parent's.
-pub(crate) fn forward_stop_signals() -> Result<bool> {
+/// on. Without `SA_RESTART`, so a parent blocked in a wait notices.
+pub(crate) fn forward_stop_signals() -> Result<()> {
     if installed_here() {
-        return Ok(false);
+        return Ok(());
     }
     for slot in FORWARD_TO.iter().filter(|s| s.load(SeqCst) != 0) {
         slot.store(0, SeqCst);
@@ -61,11 +59,11 @@ pub(crate) fn forward_stop_signals() -> Result<bool> {
         unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
     }
     HANDLER_IN.store(std::process::id() as i32, SeqCst);
-    Ok(true)
+    Ok(())
 }
 
-/// True in a process that installed the handler itself: one that has forked
-/// children of its own, whose list of children is its own.
+/// True in a process that installed the handler itself: one that has started
+/// children of its own.
 pub(crate) fn installed_here() -> bool {
     HANDLER_IN.load(SeqCst) == std::process::id() as i32
 }
@@ -85,10 +83,9 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
 /// In a freshly forked child: SIGINT and SIGTERM end it, as for any program,
 /// until it starts children of its own.
 pub(crate) fn default_handling_in_child() {
-    STOP_SIGNALS
-        .into_iter()
-        .chain([Signal::SIGCHLD])
-        .for_each(default_for);
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
+        default_for(signal);
+    }
     HANDLER_IN.store(0, SeqCst);
 }
 
