@@ -5,9 +5,9 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::OwnedFd;
 
-use crate::error::anyhow;
+use anyhow::ensure;
+
 use crate::error::{Context, Result};
 use crate::signals;
 
@@ -20,15 +20,14 @@ pub struct Channel {
 
 impl Channel {
     pub fn new() -> Result<Channel> {
-        let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe().context("pipe")?;
+        let (read, write) = nix::unistd::pipe().context("pipe")?;
         Ok(Channel {
             read: read.into(),
             write: RefCell::new(Some(write.into())),
         })
     }
 
-    /// Sends one number (four bytes: one `write`, well under the pipe's
-    /// atomic size).
+    /// Four bytes: one `write`, well under the pipe's atomic size.
     pub fn send(&self, value: i32) -> Result<()> {
         let mut write = self.write.borrow_mut();
         let end = write.as_mut().context("this end of the channel receives")?;
@@ -36,20 +35,17 @@ impl Channel {
             .context("writing to a pipe")
     }
 
-    /// Waits for one number; `None` if every sender is gone without sending.
-    /// The receiver gives up its own write end first, or it would wait for
-    /// itself forever.
+    /// `None` if every sender is gone without sending. The receiver gives up
+    /// its own write end first, or it would wait for itself forever.
     pub fn recv(&self) -> Result<Option<i32>> {
         self.write.borrow_mut().take();
-        let mut bytes = [0u8; 4];
-        let mut got = 0;
+        let (mut bytes, mut got) = ([0u8; 4], 0);
         while got < bytes.len() {
             match (&self.read).read(&mut bytes[got..]) {
                 Ok(0) => return Ok(None),
                 Ok(n) => got += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted && !signals::stopping() => continue,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {
-                    return Err(anyhow!(tr!("stopped while waiting")));
+                    ensure!(!signals::stopping(), tr!("stopped while waiting"));
                 }
                 Err(e) => return Err(e).context("reading from a pipe"),
             }

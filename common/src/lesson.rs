@@ -8,9 +8,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::OnceLock;
 
-use clap::error::ErrorKind;
 use clap::{FromArgMatches, Parser};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
@@ -19,24 +17,20 @@ use nix::sys::signal::Signal;
 use nix::unistd::getuid;
 use serde_json::json;
 
-use crate::error::anyhow;
-use crate::error::{Context, Result, Usage};
+use crate::error::{Context, Result, Usage, anyhow};
 use crate::file::Follow;
 use crate::i18n::{self, Lang};
+use crate::quiz::{self, Question};
 use crate::timing::{self, Speed};
-use crate::{child, file, log, pause, quiz, scratch, signals, system};
+use crate::{child, file, log, pause, scratch, signals, system};
+use anyhow::bail;
 
 /// The options every lesson has: flatten them into the lesson's own `Args`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
     /// Run the clock N times faster (each sleep is divided by N); 'max' never sleeps
-    #[arg(
-        long,
-        value_name = "N|max",
-        env = "LESSON_SPEED",
-        hide_env_values = true,
-        default_value = "1"
-    )]
+    #[arg(long, value_name = "N|max", default_value = "1")]
+    #[arg(env = "LESSON_SPEED", hide_env_values = true)]
     pub speed: Speed,
 
     /// Make the random sleeps reproducible: the same N gives each process the same sleeps
@@ -45,12 +39,8 @@ pub struct Options {
     pub seed: Option<u64>,
 
     /// Also write every event as one JSON object a line to FILE (replaced at the start)
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "LESSON_TRACE",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "FILE")]
+    #[arg(env = "LESSON_TRACE", hide_env_values = true)]
     pub trace: Option<PathBuf>,
 
     /// Make the child called NAME panic as it starts, to see how its parent learns of it
@@ -69,54 +59,37 @@ pub struct Options {
 
     /// The language of everything the lesson prints [default: from LC_ALL, LC_MESSAGES or
     /// LANG: zh if it starts with zh, else en]
-    #[arg(
-        long,
-        value_enum,
-        value_name = "zh|en",
-        env = "LESSON_LANG",
-        hide_env_values = true
-    )]
+    #[arg(long, value_enum, value_name = "zh|en")]
+    #[arg(env = "LESSON_LANG", hide_env_values = true)]
     pub lang: Option<Lang>,
 }
 
-/// What the frame needs to know of a lesson before it starts: its options
-/// (a clap `Parser`), its Chinese and its quiz.
+/// A lesson's options (a clap `Parser`), its Chinese (its `zh.txt`, see
+/// `i18n`) and its quiz.
 pub trait Lesson: Parser {
-    /// The Chinese of the lesson's own lines: its `zh.txt` (see `i18n`).
     const ZH: &'static str;
-
-    /// The questions `--quiz` asks, and when: the lesson's `quiz.rs`.
-    const QUIZ: &'static [quiz::Question];
+    const QUIZ: &'static [Question];
 }
 
-/// Prints the title of the lesson's next part (parts are counted by their
-/// headings: 1, 2, …) and a few lines of explanation. With `--quiz`, first
-/// judges the questions of the part that ends, then asks this part's.
+/// The title of the lesson's next part (parts are counted by their headings)
+/// and a few lines. With `--quiz`, the part that ends is judged first.
 pub fn heading(title: &str, text: &str) -> Result<()> {
     quiz::next_part()?;
     log::heading(title, text);
     Ok(())
 }
 
-/// The lesson's name.
-static NAME: OnceLock<String> = OnceLock::new();
-
 /// Fewer descriptors than this (`ulimit -n`) and a lesson would fail
 /// half-way with "too many open files": it refuses at the start instead.
 const MIN_OPEN_FILES: u64 = 16;
 
-/// Runs a lesson: parses its `Args` (`--help` prints and exits 0; a bad
-/// option is one line on standard error and exit status 2), opens the
-/// trace, runs `lesson` (and judges its quiz's last part), then reaps every
-/// child still running.
-///
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
 pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
-    let (args, options, inputs) = parse::<A>();
-    if let Err(e) = begin(&options, &inputs, A::QUIZ) {
-        log::plain_error(format!("{}: {e:#}", name()));
+    let (name, args, options, inputs) = parse::<A>();
+    if let Err(e) = begin(&name, &options, &inputs, A::QUIZ) {
+        log::plain_error(format!("{name}: {e:#}"));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
@@ -131,7 +104,8 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     child::reap_all();
     let code = match (signals::stop_signal(), outcome) {
         (Some(signal), _) => {
-            let (stopped, killed) = child::stopped();
+            let counts = child::counts();
+            let (stopped, killed) = (counts.stopped, counts.killed_by_stop);
             // Counted as they were reaped after the signal: some may have
             // ended just before it, so "left" (to reap), not "running".
             let who = match stopped {
@@ -159,10 +133,10 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
             101
         }
         (None, Ok(Err(e))) => {
-            log::plain_error(format!("{}: {e:#}", name()));
+            log::plain_error(format!("{name}: {e:#}"));
             if e.is::<Usage>() { 2 } else { 1 }
         }
-        (None, Ok(Ok(()))) if child::failures() > 0 => 1,
+        (None, Ok(Ok(()))) if child::counts().failures > 0 => 1,
         (None, Ok(Ok(()))) => 0,
     };
     if let Some(score) = quiz::score().filter(|_| code == 0) {
@@ -171,11 +145,11 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     }
     let code = match (log::output_error(), log::trace_error()) {
         (Some(e), _) => {
-            log::plain_error(tr!("{}: cannot write the output: {}", name(), e));
+            log::plain_error(tr!("{}: cannot write the output: {}", name, e));
             code.max(1)
         }
         (None, Some(e)) if code == 0 => {
-            log::plain_error(tr!("{}: cannot write the trace: {}", name(), e));
+            log::plain_error(tr!("{}: cannot write the trace: {}", name, e));
             1
         }
         _ => code,
@@ -184,96 +158,72 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The lesson's `Args`, the options every lesson has (flattened in them),
-/// and the files its other options name, which the trace must not be. The
+/// Also the files the options name, which the trace must not be. The
 /// language is fixed first, for `--help` and clap's errors to speak it.
-fn parse<A: Lesson>() -> (A, Options, Vec<PathBuf>) {
+fn parse<A: Lesson>() -> (String, A, Options, Vec<PathBuf>) {
     let argv: Vec<OsString> = std::env::args_os().collect();
     i18n::init(i18n::from_args(&argv), A::ZH);
     let command = A::command();
-    let lesson = command.get_name().to_owned();
-    let command = i18n::help(command.bin_name(&lesson));
-    let _ = NAME.set(lesson);
+    let name = command.get_name().to_owned();
+    let command = i18n::help(command.bin_name(&name));
     let parsed = command.try_get_matches_from(argv).and_then(|m| {
-        let inputs = m
-            .ids()
-            .filter(|id| id.as_str() != "trace")
-            .filter_map(|id| {
-                m.try_get_one::<PathBuf>(id.as_str())
-                    .ok()
-                    .flatten()
-                    .cloned()
-            })
-            .collect();
-        Ok((
-            A::from_arg_matches(&m)?,
-            Options::from_arg_matches(&m)?,
-            inputs,
-        ))
+        let mut inputs = Vec::new();
+        for id in m.ids().filter(|id| id.as_str() != "trace") {
+            if let Ok(Some(path)) = m.try_get_one::<PathBuf>(id.as_str()) {
+                inputs.push(path.clone());
+            }
+        }
+        let args = A::from_arg_matches(&m)?;
+        Ok((args, Options::from_arg_matches(&m)?, inputs))
     });
     match parsed {
-        Ok(parsed) => parsed,
-        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            e.exit()
-        }
+        Ok((args, options, inputs)) => (name, args, options, inputs),
+        // `--help`, `--version`: to standard output, exit status 0.
+        Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("bad arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
             let first = i18n::usage_error(&e).unwrap_or_else(|| first.to_owned());
-            log::plain_error(format!("{}: {}", name(), tr!("{} (see --help)", first)));
+            log::plain_error(format!("{name}: {}", tr!("{} (see --help)", first)));
             std::process::exit(2);
         }
     }
 }
 
-fn name() -> &'static str {
-    NAME.get().map_or("lesson", String::as_str)
-}
-
-/// Sets up the lesson process: checks `--panic-in` and the descriptors it
-/// may open, removes what dead runs left, opens the trace, sets the clock
-/// and the Ctrl-C handler.
-fn begin(
-    options: &Options,
-    inputs: &[PathBuf],
-    questions: &'static [quiz::Question],
-) -> Result<()> {
-    if let Some(name) = &options.panic_in {
-        child::panic_in(name);
+fn begin(name: &str, options: &Options, inputs: &[PathBuf], quiz: &'static [Question]) -> Result {
+    if let Some(child) = &options.panic_in {
+        child::panic_in(child);
     }
     let (open_files, _) = getrlimit(Resource::RLIMIT_NOFILE).context("getrlimit")?;
     if open_files < MIN_OPEN_FILES {
-        return Err(Usage(tr!(
+        bail!(Usage(tr!(
             "a process may open only {} files here (ulimit -n): a lesson needs {}",
             open_files,
             MIN_OPEN_FILES
-        ))
-        .into());
+        )));
     }
     scratch::remove_dead();
     if options.pause {
         pause::enable();
     }
     if options.quiz {
-        quiz::enable(questions);
+        quiz::enable(quiz);
     }
     // The lesson reads back its own trace, a file of its own; `--trace` gets
     // a copy of every record, whatever it is (/dev/null, a terminal).
     let own = scratch::dir()?.join("trace.jsonl");
-    let copy = match &options.trace {
-        Some(path) => Some(open_trace(path, inputs)?),
-        None => None,
-    };
+    let copy = options.trace.as_ref().map(|p| open_trace(p, inputs));
+    let copy = copy.transpose()?;
     log::init(open_trace(&own, &[])?, &own, copy);
     let seed = timing::init(options.speed, options.seed);
     signals::forward_stop_signals()?;
     log::event(
         "begin",
-        json!({"lesson": name(), "speed": options.speed.to_string(), "seed": seed}),
+        json!({"lesson": name, "speed": options.speed.to_string(), "seed": seed}),
         tr!(
             "{} starts: pid {}, speed {}, seed {} (--seed {} replays its sleeps)",
-            name(),
+            name,
             std::process::id(),
             options.speed,
             seed,
@@ -281,7 +231,7 @@ fn begin(
         ),
     );
     match log::trace_error() {
-        Some(e) => Err(anyhow!(tr!("cannot write the trace: {}", e))),
+        Some(e) => bail!(tr!("cannot write the trace: {}", e)),
         None => Ok(()),
     }
 }
@@ -294,11 +244,10 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     let name = path.display();
     // Opening it would make its target: a file the lesson may be about to use.
     if path.is_symlink() && !path.exists() {
-        return Err(Usage(tr!(
+        bail!(Usage(tr!(
             "--trace {} is a symbolic link to nothing: give the trace a file of its own",
             name
-        ))
-        .into());
+        )));
     }
     let lock = |p: &PathBuf| {
         let mut lock = p.clone().into_os_string();
@@ -307,23 +256,19 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
     };
     for input in inputs.iter().flat_map(|p| [p.clone(), lock(p)]) {
         if same_file(path, &input) {
-            return Err(Usage(tr!(
+            bail!(Usage(tr!(
                 "--trace {} names {}, a file this lesson uses: give the trace a file of its own",
                 name,
                 input.display()
-            ))
-            .into());
+            )));
         }
     }
-    let refuse = |meta: &std::fs::Metadata| -> Result<()> {
-        match meta.is_file() || meta.file_type().is_char_device() {
-            true => Ok(()),
-            false => Err(anyhow!(tr!(
-                "the trace {}: {}; give a regular file",
-                name,
-                file::kind(meta)
-            ))),
+    let refuse = |meta: &std::fs::Metadata| -> Result {
+        if meta.is_file() || meta.file_type().is_char_device() {
+            return Ok(());
         }
+        let kind = file::kind(meta);
+        bail!(tr!("the trace {}: {}; give a regular file", name, kind))
     };
     if let Ok(meta) = std::fs::metadata(path) {
         refuse(&meta)?;
@@ -344,14 +289,13 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
             .set_len(0)
             .context(tr!("emptying the trace {}", name))?;
     }
-    let flags = fcntl(&trace, FcntlArg::F_GETFL).context("fcntl")?;
-    let blocking = OFlag::from_bits_truncate(flags) - OFlag::O_NONBLOCK;
-    fcntl(&trace, FcntlArg::F_SETFL(blocking)).context("fcntl")?;
+    let flags = OFlag::from_bits_truncate(fcntl(&trace, FcntlArg::F_GETFL).context("fcntl")?);
+    fcntl(&trace, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).context("fcntl")?;
     Ok(trace)
 }
 
-/// Whether `a` and `b` are one file: the same inode if both exist (through
-/// any link), else the same name in the same directory.
+/// The same inode if both exist (through any link), else the same name in
+/// the same directory.
 fn same_file(a: &Path, b: &Path) -> bool {
     if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
         return (x.dev(), x.ino()) == (y.dev(), y.ino());
@@ -363,71 +307,59 @@ fn same_file(a: &Path, b: &Path) -> bool {
     absolute(a).is_some_and(|a| Some(a) == absolute(b))
 }
 
-/// Refuses an `option` of `n` processes that would come near the system's
-/// limits (the pids it has, the user's process limit), with exit status 2.
+/// Refuses (exit status 2) an `option` of `n` processes that would come near
+/// the system's limits.
 pub fn check_room(n: u32, option: &str) -> Result<()> {
-    let user = if getuid().is_root() {
-        None // root ignores the process limit
-    } else {
-        let limit = system::getrlimit_nproc()
-            .ok()
-            .filter(|&l| l != libc::RLIM_INFINITY);
-        limit.map(|l| (system::processes_of_user(getuid().as_raw()), l))
-    };
-    room(
-        n as usize,
-        option,
-        system::processes().len(),
-        system::pid_max(),
-        user,
-    )
-    .map_err(|e| Usage(e).into())
+    let limit = system::getrlimit_nproc().ok();
+    // Root ignores the process limit.
+    let limit = limit.filter(|&l| l != libc::RLIM_INFINITY && !getuid().is_root());
+    let user = limit.map(|l| (system::processes_of_user(getuid().as_raw()), l));
+    let (running, pid_max) = (system::processes().len(), system::pid_max());
+    room(n as usize, option, running, pid_max, user)
 }
 
-/// Whether `n` more processes leave room: at least half of the pids free,
-/// and 16 processes to spare under the user's limit (`user`: processes it
-/// runs, its limit).
+/// Room means at least half of the pids free, and 16 processes to spare
+/// under the user's limit (`user`: processes it runs, its limit).
 fn room(
     n: usize,
     option: &str,
     running: usize,
     pid_max: Option<usize>,
     user: Option<(usize, u64)>,
-) -> std::result::Result<(), String> {
+) -> Result<()> {
     if let Some(pid_max) = pid_max.filter(|&max| running + n > max / 2) {
-        return Err(tr!(
+        bail!(Usage(tr!(
             "{} {} is too many here: with {} processes running, it would take more than half of \
              the {} pids (pid_max)",
             option,
             n,
             running,
             pid_max
-        ));
+        )));
     }
     if let Some((mine, limit)) = user.filter(|&(mine, limit)| (mine + n + 16) as u64 > limit) {
-        return Err(tr!(
+        bail!(Usage(tr!(
             "{} {} is too many here: you run {} processes and may run {} (ulimit -u)",
             option,
             n,
             mine,
             limit
-        ));
+        )));
     }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::room;
-
     #[test]
     fn a_flood_must_leave_room_under_both_limits() {
-        assert!(room(100, "--flood", 200, Some(32768), None).is_ok());
-        let pids = room(1000, "--flood", 200, Some(2048), None).expect_err("over half the pids");
+        let room = |pid_max, user| super::room(100, "--flood", 200, pid_max, user);
+        let room = |pid_max, user| room(pid_max, user).map_err(|e| e.to_string());
+        assert!(room(Some(32768), None).is_ok());
+        let pids = room(Some(300), None).expect_err("over half the pids");
         assert!(pids.contains("pid_max") && !pids.contains('\n'), "{pids}");
-        assert!(room(100, "--flood", 200, None, Some((50, 200))).is_ok());
-        let user =
-            room(100, "--flood", 200, None, Some((90, 200))).expect_err("over the user limit");
+        assert!(room(None, Some((50, 200))).is_ok());
+        let user = room(None, Some((90, 200))).expect_err("over the user limit");
         assert!(user.contains("ulimit -u"), "{user}");
     }
 }

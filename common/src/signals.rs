@@ -1,17 +1,16 @@
 //! Ctrl-C (SIGINT) and SIGTERM: a lesson that gets one passes it on to the
-//! children it has not reaped yet, then stops. The bottom layer: it needs
-//! nothing else of this crate but its error type, and everything that
-//! waits asks it whether the lesson is stopping.
+//! children it has not reaped yet, then stops. The bottom layer: everything
+//! that waits asks it whether the lesson is stopping.
 
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering::SeqCst};
 
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
-use nix::sys::signal::{sigaction, sigprocmask};
+use nix::sys::signal::{kill, sigaction, sigprocmask};
+use nix::unistd::Pid;
 
-use crate::error::anyhow;
-use crate::error::{Context, Result};
+use crate::error::{Context, Result, anyhow};
 
 /// How many children one process may have unreaped at once.
 pub(crate) const MAX_CHILDREN: usize = 4096;
@@ -26,14 +25,13 @@ static STOP: AtomicI32 = AtomicI32::new(0);
 /// The pid that installed the handler: a child starts with default handling.
 static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
 
-/// The stop signal this process received, if any.
 pub(crate) fn stop_signal() -> Option<Signal> {
-    Signal::try_from(STOP.load(Ordering::SeqCst)).ok()
+    Signal::try_from(STOP.load(SeqCst)).ok()
 }
 
 /// True once SIGINT or SIGTERM arrived: nothing new should start.
 pub fn stopping() -> bool {
-    STOP.load(Ordering::SeqCst) != 0
+    STOP.load(SeqCst) != 0
 }
 
 /// An error once the lesson is being stopped, to end what it was doing.
@@ -45,46 +43,39 @@ pub fn check_stop() -> Result<()> {
 }
 
 /// Installs, once per process, the handler that passes SIGINT and SIGTERM
-/// on. Without `SA_RESTART`, so a parent blocked in a wait notices. Returns
-/// true when it was installed just now: a forked child that starts children
-/// of its own begins with an empty list, not its parent's.
-pub(crate) fn forward_stop_signals() -> Result<bool> {
-    let me = std::process::id() as i32;
-    if HANDLER_IN.load(Ordering::SeqCst) == me {
-        return Ok(false);
+/// on. Without `SA_RESTART`, so a parent blocked in a wait notices.
+pub(crate) fn forward_stop_signals() -> Result<()> {
+    if installed_here() {
+        return Ok(());
     }
-    for slot in FORWARD_TO.iter().filter(|s| s.load(Ordering::SeqCst) != 0) {
-        slot.store(0, Ordering::SeqCst);
+    for slot in FORWARD_TO.iter().filter(|s| s.load(SeqCst) != 0) {
+        slot.store(0, SeqCst);
     }
-    let action = SigAction::new(
-        SigHandler::Handler(on_stop_signal),
-        SaFlags::empty(),
-        stop_set(),
-    );
+    let set = STOP_SIGNALS.into_iter().collect();
+    let action = SigAction::new(SigHandler::Handler(on_stop_signal), SaFlags::empty(), set);
     for signal in STOP_SIGNALS {
         // SAFETY: the handler only touches atomics and calls kill(2), which
         // is async-signal-safe.
         unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
     }
-    HANDLER_IN.store(me, Ordering::SeqCst);
-    Ok(true)
+    HANDLER_IN.store(std::process::id() as i32, SeqCst);
+    Ok(())
 }
 
-/// True in a process that installed the handler itself: one that has forked
-/// children of its own, whose list of children is its own.
+/// True in a process that installed the handler itself: one that has started
+/// children of its own.
 pub(crate) fn installed_here() -> bool {
-    HANDLER_IN.load(Ordering::SeqCst) == std::process::id() as i32
+    HANDLER_IN.load(SeqCst) == std::process::id() as i32
 }
 
 extern "C" fn on_stop_signal(signal: libc::c_int) {
     let saved = Errno::last_raw();
-    STOP.store(signal, Ordering::SeqCst);
-    for slot in &FORWARD_TO {
-        let pid = slot.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: kill(2) is async-signal-safe; the pid is an unreaped child.
-            unsafe { libc::kill(pid, signal) };
-        }
+    STOP.store(signal, SeqCst);
+    let (signal, pids) = (Signal::try_from(signal).ok(), FORWARD_TO.iter());
+    for pid in pids.map(|slot| slot.load(SeqCst)).filter(|&pid| pid > 0) {
+        // kill(2) is async-signal-safe (nix's `kill` only calls it); the pid
+        // is an unreaped child.
+        let _ = kill(Pid::from_raw(pid), signal);
     }
     Errno::set_raw(saved);
 }
@@ -92,12 +83,16 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
 /// In a freshly forked child: SIGINT and SIGTERM end it, as for any program,
 /// until it starts children of its own.
 pub(crate) fn default_handling_in_child() {
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for signal in STOP_SIGNALS.iter().chain(&[Signal::SIGCHLD]) {
-        // SAFETY: installs the default disposition, no handler code.
-        let _ = unsafe { sigaction(*signal, &default) };
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
+        default_for(signal);
     }
-    HANDLER_IN.store(0, Ordering::SeqCst);
+    HANDLER_IN.store(0, SeqCst);
+}
+
+fn default_for(signal: Signal) {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installs the default disposition, no handler code.
+    let _ = unsafe { sigaction(signal, &default) };
 }
 
 /// Takes a free place in the list a stop signal is passed on to, for `pid`.
@@ -105,26 +100,27 @@ pub(crate) fn default_handling_in_child() {
 /// children costs n steps, not n².
 pub(crate) fn forward_to(pid: i32) -> Option<usize> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let start = NEXT.load(Ordering::SeqCst);
+    let start = NEXT.load(SeqCst);
     let slot = (start..MAX_CHILDREN)
         .chain(0..start)
-        .find(|&i| FORWARD_TO[i].load(Ordering::SeqCst) == 0)?;
-    FORWARD_TO[slot].store(pid, Ordering::SeqCst);
-    NEXT.store((slot + 1) % MAX_CHILDREN, Ordering::SeqCst);
+        .find(|&i| FORWARD_TO[i].load(SeqCst) == 0)?;
+    FORWARD_TO[slot].store(pid, SeqCst);
+    NEXT.store((slot + 1) % MAX_CHILDREN, SeqCst);
     Some(slot)
 }
 
 /// Gives the place back: its pid is about to be reaped, and could be
 /// reused by a stranger that a late Ctrl-C must never hit.
 pub(crate) fn forward_no_more(slot: usize, pid: i32) {
-    let _ = FORWARD_TO[slot].compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    let _ = FORWARD_TO[slot].compare_exchange(pid, 0, SeqCst, SeqCst);
 }
 
-/// Gives back the place of `pid`, wherever it is: for a signal handler
-/// that reaped it (it touches atomics only).
-pub(crate) fn forward_no_more_to(pid: i32) {
+/// For a SIGCHLD handler that reaped `pid` itself: Ctrl-C is no longer
+/// passed on to that pid, which a stranger may get next. Async-signal-safe:
+/// it touches atomics only, and takes no lock.
+pub fn reaped_elsewhere(pid: libc::pid_t) {
     for slot in &FORWARD_TO {
-        let _ = slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = slot.compare_exchange(pid, 0, SeqCst, SeqCst);
     }
 }
 
@@ -132,35 +128,29 @@ pub(crate) fn forward_no_more_to(pid: i32) {
 /// must never see a list of children that is half updated (a SIGCHLD
 /// handler that reaps must not take a child before it is on the list).
 pub(crate) fn hold_back() -> Result<SigSet> {
-    let mut held = stop_set();
-    held.add(Signal::SIGCHLD);
+    let held = STOP_SIGNALS.into_iter().chain([Signal::SIGCHLD]).collect();
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old))
         .context("blocking SIGINT and SIGTERM")?;
     Ok(old)
 }
 
-/// Ends this process of `signal`, as the signal ends a process by default.
-pub(crate) fn die_of(signal: Signal) -> ! {
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installs the default disposition, no handler code.
-    let _ = unsafe { sigaction(signal, &default) };
-    let mut only = SigSet::empty();
-    only.add(signal);
-    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&only), None);
-    let _ = nix::sys::signal::raise(signal);
-    // SAFETY: `_exit` ends the process at once, should the signal not.
-    unsafe { libc::_exit(128 + signal as i32) }
-}
-
 pub(crate) fn restore(old: &SigSet) {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old), None);
 }
 
-fn stop_set() -> SigSet {
-    let mut set = SigSet::empty();
-    for signal in STOP_SIGNALS {
-        set.add(signal);
-    }
-    set
+/// Ends this process of `signal`, as the signal ends a process by default.
+pub(crate) fn die_of(signal: Signal) -> ! {
+    default_for(signal);
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
+    let _ = nix::sys::signal::raise(signal);
+    // At once, should the signal not.
+    _exit(128 + signal as i32)
+}
+
+pub(crate) fn _exit(status: i32) -> ! {
+    // SAFETY: `_exit` ends the process at once. Unlike `exit` or returning,
+    // it runs none of the parent's cleanup (temporary files, atexit), which
+    // belongs to the parent alone.
+    unsafe { libc::_exit(status) }
 }
