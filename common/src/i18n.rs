@@ -12,6 +12,8 @@ use clap::builder::{Resettable, StyledStr};
 use clap::error::{ContextKind as K, ContextValue, ErrorKind as E};
 use clap::{Arg, ArgAction, Command, ValueEnum};
 
+use crate::wrap;
+
 /// `tr!("sees {} left", n)`: the English template, in the language in
 /// force, with its arguments.
 #[macro_export]
@@ -114,7 +116,7 @@ pub fn tr(template: &str, args: &[&dyn Display]) -> String {
 /// after-help, each argument's help, and clap's own words ("Usage:",
 /// "Options:", "[default: …]", "Print help"). In English, left as it is.
 pub(crate) fn help(command: Command) -> Command {
-    let width = crate::wrap::terminal_width();
+    let width = wrap::terminal_width();
     if lang() == Lang::En {
         // Wrapped by clap to a terminal; into a pipe or a file, as it is.
         return match width {
@@ -171,10 +173,7 @@ fn wrapped(text: &str, room: Option<usize>) -> String {
     let Some(room) = room else {
         return text.to_owned();
     };
-    let lines: Vec<_> = text
-        .lines()
-        .flat_map(|l| crate::wrap::wrap(l, room))
-        .collect();
+    let lines: Vec<_> = text.lines().flat_map(|l| wrap::wrap(l, room)).collect();
     lines.join("\n")
 }
 
@@ -185,12 +184,12 @@ fn arg_help(arg: Arg, room: Option<usize>) -> Arg {
     let takes_values = arg.get_action().takes_values();
     let mut help = Vec::from_iter(arg.get_help().map(|h| zh(&h.to_string()).to_owned()));
     if let Some(env) = arg.get_env().filter(|_| !arg.is_hide_env_set()) {
-        let name = env.to_string_lossy();
-        let value = std::env::var_os(env).unwrap_or_default();
-        help.push(match arg.is_hide_env_values_set() {
-            true => tr!("[env: {}]", name),
-            false => tr!("[env: {}={}]", name, value.to_string_lossy()),
-        });
+        let mut name = env.to_string_lossy().into_owned();
+        if !arg.is_hide_env_values_set() {
+            let value = std::env::var_os(env).unwrap_or_default();
+            name = format!("{name}={}", value.to_string_lossy());
+        }
+        help.push(tr!("[env: {}]", name));
     }
     let defaults = arg.get_default_values();
     if takes_values && !arg.is_hide_default_value_set() && !defaults.is_empty() {
@@ -218,15 +217,14 @@ pub(crate) fn usage_error(e: &clap::Error) -> Option<String> {
     if lang() == Lang::En {
         return None;
     }
+    // The kinds asked for are strings, and lists of them.
     let get = |kind| match e.get(kind)? {
-        ContextValue::String(s) => Some(s.clone()),
         ContextValue::Strings(v) => Some(v.join("、")),
-        ContextValue::Number(n) => Some(n.to_string()),
-        _ => None,
+        value => Some(value.to_string()),
     };
     // The argument and the value refused.
-    let (a, v) = (get(K::InvalidArg), get(K::InvalidValue));
-    let (a, v) = (a.unwrap_or_default(), v.unwrap_or_default());
+    let a = get(K::InvalidArg).unwrap_or_default();
+    let v = get(K::InvalidValue).unwrap_or_default();
     Some(match e.kind() {
         E::UnknownArgument => match get(K::SuggestedArg) {
             Some(s) => tr!("unexpected argument '{}' found; did you mean '{}'?", a, s),
@@ -261,10 +259,8 @@ pub(crate) fn usage_error(e: &clap::Error) -> Option<String> {
 /// parsers clap has for numbers (the lessons' own parsers say theirs
 /// through `tr!`).
 fn reason(why: &str) -> String {
-    let range = why
-        .split_once(" is not in ")
-        .and_then(|(_, range)| range.split_once("..="));
-    if let Some((low, high)) = range {
+    let (_, range) = why.split_once(" is not in ").unwrap_or_default();
+    if let Some((low, high)) = range.split_once("..=") {
         return tr!("must be from {} to {}", low, high);
     }
     match why {
@@ -294,16 +290,13 @@ fn fill(template: &str, args: &[&dyn Display]) -> String {
             next += 1;
             next - 1
         });
-        let Some(arg) = args.get(index) else {
-            out.push_str("{?}");
-            continue;
-        };
         let n = format.get(1..).and_then(|n| n.parse().ok());
-        let _ = match (format.chars().next(), n) {
-            (Some('.'), Some(p)) => write!(out, "{arg:.p$}"),
-            (Some('>'), Some(w)) => write!(out, "{arg:>w$}"),
-            (Some('<'), Some(w)) => write!(out, "{arg:<w$}"),
-            _ => write!(out, "{arg}"),
+        let _ = match (args.get(index), format.chars().next(), n) {
+            (None, ..) => write!(out, "{{?}}"),
+            (Some(arg), Some('.'), Some(p)) => write!(out, "{arg:.p$}"),
+            (Some(arg), Some('>'), Some(w)) => write!(out, "{arg:>w$}"),
+            (Some(arg), Some('<'), Some(w)) => write!(out, "{arg:<w$}"),
+            (Some(arg), ..) => write!(out, "{arg}"),
         };
     }
     out

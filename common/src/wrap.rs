@@ -122,13 +122,11 @@ fn glued(text: &str, at: usize) -> bool {
     const UNITS: [&str; 14] = [
         "s", "ms", "µs", "us", "ns", "min", "%", "KB", "kB", "KiB", "MB", "MiB", "GB", "GiB",
     ];
+    let before = &text[..at];
     // No space at `at`: nothing after it, which nothing is glued to.
-    let (before, after) = (
-        &text[..at],
-        text[at..].strip_prefix(' ').unwrap_or_default(),
-    );
-    let unit = after.trim_start_matches(|c: char| c.is_alphanumeric() || c == '%' || c == 'µ');
-    let unit = after.starts_with(is_wide) || UNITS.contains(&&after[..after.len() - unit.len()]);
+    let after = text[at..].strip_prefix(' ').unwrap_or_default();
+    let rest = after.trim_start_matches(|c: char| c.is_alphanumeric() || c == '%' || c == 'µ');
+    let unit = after.starts_with(is_wide) || UNITS.contains(&&after[..after.len() - rest.len()]);
     let word = before.trim_end_matches(|w: char| w.is_ascii_alphanumeric() || w == '-');
     let word = &before[word.len()..];
     let label = word.starts_with("--")
@@ -219,36 +217,24 @@ mod tests {
     #[test]
     fn a_command_breaks_only_as_it_pastes() {
         let cmd = "ps -o pid,ppid,stat,args -p 17565; pstree -ps 17565";
-        assert_eq!(command(cmd, "$ ", "    ", 80), [format!("$ {cmd}")]);
-        let lines = command(cmd, "  ", "      ", 30);
-        let broken = [
-            "  ps -o pid,ppid,stat,args \\",
-            "      -p 17565; pstree \\",
-            "      -ps 17565",
-        ];
-        assert_eq!(lines, broken);
-        // A quoted argument stays whole; an argument wider than a line too.
-        let lines = command(
-            "echo 'a b c d' /a/very/long/path/to/a/file.jsonl",
-            "",
-            "  ",
-            12,
-        );
-        let broken = [
-            "echo \\",
-            "  'a b c d' \\",
-            "  /a/very/long/path/to/a/file.jsonl",
-        ];
-        assert_eq!(lines, broken);
-        // After what it is for, on a line of its own if they do not fit.
         let hint = format!("  look from another terminal: {cmd}");
-        assert_eq!(ending_with_command(&hint, cmd, 90), [hint.as_str()]);
-        let lines = ending_with_command(&hint, cmd, 53);
-        let broken = [
-            "  look from another terminal:",
-            "    ps -o pid,ppid,stat,args -p 17565; pstree \\",
-            "        -ps 17565",
+        let long = "echo 'a b c d' /a/very/long/path/to/a/file.jsonl";
+        // The lines of each: `|` ends one.
+        #[rustfmt::skip]
+        let cases = [
+            (command(cmd, "$ ", "    ", 80), format!("$ {cmd}")),
+            (command(cmd, "  ", "      ", 30),
+             "  ps -o pid,ppid,stat,args \\|      -p 17565; pstree \\|      -ps 17565".into()),
+            // A quoted argument stays whole; an argument wider than a line too.
+            (command(long, "", "  ", 12), "echo \\|  'a b c d' \\|  /a/very/long/path/to/a/file.jsonl".into()),
+            // After what it is for, on a line of its own if they do not fit.
+            (ending_with_command(&hint, cmd, 90), hint.clone()),
+            (ending_with_command(&hint, cmd, 53),
+             "  look from another terminal:|    ps -o pid,ppid,stat,args -p 17565; pstree \\|        -ps 17565"
+                .into()),
         ];
-        assert_eq!(lines, broken);
+        for (lines, expected) in cases {
+            assert_eq!(lines.join("|"), expected);
+        }
     }
 }
