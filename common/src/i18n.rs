@@ -14,13 +14,11 @@ use clap::{Arg, ArgAction, Command, ValueEnum};
 
 use crate::wrap;
 
-/// `tr!("sees {} left", n)`: the English template, in the language in
-/// force, with its arguments.
+/// `tr!("sees {} left", n)` in the language in force. The English is a
+/// `format!` the compiler checks; the Chinese is checked against it by the
+/// scan of the catalogs (common/tests/translations.rs).
 #[macro_export]
 macro_rules! tr {
-    // The English is a `format!` the compiler checks: an argument too many
-    // or too few does not build. The Chinese is checked against it by the
-    // scan of the catalogs (common/tests/translations.rs).
     ($template:literal $(, $arg:expr)* $(,)?) => {
         match $crate::i18n::lang() {
             $crate::i18n::Lang::En => ::std::format!($template $(, $arg)*),
@@ -81,7 +79,6 @@ pub(crate) fn from_args(args: &[OsString]) -> Lang {
         .unwrap_or(if zh { Lang::Zh } else { Lang::En })
 }
 
-/// The language in force.
 pub fn lang() -> Lang {
     LANG.get().copied().unwrap_or(Lang::En)
 }
@@ -112,9 +109,8 @@ pub fn tr(template: &str, args: &[&dyn Display]) -> String {
     fill(zh(template), args)
 }
 
-/// `command` with its `--help` in the language in force: its about and
-/// after-help, each argument's help, and clap's own words ("Usage:",
-/// "Options:", "[default: …]", "Print help"). In English, left as it is.
+/// `command` with its `--help` in the language in force: its texts, and
+/// clap's own words ("Usage:", "[default: …]", "Print help").
 pub(crate) fn help(command: Command) -> Command {
     let width = wrap::terminal_width();
     if lang() == Lang::En {
@@ -125,10 +121,8 @@ pub(crate) fn help(command: Command) -> Command {
         };
     }
     // Clap breaks help only at spaces, which Chinese has few of: on a
-    // terminal each text is wrapped here, by Unicode's rules, and clap's own
-    // wrapping is off. An option's help gets the room right of the options
-    // ("  -h, --help": 6 columns before a long option, 2 after); the about
-    // and the after-help the whole width.
+    // terminal, each text is wrapped here instead, an option's to the room
+    // right of the options ("  -h, --help": 6 columns before a long option, 2 after).
     let options = command.get_arguments().map(|a| {
         let value = a.get_value_names().map_or(0, |v| v[0].len() + 3);
         a.get_long().map_or(0, |l| l.len() + 2) + value
@@ -178,8 +172,7 @@ fn wrapped(text: &str, room: Option<usize>) -> String {
 }
 
 /// `arg` with its help in the language in force, followed by what clap would
-/// add to it in English, and then does not: its variable, its default, its
-/// possible values.
+/// add to it in English, and now does not: its variable, default, values.
 fn arg_help(arg: Arg, room: Option<usize>) -> Arg {
     let takes_values = arg.get_action().takes_values();
     let mut help = Vec::from_iter(arg.get_help().map(|h| zh(&h.to_string()).to_owned()));
@@ -255,9 +248,8 @@ pub(crate) fn usage_error(e: &clap::Error) -> Option<String> {
     })
 }
 
-/// Why clap refused a value, in the language in force: the words of the
-/// parsers clap has for numbers (the lessons' own parsers say theirs
-/// through `tr!`).
+/// Why clap's parsers for numbers refused a value, in the language in force
+/// (the lessons' own parsers say theirs through `tr!`).
 fn reason(why: &str) -> String {
     let (_, range) = why.split_once(" is not in ").unwrap_or_default();
     if let Some((low, high)) = range.split_once("..=") {
@@ -310,10 +302,8 @@ mod tests {
     fn placeholders_take_their_arguments_in_order_or_by_number() {
         assert_eq!(fill("{} and {}", &[&1, &"b"]), "1 and b");
         assert_eq!(fill("{1} before {0}", &[&1, &2]), "2 before 1");
-        assert_eq!(
-            fill("{:.3} s, {:>4}|{{x}}", &[&1.5, &7]),
-            "1.500 s,    7|{x}"
-        );
+        assert_eq!(fill("{:.3} s, {:>4}|", &[&1.5, &7]), "1.500 s,    7|");
+        assert_eq!(fill("{{x}}", &[]), "{x}");
         let pairs = parse("# c\nsees {} left\n= 看到还剩 {}\n");
         assert_eq!(pairs, [("sees {} left".into(), "看到还剩 {}".into())]);
     }

@@ -68,21 +68,18 @@ pub fn command(command: &str, first: &str, rest: &str, width: usize) -> Vec<Stri
         }
         c == ' ' && quote.is_none()
     });
-    // An option goes with the value after it, if one follows.
-    let option = |a: &str| a.starts_with('-') && a != "--";
-    let mut units: Vec<Vec<&str>> = Vec::new();
+    // An option and the value after it go together while they fit on a line.
+    let (mut pieces, mut option) = (Vec::<String>::new(), false);
     for a in arguments.filter(|a| !a.is_empty()) {
-        match units.last_mut() {
-            Some(u) if u.len() == 1 && option(u[0]) && !a.starts_with('-') => u.push(a),
-            _ => units.push(vec![a]),
+        let fits = |p: &&mut String| columns(rest) + columns(p) + 1 + columns(a) + 2 <= width;
+        match pieces
+            .last_mut()
+            .filter(|p| option && !a.starts_with('-') && fits(p))
+        {
+            Some(p) => *p += &format!(" {a}"),
+            None => pieces.push(a.to_owned()),
         }
-    }
-    let mut pieces = Vec::new();
-    for unit in units {
-        match columns(rest) + columns(&unit.join(" ")) + 2 <= width {
-            true => pieces.push(unit.join(" ")),
-            false => pieces.extend(unit.into_iter().map(String::from)),
-        }
+        option = pieces.last().is_some_and(|p| p == a) && a.starts_with('-') && a != "--";
     }
     let mut lines = vec![first.to_owned()];
     for (i, piece) in pieces.iter().enumerate() {
