@@ -1,8 +1,7 @@
 //! `--lang zh|en`: every line a learner reads, in the notes' language or in
-//! English. The English sentence stays in the code, in `tr!`; its Chinese
-//! lives beside each crate, in `zh.txt` files: each English line, then its
-//! Chinese on the next line, after `= `. Placeholders are `{}` in order,
-//! or `{0}`, `{1}` … to reorder them, with `{:.3}`, `{:>7}` as in `format!`.
+//! English. The English stays in the code, in `tr!`; its Chinese is in `zh.txt`
+//! catalogs: each English line, then its Chinese on the next, after `= `.
+//! Placeholders are `{}`, `{0}` `{1}` … to reorder, `{:.3}` `{:>7}` as in `format!`.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -10,16 +9,16 @@ use std::fmt::{Display, Write};
 use std::sync::OnceLock;
 
 use clap::builder::{Resettable, StyledStr};
-use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::error::{ContextKind as K, ContextValue, ErrorKind as E};
 use clap::{Arg, ArgAction, Command, ValueEnum};
 
-/// `tr!("sees {} left", n)`: the English template, in the language in
-/// force, with its arguments.
+use crate::wrap;
+
+/// `tr!("sees {} left", n)` in the language in force. The English is a
+/// `format!` the compiler checks; the Chinese is checked against it by the
+/// scan of the catalogs (common/tests/translations.rs).
 #[macro_export]
 macro_rules! tr {
-    // The English is a `format!` the compiler checks: an argument too many
-    // or too few does not build. The Chinese is checked against it by the
-    // scan of the catalogs (common/tests/translations.rs).
     ($template:literal $(, $arg:expr)* $(,)?) => {
         match $crate::i18n::lang() {
             $crate::i18n::Lang::En => ::std::format!($template $(, $arg)*),
@@ -30,7 +29,6 @@ macro_rules! tr {
     };
 }
 
-/// The language a lesson speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     En,
@@ -38,78 +36,50 @@ pub enum Lang {
 }
 
 static LANG: OnceLock<Lang> = OnceLock::new();
+/// Set only if the language is Chinese.
 static CATALOG: OnceLock<HashMap<String, String>> = OnceLock::new();
 
-/// The catalogs of `common` itself, one a module.
-const COMMON: &[&str] = &[
-    include_str!("../zh/lesson.txt"),
-    include_str!("../zh/child.txt"),
-    include_str!("../zh/system.txt"),
-    include_str!("../zh/flood.txt"),
-    include_str!("../zh/timeline.txt"),
-    include_str!("../zh/quiz.txt"),
-    include_str!("../zh/sale.txt"),
-    include_str!("../zh/file.txt"),
-    include_str!("../zh/options.txt"),
-];
-
 /// Fixes the language for this lesson and its children; `lesson` is the
-/// lesson crate's own catalog.
+/// lesson crate's own catalog, read after `common`'s.
 pub(crate) fn init(lang: Lang, lesson: &str) {
-    let _ = LANG.set(lang);
-    if lang == Lang::Zh {
-        let mut catalog = HashMap::new();
-        for text in COMMON.iter().chain([&lesson]) {
-            catalog.extend(parse(text));
-        }
-        let _ = CATALOG.set(catalog);
-    }
-}
-
-/// The language from `LC_ALL`, `LC_MESSAGES` or `LANG` (the first set):
-/// Chinese if it starts with `zh`.
-pub(crate) fn from_locale() -> Lang {
-    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
-        .iter()
-        .filter_map(|v| std::env::var(v).ok())
-        .find(|v| !v.is_empty())
-        .unwrap_or_default();
-    if locale.starts_with("zh") {
-        Lang::Zh
-    } else {
-        Lang::En
+    if *LANG.get_or_init(|| lang) == Lang::Zh {
+        let catalogs = [
+            include_str!("../zh/lesson.txt"),
+            include_str!("../zh/child.txt"),
+            include_str!("../zh/system.txt"),
+            include_str!("../zh/flood.txt"),
+            include_str!("../zh/timeline.txt"),
+            include_str!("../zh/quiz.txt"),
+            include_str!("../zh/sale.txt"),
+            include_str!("../zh/file.txt"),
+            include_str!("../zh/options.txt"),
+            lesson,
+        ];
+        let _ = CATALOG.set(catalogs.into_iter().flat_map(parse).collect());
     }
 }
 
 /// The language as `run` would decide it after parsing, decided before, so
-/// that `--help` and clap's errors speak it too: `--lang zh|en` in `args`
-/// (a value clap will refuse counts as none), else `LESSON_LANG` if set and
-/// not empty, else the locale.
+/// that `--help` and clap's errors speak it too: the last `--lang zh|en` in
+/// `args` (a value clap will refuse counts as none), else `LESSON_LANG`, else
+/// Chinese if `LC_ALL`, `LC_MESSAGES` or `LANG` (the first set) starts with `zh`.
 pub(crate) fn from_args(args: &[OsString]) -> Lang {
-    let mut given = None;
-    let mut words = args.iter().skip(1).map(|a| a.to_str());
-    while let Some(word) = words.next() {
+    let (mut given, mut words) = (None, args.iter().skip(1).map(|a| a.to_str()));
+    while let Some(word) = words.next().filter(|w| *w != Some("--")) {
         let value = match word {
-            Some("--") => break,
             Some("--lang") => words.next().flatten(),
-            Some(word) => word.strip_prefix("--lang="),
-            None => None,
+            word => word.and_then(|w| w.strip_prefix("--lang=")),
         };
-        if let Some(lang) = value.and_then(|v| Lang::from_str(v, false).ok()) {
-            given = Some(lang);
-        }
+        given = value.and_then(|v| Lang::from_str(v, false).ok()).or(given);
     }
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"].into_iter().find_map(var);
+    let zh = locale.is_some_and(|l| l.starts_with("zh"));
     given
-        .or_else(|| {
-            std::env::var("LESSON_LANG")
-                .ok()
-                .filter(|v| !v.is_empty())
-                .and_then(|v| Lang::from_str(&v, false).ok())
-        })
-        .unwrap_or_else(from_locale)
+        .or_else(|| Lang::from_str(&var("LESSON_LANG")?, false).ok())
+        .unwrap_or(if zh { Lang::Zh } else { Lang::En })
 }
 
-/// The language in force.
 pub fn lang() -> Lang {
     LANG.get().copied().unwrap_or(Lang::En)
 }
@@ -117,107 +87,63 @@ pub fn lang() -> Lang {
 /// The pairs of a catalog: an English line, then `= ` and its Chinese.
 /// `\n` in either stands for a line break.
 pub fn parse(text: &str) -> Vec<(String, String)> {
-    let mut pairs = Vec::new();
-    let mut english: Option<&str> = None;
-    for line in text.lines() {
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        match (line.strip_prefix("= "), english.take()) {
-            (Some(chinese), Some(en)) => {
-                pairs.push((en.replace("\\n", "\n"), chinese.replace("\\n", "\n")));
-            }
-            (None, _) => english = Some(line),
-            (Some(_), None) => {}
-        }
-    }
-    pairs
+    let unescape = |s: &str| s.replace("\\n", "\n");
+    let mut english = None;
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|line| match line.strip_prefix("= ") {
+            Some(chinese) => english.take().map(|en| (unescape(en), unescape(chinese))),
+            None => english.replace(line).and(None),
+        })
+        .collect()
 }
 
-/// `template` (English, as in the code) in the language in force, with
-/// `args` put in its placeholders. A template the catalog lacks is said in
-/// English: the tests find every one.
+/// `english` as the catalog says it; as it is if the catalog lacks it (the
+/// tests find every one).
+fn zh(english: &str) -> &str {
+    let chinese = CATALOG.get().and_then(|c| c.get(english));
+    chinese.map_or(english, String::as_str)
+}
+
+/// `template` in the language in force, with `args` in its placeholders.
 pub fn tr(template: &str, args: &[&dyn Display]) -> String {
-    let template = match lang() {
-        Lang::En => template,
-        Lang::Zh => CATALOG
-            .get()
-            .and_then(|c| c.get(template))
-            .map_or(template, String::as_str),
-    };
-    fill(template, args)
+    fill(zh(template), args)
 }
 
-/// `english`, a whole text (no placeholders: braces are its own), in the
-/// language in force.
-fn text(english: &str) -> String {
-    match lang() {
-        Lang::En => english.to_owned(),
-        Lang::Zh => CATALOG
-            .get()
-            .and_then(|c| c.get(english))
-            .map_or(english, String::as_str)
-            .to_owned(),
-    }
-}
-
-/// `command` with its `--help` in the language in force: its about and
-/// after-help, each argument's help, and clap's own words ("Usage:",
-/// "Options:", "[default: …]", "Print help"). In English, left as it is.
+/// `command` with its `--help` in the language in force: its texts, and
+/// clap's own words ("Usage:", "[default: …]", "Print help").
 pub(crate) fn help(command: Command) -> Command {
+    let width = wrap::terminal_width();
     if lang() == Lang::En {
         // Wrapped by clap to a terminal; into a pipe or a file, as it is.
-        return match crate::wrap::terminal_width() {
+        return match width {
             Some(_) => command,
             None => command.term_width(0),
         };
     }
-    let usage = tr!(
-        "{} [OPTIONS]",
-        command.get_bin_name().unwrap_or(command.get_name())
-    );
     // Clap breaks help only at spaces, which Chinese has few of: on a
-    // terminal, each text is wrapped here, by Unicode's rules, to the room
-    // it has right of the options (and clap's own wrapping is off).
-    let width = crate::wrap::terminal_width();
-    let options = command
-        .get_arguments()
-        .map(|a| {
-            let value = a.get_value_names().map_or(0, |v| v[0].len() + 3);
-            a.get_long().map_or(0, |l| l.len() + 2) + value
-        })
-        .max()
-        .unwrap_or(0);
-    // "  -h, --help" and the like: 6 columns before a long option, 2 after.
-    let room = width.map(|w| w.saturating_sub(options.max(6) + 8).max(20));
-    let wrapped = |text: String| match room {
-        Some(room) => crate::wrap::wrap(&text, room).join("\n"),
-        None => text,
-    };
-    // The about and the after-help: each line of them to the whole width.
-    let translate = |english: Option<&StyledStr>| -> Resettable<StyledStr> {
-        let Some(english) = english else {
-            return Resettable::Reset;
-        };
-        let text = text(&english.to_string());
-        let text = match width {
-            Some(width) => text
-                .lines()
-                .flat_map(|line| crate::wrap::wrap(line, width - 1))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            None => text,
-        };
-        Resettable::Value(text.into())
-    };
-    let (about, long_about) = (
-        translate(command.get_about()),
-        translate(command.get_long_about()),
+    // terminal, each text is wrapped here instead, an option's to the room
+    // right of the options ("  -h, --help": 6 columns before a long option, 2 after).
+    let options = command.get_arguments().map(|a| {
+        let value = a.get_value_names().map_or(0, |v| v[0].len() + 3);
+        a.get_long().map_or(0, |l| l.len() + 2) + value
+    });
+    let options = options.max().unwrap_or(0).max(6);
+    let room = width.map(|w| w.saturating_sub(options + 8).max(20));
+    let whole = width.map(|w| w - 1);
+    let about = translated(command.get_about(), whole);
+    let long_about = translated(command.get_long_about(), whole);
+    let after = translated(command.get_after_help(), whole);
+    let long_after = translated(command.get_after_long_help(), whole);
+    let name = command.get_bin_name().unwrap_or(command.get_name());
+    let usage = tr!("{} [OPTIONS]", name);
+    let template = format!(
+        "{{about-with-newline}}\n{}\n\n{}\n{{options}}{{after-help}}",
+        tr!("Usage: {}", "{usage}"),
+        tr!("Options:")
     );
-    let (after, long_after) = (
-        translate(command.get_after_help()),
-        translate(command.get_after_long_help()),
-    );
+    let help = Arg::new("help").short('h').long("help");
+    let help = help.action(ArgAction::Help).help(tr!("Print help"));
     command
         .term_width(0)
         .about(about)
@@ -225,72 +151,53 @@ pub(crate) fn help(command: Command) -> Command {
         .after_help(after)
         .after_long_help(long_after)
         .override_usage(usage)
-        .help_template(format!(
-            "{{about-with-newline}}\n{}\n\n{}\n{{options}}{{after-help}}",
-            tr!("Usage: {}", "{usage}"),
-            tr!("Options:")
-        ))
+        .help_template(template)
         .disable_help_flag(true)
-        .arg(
-            Arg::new("help")
-                .short('h')
-                .long("help")
-                .action(ArgAction::Help)
-                .help(tr!("Print help")),
-        )
-        .mut_args(arg_help)
-        .mut_args(|arg| {
-            let help = arg.get_help().map(|h| wrapped(h.to_string()));
-            match help {
-                Some(help) => arg.help(help),
-                None => arg,
-            }
-        })
+        .arg(help)
+        .mut_args(|arg| arg_help(arg, room))
 }
 
-/// A help text of clap's in the language in force; none stays none.
-fn translated(english: Option<&StyledStr>) -> Resettable<StyledStr> {
-    english.map_or(Resettable::Reset, |s| {
-        Resettable::Value(text(&s.to_string()).into())
-    })
+/// A help text in the language in force, each of its lines wrapped to
+/// `room` columns on a terminal; none stays none.
+fn translated(english: Option<&StyledStr>, room: Option<usize>) -> Resettable<StyledStr> {
+    let text = english.map(|e| wrapped(zh(&e.to_string()), room));
+    Resettable::from(text.map(StyledStr::from))
+}
+
+fn wrapped(text: &str, room: Option<usize>) -> String {
+    let Some(room) = room else {
+        return text.to_owned();
+    };
+    let lines: Vec<_> = text.lines().flat_map(|l| wrap::wrap(l, room)).collect();
+    lines.join("\n")
 }
 
 /// `arg` with its help in the language in force, followed by what clap would
-/// add to it in English: its variable, its default, its possible values.
-fn arg_help(arg: Arg) -> Arg {
+/// add to it in English, and now does not: its variable, default, values.
+fn arg_help(arg: Arg, room: Option<usize>) -> Arg {
     let takes_values = arg.get_action().takes_values();
-    let mut help: Vec<String> = arg
-        .get_help()
-        .map(|h| text(&h.to_string()))
-        .into_iter()
-        .collect();
+    let mut help = Vec::from_iter(arg.get_help().map(|h| zh(&h.to_string()).to_owned()));
     if let Some(env) = arg.get_env().filter(|_| !arg.is_hide_env_set()) {
-        let name = env.to_string_lossy();
-        help.push(match arg.is_hide_env_values_set() {
-            true => tr!("[env: {}]", name),
-            false => {
-                let value = std::env::var_os(env).unwrap_or_default();
-                tr!("[env: {}={}]", name, value.to_string_lossy())
-            }
-        });
+        let mut name = env.to_string_lossy().into_owned();
+        if !arg.is_hide_env_values_set() {
+            let value = std::env::var_os(env).unwrap_or_default();
+            name = format!("{name}={}", value.to_string_lossy());
+        }
+        help.push(tr!("[env: {}]", name));
     }
     let defaults = arg.get_default_values();
     if takes_values && !arg.is_hide_default_value_set() && !defaults.is_empty() {
         let defaults: Vec<_> = defaults.iter().map(|d| d.to_string_lossy()).collect();
         help.push(tr!("[default: {}]", defaults.join(" ")));
     }
-    let values: Vec<String> = arg
-        .get_possible_values()
-        .iter()
-        .filter(|_| takes_values)
-        .filter(|v| !v.is_hide_set())
-        .map(|v| v.get_name().to_owned())
-        .collect();
+    let values = arg.get_possible_values().into_iter();
+    let values = values.filter(|v| takes_values && !v.is_hide_set());
+    let values: Vec<_> = values.map(|v| v.get_name().to_owned()).collect();
     if !values.is_empty() && !arg.is_hide_possible_values_set() {
         help.push(tr!("[possible values: {}]", values.join("、")));
     }
-    let long_help = translated(arg.get_long_help());
-    arg.help(help.join(" "))
+    let long_help = translated(arg.get_long_help(), None);
+    arg.help(wrapped(&help.join(" "), room))
         .long_help(long_help)
         .hide_env(true)
         .hide_default_value(takes_values)
@@ -298,95 +205,55 @@ fn arg_help(arg: Arg) -> Arg {
 }
 
 /// Clap's error `e` as one line in the language in force; `None` in
-/// English, where clap's own first line is said.
+/// English, where clap's own first line is said. Only the kinds the lessons'
+/// options can give have their words; any other is "bad arguments".
 pub(crate) fn usage_error(e: &clap::Error) -> Option<String> {
     if lang() == Lang::En {
         return None;
     }
-    let get = |kind| match e.get(kind) {
-        Some(ContextValue::String(s)) => Some(s.clone()),
-        Some(ContextValue::Strings(v)) => Some(v.join("、")),
-        Some(ContextValue::Number(n)) => Some(n.to_string()),
-        _ => None,
+    // The kinds asked for are strings, and lists of them.
+    let get = |kind| match e.get(kind)? {
+        ContextValue::Strings(v) => Some(v.join("、")),
+        value => Some(value.to_string()),
     };
-    let arg = get(ContextKind::InvalidArg).unwrap_or_default();
-    let value = get(ContextKind::InvalidValue).unwrap_or_default();
-    let number = |kind| get(kind).unwrap_or_default();
+    // The argument and the value refused.
+    let a = get(K::InvalidArg).unwrap_or_default();
+    let v = get(K::InvalidValue).unwrap_or_default();
     Some(match e.kind() {
-        ErrorKind::UnknownArgument => match get(ContextKind::SuggestedArg) {
-            Some(similar) => tr!(
-                "unexpected argument '{}' found; did you mean '{}'?",
-                arg,
-                similar
-            ),
-            None => tr!("unexpected argument '{}' found", arg),
+        E::UnknownArgument => match get(K::SuggestedArg) {
+            Some(s) => tr!("unexpected argument '{}' found; did you mean '{}'?", a, s),
+            None => tr!("unexpected argument '{}' found", a),
         },
-        ErrorKind::InvalidValue if value.is_empty() => {
-            tr!("a value is required for '{}' but none was supplied", arg)
+        E::InvalidValue if v.is_empty() => {
+            tr!("a value is required for '{}' but none was supplied", a)
         }
-        ErrorKind::InvalidValue => match get(ContextKind::ValidValue) {
-            Some(valid) => tr!(
-                "invalid value '{}' for '{}' (possible values: {})",
-                value,
-                arg,
-                valid
-            ),
-            None => tr!("invalid value '{}' for '{}'", value, arg),
+        E::InvalidValue => match get(K::ValidValue) {
+            Some(s) => tr!("invalid value '{}' for '{}' (possible values: {})", v, a, s),
+            None => tr!("invalid value '{}' for '{}'", v, a),
         },
-        ErrorKind::ValueValidation => {
+        E::ValueValidation => {
             let why = std::error::Error::source(e).map(|s| reason(&s.to_string()));
-            tr!(
-                "invalid value '{}' for '{}': {}",
-                value,
-                arg,
-                why.unwrap_or_default()
-            )
+            let why = why.unwrap_or_default();
+            tr!("invalid value '{}' for '{}': {}", v, a, why)
         }
-        ErrorKind::TooManyValues => tr!(
+        E::TooManyValues => tr!(
             "unexpected value '{}' for '{}' found; no more were expected",
-            value,
-            arg
+            v,
+            a
         ),
-        ErrorKind::TooFewValues => tr!(
-            "{} values required by '{}'; only {} given",
-            number(ContextKind::MinValues),
-            arg,
-            number(ContextKind::ActualNumValues)
-        ),
-        ErrorKind::WrongNumberOfValues => tr!(
-            "{} values required for '{}' but {} given",
-            number(ContextKind::ExpectedNumValues),
-            arg,
-            number(ContextKind::ActualNumValues)
-        ),
-        ErrorKind::ArgumentConflict => match get(ContextKind::PriorArg) {
-            Some(prior) if prior == arg => {
-                tr!("the argument '{}' cannot be used multiple times", arg)
-            }
-            Some(prior) => tr!("the argument '{}' cannot be used with '{}'", arg, prior),
-            None => tr!(
-                "the argument '{}' cannot be used with the others given",
-                arg
-            ),
-        },
-        ErrorKind::NoEquals => tr!("equal sign is needed when assigning values to '{}'", arg),
-        ErrorKind::MissingRequiredArgument => tr!(
-            "the following required arguments were not provided: {}",
-            arg
-        ),
-        ErrorKind::InvalidUtf8 => tr!("invalid UTF-8 was detected in one or more arguments"),
+        E::ArgumentConflict if get(K::PriorArg).as_ref() == Some(&a) => {
+            tr!("the argument '{}' cannot be used multiple times", a)
+        }
+        E::InvalidUtf8 => tr!("invalid UTF-8 was detected in one or more arguments"),
         _ => tr!("bad arguments"),
     })
 }
 
-/// Why clap refused a value, in the language in force: the words of the
-/// parsers clap has for numbers (the lessons' own parsers say theirs
-/// through `tr!`).
+/// Why clap's parsers for numbers refused a value, in the language in force
+/// (the lessons' own parsers say theirs through `tr!`).
 fn reason(why: &str) -> String {
-    let range = why
-        .split_once(" is not in ")
-        .and_then(|(_, range)| range.split_once("..="));
-    if let Some((low, high)) = range {
+    let (_, range) = why.split_once(" is not in ").unwrap_or_default();
+    if let Some((low, high)) = range.split_once("..=") {
         return tr!("must be from {} to {}", low, high);
     }
     match why {
@@ -398,49 +265,34 @@ fn reason(why: &str) -> String {
     }
 }
 
-/// Puts `args` into the placeholders of `template`.
+/// Puts `args` into the placeholders of `template`, as `format!` would with
+/// a `.N` precision or a `>N` `<N` width.
 fn fill(template: &str, args: &[&dyn Display]) -> String {
-    let mut out = String::new();
-    let mut next = 0;
+    let (mut out, mut next) = (String::new(), 0);
     let mut chars = template.chars().peekable();
     while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                out.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                out.push('}');
-            }
-            '{' => {
-                let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                let (index, format) = spec.split_once(':').unwrap_or((&spec, ""));
-                let index = index.parse().unwrap_or_else(|_| {
-                    next += 1;
-                    next - 1
-                });
-                match args.get(index) {
-                    Some(arg) => put(&mut out, *arg, format),
-                    None => out.push_str("{?}"),
-                }
-            }
-            c => out.push(c),
+        // `{{` and `}}` are one brace each.
+        if c != '{' || chars.next_if_eq(&'{').is_some() {
+            out.push(c);
+            chars.next_if(|&d| c == '}' && d == '}');
+            continue;
         }
+        let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
+        let (index, format) = spec.split_once(':').unwrap_or((&spec, ""));
+        let index = index.parse().unwrap_or_else(|_| {
+            next += 1;
+            next - 1
+        });
+        let n = format.get(1..).and_then(|n| n.parse().ok());
+        let _ = match (args.get(index), format.chars().next(), n) {
+            (None, ..) => write!(out, "{{?}}"),
+            (Some(arg), Some('.'), Some(p)) => write!(out, "{arg:.p$}"),
+            (Some(arg), Some('>'), Some(w)) => write!(out, "{arg:>w$}"),
+            (Some(arg), Some('<'), Some(w)) => write!(out, "{arg:<w$}"),
+            (Some(arg), ..) => write!(out, "{arg}"),
+        };
     }
     out
-}
-
-/// Writes `arg` as `{:format}` would: `.N` precision, `>N` `<N` width.
-fn put(out: &mut String, arg: &dyn Display, format: &str) {
-    let number = |s: &str| s.parse::<usize>().ok();
-    let _ = match format.as_bytes().first() {
-        Some(b'.') => number(&format[1..]).map(|p| write!(out, "{arg:.p$}")),
-        Some(b'>') => number(&format[1..]).map(|w| write!(out, "{arg:>w$}")),
-        Some(b'<') => number(&format[1..]).map(|w| write!(out, "{arg:<w$}")),
-        _ => None,
-    }
-    .unwrap_or_else(|| write!(out, "{arg}"));
 }
 
 #[cfg(test)]
@@ -451,10 +303,8 @@ mod tests {
     fn placeholders_take_their_arguments_in_order_or_by_number() {
         assert_eq!(fill("{} and {}", &[&1, &"b"]), "1 and b");
         assert_eq!(fill("{1} before {0}", &[&1, &2]), "2 before 1");
-        assert_eq!(
-            fill("{:.3} s, {:>4}|{{x}}", &[&1.5, &7]),
-            "1.500 s,    7|{x}"
-        );
+        assert_eq!(fill("{:.3} s, {:>4}|", &[&1.5, &7]), "1.500 s,    7|");
+        assert_eq!(fill("{{x}}", &[]), "{x}");
         let pairs = parse("# c\nsees {} left\n= 看到还剩 {}\n");
         assert_eq!(pairs, [("sees {} left".into(), "看到还剩 {}".into())]);
     }
