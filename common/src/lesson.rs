@@ -64,11 +64,19 @@ pub struct Options {
     pub lang: Option<Lang>,
 }
 
-/// A lesson's options (a clap `Parser`), its Chinese (its `zh.txt`, see
-/// `i18n`) and its quiz.
-pub trait Lesson: Parser {
-    const ZH: &'static str;
-    const QUIZ: &'static [Question];
+/// `common::run!(|args: Args| …)`: [`run`] with what lives beside the
+/// lesson, found there, so that its `main.rs` names none of it: its Chinese
+/// (`zh.txt`, see `i18n`) and its quiz (`quiz.rs`'s `QUIZ`).
+#[macro_export]
+#[allow(clippy::crate_in_macro_def)] // `crate`: the lesson's own quiz, on purpose
+macro_rules! run {
+    ($lesson:expr) => {
+        $crate::run(
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/zh.txt")),
+            crate::quiz::QUIZ,
+            $lesson,
+        )
+    };
 }
 
 /// The title of the lesson's next part (parts are counted by their headings)
@@ -86,9 +94,13 @@ const MIN_OPEN_FILES: u64 = 16;
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
-pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
-    let (name, args, options, inputs) = parse::<A>();
-    if let Err(e) = begin(&name, &options, &inputs, A::QUIZ) {
+pub fn run<A: Parser>(
+    zh: &'static str,
+    quiz: &'static [Question],
+    lesson: impl FnOnce(A) -> Result,
+) -> ExitCode {
+    let (name, args, options, inputs) = parse::<A>(zh);
+    if let Err(e) = begin(&name, &options, &inputs, quiz) {
         log::plain_error(format!("{name}: {e:#}"));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
@@ -160,9 +172,9 @@ pub fn run<A: Lesson>(lesson: impl FnOnce(A) -> Result) -> ExitCode {
 
 /// Also the files the options name, which the trace must not be. The
 /// language is fixed first, for `--help` and clap's errors to speak it.
-fn parse<A: Lesson>() -> (String, A, Options, Vec<PathBuf>) {
+fn parse<A: Parser>(zh: &'static str) -> (String, A, Options, Vec<PathBuf>) {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    i18n::init(i18n::from_args(&argv), A::ZH);
+    i18n::init(i18n::from_args(&argv), zh);
     let command = A::command();
     let name = command.get_name().to_owned();
     let command = i18n::help(command.bin_name(&name));

@@ -44,7 +44,7 @@ pub mod wrap;
 pub use channel::Channel;
 pub use child::{Fork, Process, fork, spawn, waitid_wnowait};
 pub use error::{Context, Result, anyhow};
-pub use lesson::{Lesson, Options, check_room, heading, run};
+pub use lesson::{Options, check_room, heading, run};
 pub use lock::{Guard, Lock, Opened};
 pub use log::{event, record, say};
 pub use pause::pause;

@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::child::{adopt, prctl_set_pdeathsig};
-use common::{
-    Channel, Context, Fork, Lesson, Options, Result, event, fork, heading, say, system, tr,
-};
+use common::{Channel, Context, Fork, Options, Result, event, fork, heading, say, system, tr};
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, getpid, getppid};
 use serde_json::json;
@@ -29,13 +27,8 @@ struct Args {
     options: Options,
 }
 
-impl Lesson for Args {
-    const ZH: &'static str = include_str!("../zh.txt");
-    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
-}
-
 fn main() -> ExitCode {
-    common::run(|args: Args| {
+    common::run!(|args: Args| {
         // An orphan goes to the nearest subreaper, else to init. This lesson
         // makes itself one (Linux), so that it can watch the adoption and reap.
         let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();

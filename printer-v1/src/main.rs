@@ -6,7 +6,7 @@ mod quiz;
 
 use std::process::ExitCode;
 
-use common::{Lesson, Options, Process, Result, event, sleep_like_seed, tr};
+use common::{Options, Process, Result, event, sleep_like_seed, tr};
 
 #[derive(Debug, clap::Parser)]
 #[command(about)]
@@ -15,14 +15,8 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=2000))]
     workers: u32,
-
     #[command(flatten)]
     options: Options,
-}
-
-impl Lesson for Args {
-    const ZH: &'static str = include_str!("../zh.txt");
-    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 }
 
 /// One colleague at the printer (the notes write this body three times, as
@@ -36,7 +30,7 @@ fn task() -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    common::run(|args: Args| {
+    common::run!(|args: Args| {
         common::check_room(args.workers, "--workers")?;
         let mut colleagues: Vec<Process> = Vec::new();
         for i in 1..=args.workers {

@@ -1,5 +1,4 @@
-//! The questions `--quiz` asks before the colleagues start, the same in
-//! all three printers; judged from the timeline once they are reaped.
+//! `--quiz`'s questions, the same in all three printers: see `timeline`.
 
 use common::quiz::Question;
 use common::timeline::{ORDER, OVERLAP, WAIT};

@@ -11,9 +11,7 @@ use std::process::ExitCode;
 use common::Lock;
 use common::log::plural;
 use common::sale::{self, Outcome};
-use common::{
-    Context, Lesson, Options, Process, Result, event, sleep_like_seed, tr,
-};
+use common::{Context, Options, Process, Result, event, sleep_like_seed, tr};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -25,11 +23,6 @@ struct Args {
 
     #[command(flatten)]
     options: Options,
-}
-
-impl Lesson for Args {
-    const ZH: &'static str = include_str!("../zh.txt");
-    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 }
 
 /// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
@@ -119,7 +112,7 @@ fn task(file: &Path, mutex: &Lock) -> Result<Outcome> {
 }
 
 fn main() -> ExitCode {
-    common::run(|args: Args| {
+    common::run!(|args: Args| {
         let file = args.office.file.as_path();
         // A file of its own: `dump` renames a new ticket.json over the old.
         let mutex = Lock::beside(file)?;

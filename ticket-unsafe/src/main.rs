@@ -10,9 +10,7 @@ use std::process::ExitCode;
 
 use common::log::plural;
 use common::sale::{self, Outcome};
-use common::{
-    Context, Lesson, Options, Process, Result, event, sleep_like_seed, tr,
-};
+use common::{Context, Options, Process, Result, event, sleep_like_seed, tr};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -24,11 +22,6 @@ struct Args {
 
     #[command(flatten)]
     options: Options,
-}
-
-impl Lesson for Args {
-    const ZH: &'static str = include_str!("../zh.txt");
-    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
 }
 
 /// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
@@ -113,7 +106,7 @@ fn task(file: &Path) -> Result<Outcome> {
 }
 
 fn main() -> ExitCode {
-    common::run(|args: Args| {
+    common::run!(|args: Args| {
         let file = args.office.file.as_path();
         sale::hold(&args.office, || {
             let mut buyers: Vec<Process> = Vec::new();

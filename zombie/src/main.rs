@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::child::{Child, adopt};
 use common::flood;
 use common::log::plural;
-use common::{Channel, Context, Fork, Lesson, Options, Result, event, fork, heading, record};
+use common::{Channel, Context, Fork, Options, Result, event, fork, heading, record};
 use common::{say, spawn, system, timing, tr, waitid_wnowait};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::{Pid, getpid};
@@ -44,13 +44,8 @@ struct Args {
     options: Options,
 }
 
-impl Lesson for Args {
-    const ZH: &'static str = include_str!("../zh.txt");
-    const QUIZ: &'static [common::quiz::Question] = quiz::QUIZ;
-}
-
 fn main() -> ExitCode {
-    common::run(|args: Args| {
+    common::run!(|args: Args| {
         common::check_room(args.flood, "--flood")?;
         // Orphans go to the nearest subreaper, else to init. This lesson makes
         // itself one (Linux), so that it can reap the flood in part 3.
