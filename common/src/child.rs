@@ -6,7 +6,7 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::{LazyLock, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::libc;
@@ -26,6 +26,9 @@ pub use crate::signals::reaped_elsewhere;
 
 const EXIT_ERROR: i32 = 1;
 const EXIT_PANIC: i32 = 101; // Rust's own convention
+/// Added to the exit status (below it) of a child that could not write all
+/// of its trace records (a full disk): its parent learns both.
+const TRACE_LOST: i32 = 64;
 
 /// One lock for all this process knows of its children: the signal handlers
 /// read `signals`' atomics, never this, so none can find it taken.
@@ -38,6 +41,9 @@ struct State {
     /// `--panic-in`, and the names given to `Process`es, to check it against.
     panic_in: Option<String>,
     named: Vec<String>,
+    /// When a waiter first saw the lesson stopping: its children's grace
+    /// starts then.
+    stop_noticed: Option<Instant>,
 }
 
 /// A forked child starts its own from zero.
@@ -50,6 +56,10 @@ pub(crate) struct Counts {
     /// Reaped after a stop signal arrived, and those it killed.
     pub(crate) stopped: usize,
     pub(crate) killed_by_stop: usize,
+    /// The signal that killed the first of them.
+    pub(crate) killed_by: Option<Signal>,
+    /// Children that could not write all of their trace records.
+    pub(crate) trace_lost: usize,
     /// Adopts orphaned descendants (Linux); fork does not pass that on.
     subreaper: bool,
 }
@@ -74,6 +84,16 @@ pub enum Ended {
     Failed,
     Panicked,
     Killed(Signal),
+}
+
+impl Ended {
+    fn from_code(code: i32) -> Ended {
+        match code {
+            EXIT_ERROR => Ended::Failed,
+            EXIT_PANIC => Ended::Panicked,
+            code => Ended::Exited(code),
+        }
+    }
 }
 
 impl fmt::Display for Ended {
@@ -140,6 +160,8 @@ pub struct Reaped {
     pub ended: Ended,
     pub user: Duration,
     pub sys: Duration,
+    /// It could not write all of its trace records (see [`TRACE_LOST`]).
+    trace_lost: bool,
 }
 
 impl Reaped {
@@ -295,8 +317,12 @@ fn end_child(status: i32) -> ! {
         flush_std();
         signals::die_of(signal);
     }
-    // Its events are the lesson's evidence: without them it failed.
-    let status = log::trace_error().map_or(status, |_| EXIT_ERROR);
+    // Its events are the lesson's evidence: its parent must learn that some
+    // are lost, and still how it ended (a buyer that bought, bought).
+    let status = match log::trace_error() {
+        Some(_) if (0..TRACE_LOST).contains(&status) => status + TRACE_LOST,
+        _ => status,
+    };
     flush_std();
     signals::_exit(status)
 }
@@ -529,9 +555,48 @@ pub(crate) fn check_panic_in_at_end(records: &[log::Record]) -> Result<()> {
     name.map_or(Ok(()), |name| named_so(&name, &names.collect::<Vec<_>>()))
 }
 
+/// How long a child has to end once a stop was passed on to it: one that
+/// still runs then (it was stopped again, or it ignores the signal) is
+/// killed.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Waits until `child` has ended, and leaves it unreaped. Once the lesson
+/// is stopping, for [`GRACE`] at most, then it kills it (SIGKILL), which no
+/// process can ignore, and says so; returns whether it did.
+fn wait_for_end(child: &Child) -> nix::Result<bool> {
+    while !signals::stopping() {
+        // Not retried on EINTR, unlike `waitid_wnowait`: a stop signal must
+        // end the wait for a child that may never end.
+        match waitid_once(child.pid, WaitIdOptions::empty()) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(|_| false),
+        }
+    }
+    let since = *state().stop_noticed.get_or_insert_with(Instant::now);
+    while since.elapsed() < GRACE {
+        if waitid_once(child.pid, WaitIdOptions::NOHANG)? {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = nix::sys::signal::kill(child.pid, Signal::SIGKILL);
+    let stop = signals::stop_signal()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let (name, pid, grace) = (&child.name, child.pid, GRACE.as_secs());
+    log::warn(tr!(
+        "{} (pid {}) had not ended {} s after {}: killed (SIGKILL)",
+        name,
+        pid,
+        grace,
+        stop
+    ));
+    waitid_wnowait(child.pid).map(|()| true)
+}
+
 fn reap(child: &Child) -> Result<Reaped> {
     let failed = |e| child.failed(&tr!("waiting for"), e);
-    waitid_wnowait(child.pid).map_err(failed)?;
+    let killed = wait_for_end(child).map_err(failed)?;
     // The dead child still holds its pid until it is reaped; take it off the
     // handler's list first, so a late Ctrl-C can never hit a process that
     // gets the pid next.
@@ -544,13 +609,18 @@ fn reap(child: &Child) -> Result<Reaped> {
     let reaped = reaped.map_err(failed)?;
     let (ended, stop) = (reaped.ended, signals::stop_signal());
     // Said once for all of them, when the lesson ends.
-    let by_stop = stop.is_some_and(|s| ended == Ended::Killed(s));
-    let on_purpose = matches!(ended, Ended::Killed(s) if Some(s) == child.killed_with);
+    // Of any stop signal: passed on by this lesson, or sent to its group.
+    let by_stop = stop.is_some() && matches!(ended, Ended::Killed(s) if signals::is_stop_signal(s));
+    let on_purpose = matches!(ended, Ended::Killed(s) if Some(s) == child.killed_with || killed);
     let unexpected = !matches!(ended, Ended::Exited(_)) && !on_purpose && !by_stop;
     let counts = &mut state.counts;
     counts.stopped += usize::from(stop.is_some());
     counts.failed += usize::from(ended == Ended::Failed);
     counts.killed_by_stop += usize::from(by_stop);
+    counts.trace_lost += usize::from(reaped.trace_lost);
+    if let (true, Ended::Killed(s)) = (by_stop, ended) {
+        counts.killed_by.get_or_insert(s);
+    }
     counts.failures += usize::from(by_stop || unexpected);
     if unexpected {
         log::warn(format!("{} (pid {}) {ended}", child.name, child.pid));
@@ -569,11 +639,12 @@ fn wait4(pid: Option<Pid>) -> nix::Result<Reaped> {
         (libc::wait4(wanted, &mut status, 0, &mut usage), usage)
     };
     let pid = Pid::from_raw(Errno::result(rc)?);
-    let ended = match WaitStatus::from_raw(pid, status)? {
-        WaitStatus::Exited(_, EXIT_ERROR) => Ended::Failed,
-        WaitStatus::Exited(_, EXIT_PANIC) => Ended::Panicked,
-        WaitStatus::Exited(_, code) => Ended::Exited(code),
-        WaitStatus::Signaled(_, signal, _) => Ended::Killed(signal),
+    let (ended, trace_lost) = match WaitStatus::from_raw(pid, status)? {
+        WaitStatus::Exited(_, code) if (TRACE_LOST..2 * TRACE_LOST).contains(&code) => {
+            (Ended::from_code(code - TRACE_LOST), true)
+        }
+        WaitStatus::Exited(_, code) => (Ended::from_code(code), false),
+        WaitStatus::Signaled(_, signal, _) => (Ended::Killed(signal), false),
         other => unreachable!("wait4 without WUNTRACED reported {other:?}"),
     };
     let cpu = |t: libc::timeval| timing::duration(t.tv_sec, t.tv_usec);
@@ -583,16 +654,27 @@ fn wait4(pid: Option<Pid>) -> nix::Result<Reaped> {
         ended,
         user,
         sys,
+        trace_lost,
     })
 }
 
 /// `waitid(P_PID, pid, WEXITED | WNOWAIT | more)`, again if interrupted.
 fn waitid(pid: Pid, more: WaitIdOptions) -> nix::Result<()> {
+    loop {
+        match waitid_once(pid, more) {
+            Err(Errno::EINTR) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
+/// `waitid(P_PID, pid, WEXITED | WNOWAIT | more)` once: whether it ended
+/// (with `WNOHANG`, false while it runs).
+fn waitid_once(pid: Pid, more: WaitIdOptions) -> nix::Result<bool> {
     let pid = rustix::process::Pid::from_raw(pid.as_raw()).ok_or(Errno::EINVAL)?;
     let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | more;
-    let waited = rustix::io::retry_on_intr(|| rustix::process::waitid(WaitId::Pid(pid), options));
-    waited
-        .map(drop)
+    rustix::process::waitid(WaitId::Pid(pid), options)
+        .map(|status| status.is_some())
         .map_err(|e| Errno::from_raw(e.raw_os_error()))
 }
 

@@ -97,13 +97,17 @@ fn describe(e: &io::Error) -> String {
 }
 
 /// Replaces the file `path` with `bytes`, written to a new file beside it
-/// that `rename` then puts in its place in one step. SIGINT and SIGTERM are
+/// that `rename` then puts in its place in one step. The stop signals are
 /// held back meanwhile, so that a process stopped by one leaves no half-made
-/// file: it dies just after, the file replaced.
+/// file; once the file is replaced, until the process has recorded it (its
+/// next trace record): it dies just after, having said what it did.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
     let old_mask = signals::hold_back()?;
     let done = write_and_rename(path, bytes);
-    signals::restore(&old_mask);
+    match done {
+        Ok(()) => signals::restore_once_reported(old_mask),
+        Err(_) => signals::restore(&old_mask),
+    }
     done.context(tr!("writing {}", path.display()))
 }
 

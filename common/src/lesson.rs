@@ -126,7 +126,15 @@ pub fn run<A: Parser>(
             };
             log::warn(match (stopped, killed) {
                 (0, _) => tr!("stopped by {}; no child was left to reap", signal),
-                (n, k) if n == k => tr!("stopped by {}; {} killed by it and reaped", signal, who),
+                (n, k) if n == k && counts.killed_by == Some(signal) => {
+                    tr!("stopped by {}; {} killed by it and reaped", signal, who)
+                }
+                (n, k) if n == k => tr!(
+                    "stopped by {}; {} killed by the {} it passed on, and reaped",
+                    signal,
+                    who,
+                    counts.killed_by.map(|s| s.to_string()).unwrap_or_default()
+                ),
                 (_, 0) => tr!("stopped by {}; {} reaped", signal, who),
                 (_, k) => tr!(
                     "stopped by {}; {} reaped ({} killed by {})",
@@ -162,6 +170,15 @@ pub fn run<A: Parser>(
         }
         (None, Some(e)) if code == 0 => {
             log::plain_error(tr!("{}: cannot write the trace: {}", name, e));
+            1
+        }
+        (None, None) if code == 0 && child::counts().trace_lost > 0 => {
+            let lost = child::counts().trace_lost;
+            log::plain_error(tr!(
+                "{}: cannot write the trace: {} of the lesson's processes could not write theirs",
+                name,
+                lost
+            ));
             1
         }
         _ => code,

@@ -258,12 +258,12 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
     let record = json_line(t, event, &fields);
     for mut file in std::iter::once(&setup.trace).chain(&setup.copy) {
         if let Err(e) = file.write_all(record.as_bytes()) {
-            // The lesson's main process says so once, as it ends.
-            if TRACE_ERROR.set(e.to_string()).is_ok() && who() != "main" {
-                warn(tr!("cannot write the trace: {}", e));
-            }
+            // The lesson's main process says so once, as it ends; a child
+            // by its exit status (see `child::end_child`).
+            let _ = TRACE_ERROR.set(e.to_string());
         }
     }
+    crate::signals::reported();
 }
 
 fn json_line(t: f64, event: &str, fields: &Value) -> String {

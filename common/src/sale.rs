@@ -254,7 +254,11 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
             initial,
             ..Reckoning::default()
         };
-        for ended in sale()? {
+        let ended = match sale() {
+            Err(e) if crate::signals::stopping() => return Err(stopped(path, initial, e)),
+            ended => ended?,
+        };
+        for ended in ended {
             match ended {
                 Ended::Exited(0) => r.bought += 1,
                 Ended::Exited(SOLD_OUT) => r.sold_out += 1,
@@ -270,6 +274,17 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         } else {
             tr!("\nReckoning: {}", r.verdict())
         });
+        let lost = crate::child::counts().trace_lost;
+        if let Some(why) = log::trace_error()
+            .map(String::from)
+            .or((lost > 0).then(|| tr!("{} buyers could not write theirs", lost)))
+        {
+            return Err(anyhow!(tr!(
+                "cannot write the trace ({}): the sale stops here; its reckoning counts the \
+                 buyers' exit statuses, which the kernel kept",
+                why
+            )));
+        }
         if let Err(e) = left {
             let e = format!("{e:#}");
             return Err(anyhow!(tr!("the file went bad during the sale: {}", e)));
@@ -289,6 +304,53 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         ));
     }
     Ok(())
+}
+
+/// A sale stopped by a signal still reckons, once every buyer has ended:
+/// what the file says against what the buyers reported (their `bought`
+/// records: a buyer that renamed its count into place says so before a stop
+/// ends it). Returns `stop`, the error that stopped it.
+fn stopped(path: &Path, initial: u64, stop: crate::error::Error) -> crate::error::Error {
+    crate::child::reap_all();
+    file::sweep(path);
+    let records = log::records().unwrap_or_default();
+    let this_sale = records.iter().rposition(|r| r.event == "sale").unwrap_or(0);
+    let reported = records[this_sale..]
+        .iter()
+        .filter(|r| r.event == "bought")
+        .count() as u64;
+    let left = read_checked(path).ok().map(|(count, _)| count);
+    let signal = crate::signals::stop_signal()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let fields = json!({"initial": initial, "left": left, "bought": reported, "stopped": signal});
+    log::record("summary", fields);
+    let file_says = left.map_or_else(|| tr!("no readable count"), |l| tr!("{} left", l));
+    let taken = left.map(|left| initial.saturating_sub(left));
+    log::prose(
+        tr!(
+            "\nReckoning, stopped by {}: {} at the start, the file says {}; the buyers reported \
+             {} bought before they ended.",
+            signal,
+            tickets(initial),
+            file_says,
+            reported
+        ) + &match taken {
+            Some(taken) if taken == reported => {
+                tr!(" Every ticket that left the file was reported.")
+            }
+            Some(taken) if taken > reported => tr!(
+                " {} left the file with no buyer reporting it.",
+                taken - reported
+            ),
+            Some(taken) => tr!(
+                " {} more were reported bought than left the file: sales were written over.",
+                reported - taken
+            ),
+            None => String::new(),
+        },
+    );
+    stop
 }
 
 /// The first sale, as its `sale` record says: the tickets at its start,

@@ -1,6 +1,7 @@
-//! Ctrl-C (SIGINT) and SIGTERM: a lesson that gets one passes it on to the
-//! children it has not reaped yet, then stops. The bottom layer: everything
-//! that waits asks it whether the lesson is stopping.
+//! Ctrl-C (SIGINT), SIGTERM and every other signal that ends a process by
+//! default: a lesson that gets one passes it on to the children it has not
+//! reaped yet (waking any that are stopped), then stops. The bottom layer:
+//! everything that waits asks it whether the lesson is stopping.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering::SeqCst};
 
@@ -15,12 +16,56 @@ use crate::error::{Context, Result, anyhow};
 /// How many children one process may have unreaped at once.
 pub(crate) const MAX_CHILDREN: usize = 4096;
 
-const STOP_SIGNALS: [Signal; 2] = [Signal::SIGINT, Signal::SIGTERM];
+/// The signals whose default action ends a process, the program errors
+/// (SIGSEGV, SIGBUS, …, SIGABRT) and SIGPIPE (which Rust ignores) aside: a
+/// lesson stops on each as on SIGTERM. (The real-time signals, which also
+/// end a process by default, are left to it.)
+#[cfg(target_os = "linux")]
+const STOP_SIGNALS: [Signal; 14] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGVTALRM,
+    Signal::SIGPROF,
+    Signal::SIGXCPU,
+    Signal::SIGXFSZ,
+    Signal::SIGIO,
+    Signal::SIGPWR,
+    Signal::SIGSTKFLT,
+];
+#[cfg(not(target_os = "linux"))]
+const STOP_SIGNALS: [Signal; 11] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGVTALRM,
+    Signal::SIGPROF,
+    Signal::SIGXCPU,
+    Signal::SIGXFSZ,
+];
+
+/// Those of them that would also leave a core file: a child ignores them
+/// (it gets SIGTERM from its parent instead).
+const CORE_SIGNALS: [Signal; 3] = [Signal::SIGQUIT, Signal::SIGXCPU, Signal::SIGXFSZ];
+
+/// Whether `signal` is one a lesson stops on.
+pub(crate) fn is_stop_signal(signal: Signal) -> bool {
+    STOP_SIGNALS.contains(&signal)
+}
 
 /// The pids a stop signal is passed on to. A signal handler may not take a
 /// lock or allocate, so it reads these atomics and nothing else.
 static FORWARD_TO: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX_CHILDREN];
-/// The stop signal received (SIGINT or SIGTERM), 0 while none was.
+/// The first stop signal received, 0 while none was: a second one changes
+/// nothing, the stop is under the first one's name.
 static STOP: AtomicI32 = AtomicI32::new(0);
 /// The pid that installed the handler: a child starts with default handling.
 static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
@@ -29,7 +74,7 @@ pub(crate) fn stop_signal() -> Option<Signal> {
     Signal::try_from(STOP.load(SeqCst)).ok()
 }
 
-/// True once SIGINT or SIGTERM arrived: nothing new should start.
+/// True once a stop signal arrived: nothing new should start.
 pub fn stopping() -> bool {
     STOP.load(SeqCst) != 0
 }
@@ -42,7 +87,7 @@ pub fn check_stop() -> Result<()> {
     }
 }
 
-/// Installs, once per process, the handler that passes SIGINT and SIGTERM
+/// Installs, once per process, the handler that passes the stop signals
 /// on. Without `SA_RESTART`, so a parent blocked in a wait notices.
 pub(crate) fn forward_stop_signals() -> Result<()> {
     if installed_here() {
@@ -70,29 +115,45 @@ pub(crate) fn installed_here() -> bool {
 
 extern "C" fn on_stop_signal(signal: libc::c_int) {
     let saved = Errno::last_raw();
-    STOP.store(signal, SeqCst);
-    let (signal, pids) = (Signal::try_from(signal).ok(), FORWARD_TO.iter());
-    for pid in pids.map(|slot| slot.load(SeqCst)).filter(|&pid| pid > 0) {
+    let _ = STOP.compare_exchange(0, signal, SeqCst, SeqCst);
+    // Ctrl-C is passed on as itself; any other stop as SIGTERM, which ends a
+    // child without a core file.
+    let passed = match STOP.load(SeqCst) {
+        libc::SIGINT => Signal::SIGINT,
+        _ => Signal::SIGTERM,
+    };
+    for pid in FORWARD_TO
+        .iter()
+        .map(|slot| slot.load(SeqCst))
+        .filter(|&pid| pid > 0)
+    {
         // kill(2) is async-signal-safe (nix's `kill` only calls it); the pid
-        // is an unreaped child.
-        let _ = kill(Pid::from_raw(pid), signal);
+        // is an unreaped child. SIGCONT wakes it should it be stopped, as a
+        // shell's `kill` of a job does: a stopped process ends of no signal
+        // but SIGKILL until it runs again.
+        let _ = kill(Pid::from_raw(pid), passed);
+        let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
     }
     Errno::set_raw(saved);
 }
 
-/// In a freshly forked child: SIGINT and SIGTERM end it, as for any program,
-/// until it starts children of its own.
+/// In a freshly forked child: a stop signal ends it, as for any program,
+/// until it starts children of its own; one that would leave a core file
+/// is ignored (the parent passes SIGTERM on).
 pub(crate) fn default_handling_in_child() {
-    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
-        default_for(signal);
+    for signal in STOP_SIGNALS.into_iter().chain([Signal::SIGCHLD]) {
+        match CORE_SIGNALS.contains(&signal) {
+            true => set_disposition(signal, SigHandler::SigIgn),
+            false => set_disposition(signal, SigHandler::SigDfl),
+        }
     }
     HANDLER_IN.store(0, SeqCst);
 }
 
-fn default_for(signal: Signal) {
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installs the default disposition, no handler code.
-    let _ = unsafe { sigaction(signal, &default) };
+fn set_disposition(signal: Signal, handler: SigHandler) {
+    let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installs the default disposition, or SIG_IGN: no handler code.
+    let _ = unsafe { sigaction(signal, &action) };
 }
 
 /// Takes a free place in the list a stop signal is passed on to, for `pid`.
@@ -124,14 +185,14 @@ pub fn reaped_elsewhere(pid: libc::pid_t) {
     }
 }
 
-/// Holds SIGINT, SIGTERM and SIGCHLD back until [`restore`]: the handlers
+/// Holds the stop signals and SIGCHLD back until [`restore`]: the handlers
 /// must never see a list of children that is half updated (a SIGCHLD
 /// handler that reaps must not take a child before it is on the list).
 pub(crate) fn hold_back() -> Result<SigSet> {
     let held = STOP_SIGNALS.into_iter().chain([Signal::SIGCHLD]).collect();
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old))
-        .context("blocking SIGINT and SIGTERM")?;
+        .context("blocking the stop signals")?;
     Ok(old)
 }
 
@@ -139,9 +200,38 @@ pub(crate) fn restore(old: &SigSet) {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old), None);
 }
 
-/// Ends this process of `signal`, as the signal ends a process by default.
+/// The mask to go back to once this process has reported what it did: see
+/// [`restore_once_reported`].
+static UNTIL_REPORTED: std::sync::Mutex<Option<SigSet>> = std::sync::Mutex::new(None);
+
+/// Keeps the stop signals held back past something done (a file renamed
+/// into place), until this process has recorded it ([`reported`]): a
+/// process stopped in between would have done it and never said so.
+pub(crate) fn restore_once_reported(old: SigSet) {
+    let mut held = UNTIL_REPORTED.lock().unwrap_or_else(|e| e.into_inner());
+    held.get_or_insert(old);
+}
+
+/// This process has recorded what it did: a stop signal held back since
+/// ends it now.
+pub(crate) fn reported() {
+    let old = UNTIL_REPORTED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(old) = old {
+        restore(&old);
+    }
+}
+
+/// Ends this process of `signal`, as the signal ends a process by default
+/// (of SIGTERM instead of one that would leave a core file).
 pub(crate) fn die_of(signal: Signal) -> ! {
-    default_for(signal);
+    let signal = match CORE_SIGNALS.contains(&signal) {
+        true => Signal::SIGTERM,
+        false => signal,
+    };
+    set_disposition(signal, SigHandler::SigDfl);
     let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
     let _ = nix::sys::signal::raise(signal);
     // At once, should the signal not.

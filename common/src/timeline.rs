@@ -31,7 +31,15 @@ struct Design {
 /// Draws the timeline and the verdict of the `workers` colleagues, from
 /// this run's trace. Call it once they have all been reaped.
 pub fn draw(workers: u32) -> Result<()> {
-    // A colleague that failed may not have said all it did: no verdict then.
+    // A colleague that failed, or lost its records, may not have said all it
+    // did: no verdict then.
+    if child::counts().trace_lost > 0 {
+        return Err(anyhow!(tr!(
+            "{} of {} colleagues could not write their trace: the timeline would be incomplete",
+            child::counts().trace_lost,
+            workers
+        )));
+    }
     if child::failed() > 0 {
         return Err(anyhow!(tr!(
             "{} of {} colleagues failed: the timeline would be incomplete",
