@@ -159,6 +159,11 @@ impl Running {
         }
     }
 
+    /// What the lesson has written to standard error so far.
+    pub fn stderr_so_far(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
     /// Sends `signal` to the lesson process alone, as `kill` would.
     pub fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.pid()), signal).unwrap_or_else(|e| panic!("kill: {e}"));
@@ -708,6 +713,7 @@ pub fn lock_holder(_path: &str) -> Option<i32> {
     None
 }
 
+pub mod stops;
 pub mod tickets;
 
 /// With `--quiz` and the `right` answers piped, `program` scores them all,

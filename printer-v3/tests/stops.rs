@@ -1,0 +1,33 @@
+//! Stopping printer-v3: by any signal that ends a process by default, by two
+//! at once, with its children stopped or frozen.
+
+use lesson_testing::stops;
+
+const LESSON: &str = env!("CARGO_BIN_EXE_printer-v3");
+
+const SLOW: &[&str] = &["--speed", "1", "--workers", "3"];
+
+#[test]
+fn every_stop_signal_ends_it_as_sigterm_does() {
+    stops::every_stop_signal_ends_it_as_sigterm_does(LESSON, SLOW, "start", 1);
+}
+
+#[test]
+fn two_stops_in_a_row_are_one() {
+    stops::two_stops_in_a_row_are_one(LESSON, SLOW, "start");
+}
+
+#[test]
+fn a_stop_wakes_stopped_children() {
+    stops::a_stop_wakes_stopped_children(LESSON, SLOW, "start");
+}
+
+#[test]
+fn a_child_that_does_not_end_is_killed_after_a_grace() {
+    stops::a_child_that_does_not_end_is_killed_after_a_grace(LESSON, SLOW, "start");
+}
+
+#[test]
+fn a_full_trace_disk_draws_no_timeline() {
+    stops::a_full_trace_disk_draws_no_timeline(LESSON);
+}
