@@ -26,9 +26,10 @@ pub use crate::signals::reaped_elsewhere;
 
 const EXIT_ERROR: i32 = 1;
 const EXIT_PANIC: i32 = 101; // Rust's own convention
-/// Added to the exit status (below it) of a child that could not write all
-/// of its trace records (a full disk): its parent learns both.
-const TRACE_LOST: i32 = 64;
+/// Added to the exit status (if below it) of a child that could not write
+/// all of its trace records (a full disk): its parent learns both. Clear of
+/// the lessons' own statuses, `EXIT_PANIC` and 128 + a signal.
+const TRACE_LOST: i32 = 32;
 
 /// One lock for all this process knows of its children: the signal handlers
 /// read `signals`' atomics, never this, so none can find it taken.
