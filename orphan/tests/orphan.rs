@@ -54,7 +54,8 @@ fn without_a_subreaper_the_orphan_goes_to_the_nearest_one() {
     assert_eq!(unreaped.fields["by"], me);
     // It says what it saw, and for how long, not what will become of C.
     assert!(
-        run.stdout.contains("s later, when I stopped watching: it was still a zombie")
+        run.stdout
+            .contains("s later, when I stopped watching: it was still a zombie")
             && !run.stdout.contains("stays a zombie"),
         "{}",
         run.output()
