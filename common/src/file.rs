@@ -16,7 +16,7 @@ use crate::error::{Context, Result, anyhow};
 use crate::signals;
 
 /// A ticket file is a line of JSON.
-const MAX_SIZE: u64 = 1 << 20;
+pub(crate) const MAX_SIZE: u64 = 1 << 20;
 
 /// `--fsync`, for this process and the children it starts.
 static DURABLE: AtomicBool = AtomicBool::new(false);

@@ -99,6 +99,31 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
             &format!("cat {}", pasteable(path)),
         )?;
     }
+    write(path, bytes)
+}
+
+/// Replaces the ticket file with `bytes`, once they pass the checks a sale
+/// makes on the file it reads: a sale never writes one it would refuse.
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.display();
+    if bytes.len() as u64 > file::MAX_SIZE {
+        return Err(anyhow!(tr!(
+            "{}: its new version would hold {} bytes, too many for a ticket file (at most {}): \
+             not written",
+            name,
+            bytes.len(),
+            file::MAX_SIZE
+        )));
+    }
+    json_object(bytes)
+        .and_then(|dic| check_count(&dic))
+        .map_err(|problem| {
+            anyhow!(tr!(
+                "{}: its new version would be refused ({}): not written",
+                name,
+                problem
+            ))
+        })?;
     file::replace(path, bytes)
 }
 
@@ -124,7 +149,9 @@ fn cut(bytes: &[u8], most: usize) -> String {
 }
 
 /// Reads the ticket file: one JSON object, or an error that names the file
-/// and says in one line what is wrong.
+/// and says in one line what is wrong. Its numbers keep the text they were
+/// written with (`1e2`, `1.0000000000000001`, thirty digits), so that a
+/// sale writes back every other field exactly as it was.
 pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
     let bytes = file::read_small(path)?;
     json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))
@@ -134,9 +161,19 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(tr!("it is empty, not JSON like {{\"count\": 3}}"));
     }
-    match serde_json::from_slice(bytes) {
-        Ok(Strict(Value::Object(dic))) => Ok(dic),
-        Ok(Strict(value)) => Err(tr!(
+    // First the keys, each once, then the value: serde_json would keep the
+    // last of two values of one key, and drop the other.
+    let parsed = serde_json::from_slice::<Unique>(bytes)
+        .and_then(|Unique| serde_json::from_slice::<Value>(bytes));
+    match parsed {
+        Ok(Value::Object(mut dic)) => {
+            let mut written = numbers_as_written(bytes).into_iter();
+            for value in dic.values_mut() {
+                as_written(value, &mut written)?;
+            }
+            Ok(dic)
+        }
+        Ok(value) => Err(tr!(
             "it holds {}, not an object like {{\"count\": 3}}",
             cut(value.to_string().as_bytes(), 40)
         )),
@@ -152,53 +189,117 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
     }
 }
 
-/// A JSON value read with the keys of every object checked: serde_json
-/// would keep the last of two values of one key, and drop the other.
-struct Strict(Value);
+/// A JSON text whose objects have each key once, checked as it is read:
+/// nothing is kept.
+struct Unique;
 
-impl<'de> Deserialize<'de> for Strict {
+impl<'de> Deserialize<'de> for Unique {
     fn deserialize<D: Deserializer<'de>>(json: D) -> std::result::Result<Self, D::Error> {
-        json.deserialize_any(StrictVisitor).map(Strict)
+        json.deserialize_any(UniqueVisitor)
     }
 }
 
-struct StrictVisitor;
+struct UniqueVisitor;
 
 macro_rules! scalars {
     ($($visit:ident: $t:ty),*) => {
-        $(fn $visit<E>(self, v: $t) -> std::result::Result<Value, E> { Ok(v.into()) })*
+        $(fn $visit<E>(self, _: $t) -> std::result::Result<Unique, E> { Ok(Unique) })*
     };
 }
 
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("JSON")
     }
     scalars! { visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str }
-    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> std::result::Result<Unique, E> {
+        Ok(Unique)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Strict(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Unique, A::Error> {
+        while seq.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let mut object = Map::new();
+    /// An object; or a number serde_json keeps as its text, which it hands
+    /// over as an object of one key.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Unique, A::Error> {
+        let mut keys = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
+            if keys.contains(&key) {
                 let twice = tr!("the key \"{}\" is there twice, with two values", key);
                 return Err(A::Error::custom(twice));
             }
-            let Strict(value) = map.next_value()?;
-            object.insert(key, value);
+            map.next_value::<Unique>()?;
+            keys.insert(key);
         }
-        Ok(Value::Object(object))
+        Ok(Unique)
     }
+}
+
+/// The numbers of the JSON text `bytes`, as written there, in order.
+fn numbers_as_written(bytes: &[u8]) -> Vec<&str> {
+    let (mut numbers, mut at, mut in_string) = (Vec::new(), 0, false);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' if in_string => at += 1,
+            b'"' => in_string = !in_string,
+            b'-' | b'0'..=b'9' if !in_string => {
+                let len = bytes[at..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit() || b"+-.eE".contains(b))
+                    .count();
+                numbers.push(std::str::from_utf8(&bytes[at..at + len]).unwrap_or_default());
+                at += len;
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    numbers
+}
+
+/// Gives each number of `value` its text as `written` has them, in order:
+/// serde_json keeps a number's digits, but spells `1E2` and `1e2` `1e+2`.
+fn as_written<'a>(
+    value: &mut Value,
+    written: &mut impl Iterator<Item = &'a str>,
+) -> std::result::Result<(), String> {
+    match value {
+        Value::Number(n) => {
+            let text = written.next().unwrap_or_default();
+            let spelled = match text.split_once(['e', 'E']) {
+                Some((m, e)) if e.starts_with(['+', '-']) => format!("{m}e{e}"),
+                Some((m, e)) => format!("{m}e+{e}"),
+                None => text.to_owned(),
+            };
+            if text != n.to_string() {
+                if spelled != n.to_string() {
+                    return Err(tr!(
+                        "it has the number {}, which cannot be kept as written",
+                        text
+                    ));
+                }
+                // serde_json's own way to hold a number's text (hidden in
+                // its documentation, for its tests): the text is the one it
+                // has just read as a number, only spelled as written.
+                *n = serde_json::Number::from_string_unchecked(text.to_owned());
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                as_written(item, written)?;
+            }
+        }
+        Value::Object(fields) => {
+            for field in fields.values_mut() {
+                as_written(field, written)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The ticket file's `"count"`, checked; the error says in one line what is
@@ -246,7 +347,7 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     let (mut oversold, mut most, mut off) = (0, 0, 0);
     for run in 1..=options.runs {
         if run > 1 {
-            file::replace(path, &text(&start))?;
+            write(path, &text(&start))?;
         }
         let fields = json!({"run": run, "initial": initial, "buyers": options.buyers});
         log::record("sale", fields);
@@ -425,7 +526,7 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
     });
     let mut dic = existing.map(|(_, dic)| dic).unwrap_or_default();
     dic.insert("count".to_owned(), count.into());
-    file::replace(path, &text(&dic))?;
+    write(path, &text(&dic))?;
     Ok((count, dic))
 }
 

@@ -292,3 +292,15 @@ fn a_duplicate_key_is_refused() {
 fn bad_option_values_are_refused_and_nothing_is_written() {
     tickets::refuses_bad_option_values(LESSON);
 }
+
+/// Every value other than `count` comes back as written, numbers included.
+#[test]
+fn other_values_come_back_as_written() {
+    tickets::keeps_every_other_value_as_written(LESSON);
+}
+
+/// A new version that would be too large is refused before any write.
+#[test]
+fn a_file_it_would_refuse_is_never_written() {
+    tickets::never_writes_a_file_it_would_refuse(LESSON);
+}

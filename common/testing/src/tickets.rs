@@ -217,3 +217,49 @@ pub fn refuses_bad_option_values(program: &str) {
     refused(&mut command, &[2], "nosuch", &["buyer-1"]);
     assert_eq!((snapshot(&file), names(&dir)), (before, files));
 }
+
+/// Other fields keep their values exactly as written, numbers too (thirty
+/// digits, a decimal past f64's precision, `1e2`): a sale changes the count
+/// alone. A long array of `1e15` stays as short as it was, under the size
+/// limit, where it once came back as `1000000000000000.0`.
+pub fn keeps_every_other_value_as_written(program: &str) {
+    let dir = Scratch::new();
+    let example =
+        r#"{"z":1,"count":3,"id":123456789012345678901234567890,"q":1.0000000000000001,"f":1e2}"#;
+    let spelled = r#"{"count":3,"g":[1E5,-0,0.0,2E-3,"1e2\"3e4",{"h":-1.50e+7}]}"#;
+    let many = format!(r#"{{"count":3,"a":[{}]}}"#, vec!["1e15"; 200_000].join(","));
+    assert!(many.len() > 1_000_000 && many.len() < 1 << 20);
+    for text in [example, spelled, &many] {
+        let file = dir.write("ticket.json", text);
+        let run = run(
+            program,
+            &["--file", &file, "--buyers", "1", "--speed", "max"],
+        );
+        assert_eq!(run.code(), Some(0), "{}", run.output());
+        let after = fs::read_to_string(&file).expect("read");
+        let want = text.replacen(r#""count":3"#, r#""count":2"#, 1) + "\n";
+        assert!(after == want, "{}…\nnot\n{}…", cut(&after), cut(&want));
+    }
+}
+
+fn cut(text: &str) -> &str {
+    &text[..text.len().min(200)]
+}
+
+/// A sale never writes a file it would refuse: restocking a file of 1 MiB,
+/// the size limit, to 1000000 tickets would make it larger, and is refused
+/// before any write, in one line, the file as it was.
+pub fn never_writes_a_file_it_would_refuse(program: &str) {
+    let dir = Scratch::new();
+    let head = r#"{"count":0,"pad":""#;
+    let pad = "x".repeat((1 << 20) - head.len() - 2);
+    let file = dir.write("ticket.json", format!("{head}{pad}\"}}"));
+    assert_eq!(fs::metadata(&file).expect("stat").len(), 1 << 20);
+    let before = snapshot(&file);
+    let args = ["--file", &file, "--tickets", "1000000", "--speed", "max"];
+    let run = run(program, &args);
+    assert_refused(run.code(), &run.stderr, &[1], &file, &["not written"]);
+    assert!(run.stderr.contains("1048583 bytes"), "{}", run.stderr);
+    assert_eq!(snapshot(&file), before);
+    assert_eq!(run.events("search").count(), 0);
+}
