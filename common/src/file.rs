@@ -108,23 +108,8 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (dir, old) = (directory(path), fs::metadata(path).ok());
-    let prefix = format!("{}{}.", temporary_prefix(path), std::process::id());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).rand_bytes(RANDOM).suffix(TEMPORARY);
-    if old.is_none() {
-        // Not the temporary file's private 0600: the mode any new file gets
-        // (0666 less the umask).
-        builder.permissions(Permissions::from_mode(0o666));
-    }
-    let mut new = builder.tempfile_in(&dir)?;
-    // Held until this process closes it or dies: see `sweep`.
-    flock(new.as_file(), libc::LOCK_EX)?;
-    if let Some(old) = old {
-        // Only root may give a file away; anyone else keeps it as theirs.
-        let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
-        new.as_file().set_permissions(old.permissions())?;
-    }
+    let old = fs::metadata(path).ok();
+    let mut new = new_version(path, old.as_ref())?;
     new.write_all(bytes)?;
     let durable = DURABLE.load(Ordering::SeqCst);
     if durable {
@@ -132,9 +117,55 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     new.persist(path).map_err(|e| e.error)?;
     if durable {
-        File::open(&dir)?.sync_all()?;
+        File::open(directory(path))?.sync_all()?;
     }
     Ok(())
+}
+
+/// A new version of `path`, beside it, empty and locked: with the mode and
+/// owner of `old`, the file it will replace.
+fn new_version(path: &Path, old: Option<&Metadata>) -> io::Result<tempfile::NamedTempFile> {
+    let mut tries = 0;
+    let new = loop {
+        let prefix = format!(
+            "{}{}.{}",
+            temporary_prefix(path),
+            std::process::id(),
+            random()?
+        );
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).rand_bytes(0).suffix(TEMPORARY);
+        if old.is_none() {
+            // Not the temporary file's private 0600: the mode any new file
+            // gets (0666 less the umask).
+            builder.permissions(Permissions::from_mode(0o666));
+        }
+        match builder.tempfile_in(directory(path)) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 100 => tries += 1,
+            made => break made?,
+        }
+    };
+    // Held until this process closes it or dies: see `sweep`.
+    flock(new.as_file(), libc::LOCK_EX)?;
+    if let Some(old) = old {
+        // Only root may give a file away; anyone else keeps it as theirs.
+        let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
+        new.as_file().set_permissions(old.permissions())?;
+    }
+    Ok(new)
+}
+
+/// [`RANDOM`] letters and digits, drawn from the system for each name: a
+/// generator kept in memory (`tempfile`'s own) is copied by `fork`, and
+/// every buyer would draw the names the others draw.
+fn random() -> io::Result<String> {
+    use rand::distr::Alphanumeric;
+    use rand::rngs::{StdRng, SysRng};
+    use rand::{RngExt, SeedableRng};
+    let mut rng = StdRng::try_from_rng(&mut SysRng).map_err(io::Error::other)?;
+    Ok((0..RANDOM)
+        .map(|_| char::from(rng.sample(Alphanumeric)))
+        .collect())
 }
 
 /// Removes the new versions of `path` that writers killed mid-write

@@ -224,3 +224,9 @@ fn other_values_come_back_as_written() {
 fn a_file_it_would_refuse_is_never_written() {
     tickets::never_writes_a_file_it_would_refuse(LESSON);
 }
+
+/// No two processes share the random part of their temporary names.
+#[test]
+fn temporary_names_differ_in_every_process() {
+    tickets::temporary_names_differ_in_every_process(LESSON);
+}

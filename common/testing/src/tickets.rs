@@ -263,3 +263,44 @@ pub fn never_writes_a_file_it_would_refuse(program: &str) {
     assert_eq!(snapshot(&file), before);
     assert_eq!(run.events("search").count(), 0);
 }
+
+/// Every process draws the random part of its temporary names itself
+/// (a generator in memory is copied by `fork`): main's and the four
+/// buyers' names, seen as they are made (inotify), all differ in it.
+pub fn temporary_names_differ_in_every_process(program: &str) {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK).expect("inotify");
+    inotify
+        .add_watch(dir.path("").as_str(), AddWatchFlags::IN_CREATE)
+        .expect("watch");
+    let args = [
+        "--file",
+        &file,
+        "--tickets",
+        "4",
+        "--buyers",
+        "4",
+        "--speed",
+        "max",
+    ];
+    let run = run(program, &args);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let mut made = Vec::new();
+    while let Ok(events) = inotify.read_events() {
+        made.extend(events.into_iter().filter_map(|e| e.name));
+    }
+    let parts: Vec<(String, String)> = made
+        .iter()
+        .filter_map(|name| {
+            let name = name.to_str()?.strip_prefix(".ticket.json.")?;
+            let (pid, random) = name.strip_suffix(".lesson-tmp")?.split_once('.')?;
+            Some((pid.to_owned(), random.to_owned()))
+        })
+        .collect();
+    let pids: BTreeSet<&String> = parts.iter().map(|(pid, _)| pid).collect();
+    let randoms: BTreeSet<&String> = parts.iter().map(|(_, random)| random).collect();
+    assert!(pids.len() >= 5, "main and four buyers: {made:?}");
+    assert_eq!(randoms.len(), parts.len(), "a random part twice: {parts:?}");
+}
