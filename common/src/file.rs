@@ -1,7 +1,9 @@
 //! A small file shared by processes: read whole without ever blocking on
 //! what is not a regular file, and replaced whole (a reader sees the old
-//! file or the new one, never half of one), keeping its mode and owner.
+//! file or the new one, never half of one), keeping its mode, owner and
+//! extended attributes (a POSIX ACL is one).
 
+use std::ffi::{CStr, CString};
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -108,7 +110,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let old = fs::metadata(path).ok();
+    let old = existing(path)?;
     let mut new = new_version(path, old.as_ref())?;
     new.write_all(bytes)?;
     let durable = DURABLE.load(Ordering::SeqCst);
@@ -122,9 +124,26 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// A new version of `path`, beside it, empty and locked: with the mode and
-/// owner of `old`, the file it will replace.
-fn new_version(path: &Path, old: Option<&Metadata>) -> io::Result<tempfile::NamedTempFile> {
+/// An extended attribute, name and value: `user.note`, or a POSIX ACL
+/// (`system.posix_acl_access`), what `ls -l` marks with a `+`.
+type Attribute = (CString, Vec<u8>);
+
+/// The file at `path` as a new version must copy it: its metadata and its
+/// extended attributes; `None` if there is no file.
+fn existing(path: &Path) -> io::Result<Option<(Metadata, Vec<Attribute>)>> {
+    match open_checked(path, OpenOptions::new().read(true), Follow::Links) {
+        Ok((file, meta)) => Ok(Some((meta, attributes(&file)?))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A new version of `path`, beside it, empty and locked: with the mode,
+/// owner and extended attributes of `old`, the file it will replace.
+fn new_version(
+    path: &Path,
+    old: Option<&(Metadata, Vec<Attribute>)>,
+) -> io::Result<tempfile::NamedTempFile> {
     let mut tries = 0;
     let new = loop {
         let prefix = format!(
@@ -147,10 +166,12 @@ fn new_version(path: &Path, old: Option<&Metadata>) -> io::Result<tempfile::Name
     };
     // Held until this process closes it or dies: see `sweep`.
     flock(new.as_file(), libc::LOCK_EX)?;
-    if let Some(old) = old {
+    if let Some((meta, attributes)) = old {
         // Only root may give a file away; anyone else keeps it as theirs.
-        let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
-        new.as_file().set_permissions(old.permissions())?;
+        let _ = std::os::unix::fs::fchown(new.as_file(), Some(meta.uid()), Some(meta.gid()));
+        new.as_file().set_permissions(meta.permissions())?;
+        // After the mode: a chmod would rewrite an ACL's mask.
+        give(new.as_file(), attributes)?;
     }
     Ok(new)
 }
@@ -166,6 +187,92 @@ fn random() -> io::Result<String> {
     Ok((0..RANDOM)
         .map(|_| char::from(rng.sample(Alphanumeric)))
         .collect())
+}
+
+/// The extended attributes of `file` (none where the file system keeps none).
+fn attributes(file: &File) -> io::Result<Vec<Attribute>> {
+    let names = fetch(|buf| rustix::fs::flistxattr(file, buf))?;
+    names
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let name = CString::new(name).map_err(io::Error::other)?;
+            let value = fetch(|buf| rustix::fs::fgetxattr(file, name.as_c_str(), buf))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// What `get` puts in a buffer, grown until it fits (`ERANGE` says it did not).
+fn fetch(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> io::Result<Vec<u8>> {
+    use rustix::io::Errno;
+    let mut buf = vec![0; 256];
+    loop {
+        match get(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(Errno::RANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Gives `new` the extended attributes `old` lists: each that it lacks or
+/// holds otherwise (what the system gave it alike, a security label, is left
+/// as it is); and takes from it an ACL its directory's default ACL gave it,
+/// which the old file had not. An error names the attribute.
+fn give(new: &File, old: &[Attribute]) -> io::Result<()> {
+    let failed = |name: &CStr, e: rustix::io::Errno| {
+        let e = io::Error::from(e);
+        let what = tr!(
+            "the extended attribute {}: {}",
+            name.to_string_lossy(),
+            describe(&e)
+        );
+        io::Error::new(e.kind(), what)
+    };
+    let has = attributes(new)?;
+    for (name, value) in old {
+        if !has.iter().any(|(n, v)| n == name && v == value) {
+            rustix::fs::fsetxattr(new, name.as_c_str(), value, rustix::fs::XattrFlags::empty())
+                .map_err(|e| failed(name, e))?;
+        }
+    }
+    for (name, _) in &has {
+        let acl = name.as_bytes().starts_with(b"system.posix_acl_");
+        if acl && !old.iter().any(|(n, _)| n == name) {
+            rustix::fs::fremovexattr(new, name.as_c_str()).map_err(|e| failed(name, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, before anything is written, a file whose extended attributes
+/// (an ACL, `user.*`, `security.*`, …) a sale could not give its new
+/// version: one is made as a sale makes it, beside the file, then removed.
+pub(crate) fn check_attributes(path: &Path) -> Result<()> {
+    let name = path.display();
+    let old =
+        existing(path).map_err(|e| anyhow!(tr!("{}: cannot read it: {}", name, describe(&e))))?;
+    match old {
+        Some(old) if !old.1.is_empty() => match new_version(path, Some(&old)) {
+            // Removed as it is dropped.
+            Ok(_probe) => Ok(()),
+            Err(e) => Err(anyhow!(tr!(
+                "{}: a sale could not give its new version what the file carries besides its \
+                 bytes ({}), and would drop it: refused",
+                name,
+                match e.raw_os_error() {
+                    Some(_) => describe(&e),
+                    None => e.to_string(),
+                }
+            ))),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// Removes the new versions of `path` that writers killed mid-write

@@ -532,7 +532,9 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
 
 /// Refuses, before anything is written, a file that a sale could not
 /// replace as it is: one the user may not write, one whose directory takes
-/// no new file, one with other names (hard links, which `rename` would cut).
+/// no new file, one with other names (hard links, which `rename` would cut),
+/// one whose extended attributes (an ACL) its new version could not be
+/// given.
 fn may_replace(path: &Path) -> Result<()> {
     let (name, dir) = (path.display(), file::directory(path));
     let meta = std::fs::metadata(path).ok();
@@ -570,6 +572,7 @@ fn may_replace(path: &Path) -> Result<()> {
             )));
         }
     }
+    file::check_attributes(path)?;
     Ok(())
 }
 

@@ -225,6 +225,18 @@ fn a_file_it_would_refuse_is_never_written() {
     tickets::never_writes_a_file_it_would_refuse(LESSON);
 }
 
+/// A POSIX ACL and other extended attributes survive a sale.
+#[test]
+fn an_acl_and_other_extended_attributes_are_kept() {
+    tickets::keeps_an_acl_and_other_extended_attributes(LESSON);
+}
+
+/// An attribute the new version could not carry is refused up front.
+#[test]
+fn an_attribute_that_cannot_be_copied_is_refused() {
+    tickets::refuses_attributes_it_cannot_copy(LESSON);
+}
+
 /// No two processes share the random part of their temporary names.
 #[test]
 fn temporary_names_differ_in_every_process() {

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use crate::{NOBODY, Run, Scratch, output, run, runnable_by_anyone};
 
-/// All a refusal must leave as it was: kind, inode, mode, owner, time, bytes.
+/// All a refusal must leave as it was: kind, inode, mode, owner, time,
+/// bytes, and extended attributes (an ACL).
 #[derive(Debug, PartialEq)]
 pub struct Snapshot {
     pub kind: FileType,
@@ -22,6 +23,7 @@ pub struct Snapshot {
     pub mtime: (i64, i64),
     pub bytes: Option<Vec<u8>>,
     pub link: Option<PathBuf>,
+    pub attributes: Vec<(String, Vec<u8>)>,
 }
 
 pub fn snapshot(path: &str) -> Snapshot {
@@ -36,8 +38,65 @@ pub fn snapshot(path: &str) -> Snapshot {
         link: meta
             .is_symlink()
             .then(|| fs::read_link(path).expect("readlink")),
+        attributes: attributes(path),
     }
 }
+
+/// The extended attributes of `path` (of a link itself), names and values.
+pub fn attributes(path: &str) -> Vec<(String, Vec<u8>)> {
+    let mut names = vec![0; 1 << 16];
+    let Ok(n) = rustix::fs::llistxattr(path, &mut names[..]) else {
+        return Vec::new();
+    };
+    let mut all: Vec<(String, Vec<u8>)> = names[..n]
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let name = String::from_utf8_lossy(name).into_owned();
+            let mut value = vec![0; 1 << 16];
+            let n = rustix::fs::lgetxattr(path, name.as_str(), &mut value[..])
+                .unwrap_or_else(|e| panic!("{path}: {name}: {e}"));
+            value.truncate(n);
+            (name, value)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Sets the extended attribute `name` of `path`; false (and says the test
+/// is skipped) where the file system keeps none.
+pub fn set_attribute(path: &str, name: &str, value: &[u8]) -> bool {
+    let flags = rustix::fs::XattrFlags::empty();
+    match rustix::fs::setxattr(path, name, value, flags) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::OPNOTSUPP) => {
+            eprintln!("skipped: {path} can have no extended attribute {name}");
+            false
+        }
+        Err(e) => panic!("{path}: setting {name}: {e}"),
+    }
+}
+
+/// A POSIX ACL as the kernel keeps it in `system.posix_acl_access` (what
+/// `setfacl` writes): version 2, then each entry's tag, permissions and id.
+pub fn acl(entries: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut bytes = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        bytes.extend(tag.to_le_bytes());
+        bytes.extend(perm.to_le_bytes());
+        bytes.extend(id.to_le_bytes());
+    }
+    bytes
+}
+
+/// The tags of an ACL's entries, and the id of those that name nobody.
+pub const ACL_USER_OBJ: u16 = 0x01;
+pub const ACL_USER: u16 = 0x02;
+pub const ACL_GROUP_OBJ: u16 = 0x04;
+pub const ACL_MASK: u16 = 0x10;
+pub const ACL_OTHER: u16 = 0x20;
+pub const ACL_UNUSED: u32 = u32::MAX;
 
 /// The names in the scratch directory.
 pub fn names(dir: &Scratch) -> BTreeSet<String> {
@@ -262,6 +321,94 @@ pub fn never_writes_a_file_it_would_refuse(program: &str) {
     assert!(run.stderr.contains("1048583 bytes"), "{}", run.stderr);
     assert_eq!(snapshot(&file), before);
     assert_eq!(run.events("search").count(), 0);
+}
+
+/// A file with a POSIX ACL (`ls` shows 0660; the ACL gives the group
+/// nothing, and nobody `rw-`) and a `user.*` attribute keeps both, and its
+/// mode, through a sale: the new file gets its mode first, then the ACL,
+/// which a chmod after would rewrite. An ACL a new file would get from its
+/// directory's default ACL is not kept where the old file had none.
+pub fn keeps_an_acl_and_other_extended_attributes(program: &str) {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 3}"#);
+    let access = acl(&[
+        (ACL_USER_OBJ, 6, ACL_UNUSED),
+        (ACL_USER, 6, NOBODY),
+        (ACL_GROUP_OBJ, 0, ACL_UNUSED),
+        (ACL_MASK, 6, ACL_UNUSED),
+        (ACL_OTHER, 0, ACL_UNUSED),
+    ]);
+    if !set_attribute(&file, "system.posix_acl_access", &access)
+        || !set_attribute(&file, "user.note", b"keep me")
+    {
+        return;
+    }
+    let before = snapshot(&file);
+    assert_eq!(before.mode & 0o777, 0o660);
+    let sale = run(
+        program,
+        &["--file", &file, "--buyers", "1", "--speed", "max"],
+    );
+    assert_eq!(sale.code(), Some(0), "{}", sale.output());
+    let after = snapshot(&file);
+    assert_eq!(count(&file), 2, "one ticket sold, the file replaced");
+    assert_eq!(
+        (after.mode, &after.attributes),
+        (before.mode, &before.attributes)
+    );
+
+    // A directory whose default ACL gives nobody rw-: a new file there gets
+    // it, the replaced one does not.
+    let inherited = Scratch::new();
+    let plain = inherited.write("ticket.json", r#"{"count": 3}"#);
+    chmod(&plain, 0o640);
+    if !set_attribute(&inherited.path(""), "system.posix_acl_default", &access) {
+        return;
+    }
+    let before = snapshot(&plain);
+    let run = run(
+        program,
+        &["--file", &plain, "--buyers", "1", "--speed", "max"],
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let after = snapshot(&plain);
+    assert_eq!(
+        (after.mode, after.attributes),
+        (before.mode, before.attributes)
+    );
+}
+
+/// As nobody, a file carrying an attribute only a privileged process may
+/// set (`security.capability`, a file capability) is refused before any
+/// write, in one line saying which, the file as it was: its new version
+/// could not carry it. Skipped when not root.
+pub fn refuses_attributes_it_cannot_copy(program: &str) {
+    if !is_root() {
+        return;
+    }
+    let dir = Scratch::new();
+    chmod(&dir.path(""), 0o777);
+    let file = dir.write("ticket.json", r#"{"count": 3}"#);
+    chmod(&file, 0o666);
+    nix::unistd::chown(file.as_str(), Some(NOBODY.into()), Some(NOBODY.into())).expect("chown");
+    // VFS_CAP_REVISION_2: CAP_NET_BIND_SERVICE permitted.
+    let capability: Vec<u8> = [0x0200_0000u32, 1 << 10, 0, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    if !set_attribute(&file, "security.capability", &capability) {
+        return;
+    }
+    let (before, files) = (snapshot(&file), names(&dir));
+    let trace = dir.path("trace.jsonl");
+    let mut command = Command::new(runnable_by_anyone(program));
+    command.uid(NOBODY).gid(NOBODY).env_remove("LESSON_TRACE");
+    command.args(["--file", &file, "--speed", "max", "--trace", &trace]);
+    refused(&mut command, &[1], &file, &["security.capability"]);
+    assert_eq!(snapshot(&file), before);
+    let mut files_after = names(&dir);
+    files_after.remove("trace.jsonl");
+    assert_eq!(files_after, files, "no probe, no lock file left");
 }
 
 /// Every process draws the random part of its temporary names itself
