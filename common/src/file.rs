@@ -23,6 +23,10 @@ pub(crate) const MAX_SIZE: u64 = 1 << 20;
 /// `--fsync`, for this process and the children it starts.
 static DURABLE: AtomicBool = AtomicBool::new(false);
 
+/// False once [`check_flush`] found that the directory cannot be flushed
+/// (and said so): the writes then flush their files alone.
+static FLUSH_DIRECTORY: AtomicBool = AtomicBool::new(true);
+
 pub(crate) fn durable(on: bool) {
     DURABLE.store(on, Ordering::SeqCst);
 }
@@ -118,8 +122,18 @@ fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
         new.as_file().sync_all()?;
     }
     new.persist(path).map_err(|e| e.error)?;
-    if durable {
-        File::open(directory(path))?.sync_all()?;
+    // The file is replaced: whatever fails now, the sale stands.
+    if durable && FLUSH_DIRECTORY.load(Ordering::SeqCst) {
+        let dir = directory(path);
+        if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+            crate::log::warn(tr!(
+                "{}: written and renamed into place, but its directory {} could not be flushed \
+                 to disk ({}): a power cut may still undo the rename",
+                path.display(),
+                dir.display(),
+                describe(&e)
+            ));
+        }
     }
     Ok(())
 }
@@ -272,6 +286,25 @@ pub(crate) fn check_attributes(path: &Path) -> Result<()> {
             ))),
         },
         _ => Ok(()),
+    }
+}
+
+/// With `--fsync`, says once, before the sale, that the directory of
+/// `path` cannot be flushed (a directory one may write but not read cannot
+/// be opened): the sale goes on, each new file flushed before its rename.
+pub(crate) fn check_flush(path: &Path) {
+    if !DURABLE.load(Ordering::SeqCst) {
+        return;
+    }
+    let dir = directory(path);
+    if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+        FLUSH_DIRECTORY.store(false, Ordering::SeqCst);
+        crate::log::warn(tr!(
+            "--fsync: the directory {} cannot be flushed to disk ({}): each new file still is, \
+             before its rename, but a power cut may undo a rename",
+            dir.display(),
+            describe(&e)
+        ));
     }
 }
 

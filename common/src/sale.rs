@@ -534,7 +534,7 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
 /// replace as it is: one the user may not write, one whose directory takes
 /// no new file, one with other names (hard links, which `rename` would cut),
 /// one whose extended attributes (an ACL) its new version could not be
-/// given.
+/// given. With `--fsync`, says if the directory cannot be flushed.
 fn may_replace(path: &Path) -> Result<()> {
     let (name, dir) = (path.display(), file::directory(path));
     let meta = std::fs::metadata(path).ok();
@@ -573,6 +573,7 @@ fn may_replace(path: &Path) -> Result<()> {
         }
     }
     file::check_attributes(path)?;
+    file::check_flush(path);
     Ok(())
 }
 

@@ -237,6 +237,12 @@ fn an_attribute_that_cannot_be_copied_is_refused() {
     tickets::refuses_attributes_it_cannot_copy(LESSON);
 }
 
+/// With `--fsync`, a directory that cannot be flushed fails no sale.
+#[test]
+fn a_durable_sale_stands_where_the_directory_cannot_be_flushed() {
+    tickets::a_durable_sale_stands_where_the_directory_cannot_be_flushed(LESSON);
+}
+
 /// No two processes share the random part of their temporary names.
 #[test]
 fn temporary_names_differ_in_every_process() {

@@ -451,3 +451,81 @@ pub fn temporary_names_differ_in_every_process(program: &str) {
     assert!(pids.len() >= 5, "main and four buyers: {made:?}");
     assert_eq!(randoms.len(), parts.len(), "a random part twice: {parts:?}");
 }
+
+/// `--fsync` as nobody in a directory of mode 0300 (nobody may write and
+/// enter it, not read it, so it cannot be opened to be flushed): the sale
+/// is said, once, before it starts, to flush its new files alone, and it
+/// stands: every buyer bought, exit 0, the reckoning the file's. And where
+/// the directory becomes so mid-sale, each buyer that renamed its write
+/// into place says the directory could not be flushed, and still bought.
+/// Skipped when not root.
+pub fn a_durable_sale_stands_where_the_directory_cannot_be_flushed(program: &str) {
+    if !is_root() {
+        return;
+    }
+    for mid_sale in [false, true] {
+        let top = Scratch::new();
+        chmod(&top.path(""), 0o777);
+        let dir = top.path("office");
+        fs::create_dir(&dir).expect("mkdir");
+        let file = top.write("office/ticket.json", r#"{"count": 3}"#);
+        for path in [&dir, &file] {
+            nix::unistd::chown(path.as_str(), Some(NOBODY.into()), Some(NOBODY.into()))
+                .expect("chown");
+        }
+        chmod(&dir, if mid_sale { 0o700 } else { 0o300 });
+        let trace = top.path("trace.jsonl");
+        let speed = if mid_sale { "4" } else { "max" };
+        let mut command = Command::new(runnable_by_anyone(program));
+        command.uid(NOBODY).gid(NOBODY).env_remove("LESSON_TRACE");
+        command.args([
+            "--file",
+            &file,
+            "--tickets",
+            "7",
+            "--buyers",
+            "3",
+            "--fsync",
+        ]);
+        command.args(["--speed", speed, "--trace", &trace]);
+        // Once the file is stocked, before any buyer writes (each sleeps first).
+        let watcher = mid_sale.then(|| {
+            let (trace, dir) = (trace.clone(), dir.clone());
+            std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while !fs::read_to_string(&trace).is_ok_and(|t| t.contains(r#""event":"sale""#)) {
+                    assert!(std::time::Instant::now() < deadline, "no sale");
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                chmod(&dir, 0o300);
+            })
+        });
+        let out = output(&mut command);
+        if let Some(watcher) = watcher {
+            watcher.join().expect("the watcher");
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let said = format!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(out.status.code(), Some(0), "{said}");
+        let lines = if mid_sale { 3 } else { 1 };
+        assert_eq!(stderr.lines().count(), lines, "{said}");
+        for line in stderr.lines() {
+            assert!(
+                line.contains("flushed") && line.contains("permission denied"),
+                "{said}"
+            );
+        }
+        let records = common::log::read_trace(trace.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+        let summary = &records
+            .iter()
+            .rfind(|r| r.event == "summary")
+            .expect("a summary")
+            .fields;
+        assert_eq!(
+            (&summary["bought"], &summary["errors"]),
+            (&3.into(), &0.into()),
+            "{said}"
+        );
+        assert_eq!(summary["left"], count(&file), "{said}");
+    }
+}
