@@ -308,6 +308,108 @@ pub(crate) fn check_flush(path: &Path) {
     }
 }
 
+/// Refuses a file that the system lets nobody replace, root included,
+/// whatever its mode says: append-only or immutable (`chattr +a`, `+i`),
+/// the file or its directory (`FS_IOC_GETFLAGS`, what `lsattr` shows).
+pub(crate) fn check_flags(path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{IFlags, ioctl_getflags};
+        let flags = |p: &Path| {
+            let opened = open_checked(p, OpenOptions::new().read(true), Follow::Links);
+            opened.map_or(IFlags::empty(), |(f, _)| {
+                ioctl_getflags(&f).unwrap_or(IFlags::empty())
+            })
+        };
+        let how = |f: IFlags| match () {
+            _ if f.contains(IFlags::IMMUTABLE) => Some((tr!("immutable (chattr +i)"), "chattr -i")),
+            _ if f.contains(IFlags::APPEND) => Some((tr!("append-only (chattr +a)"), "chattr -a")),
+            _ => None,
+        };
+        let (name, dir) = (path.display(), directory(path));
+        if let Some((how, undo)) = how(flags(path)) {
+            return Err(anyhow!(tr!(
+                "{}: it is {}: a sale replaces the file, and the system lets nobody, root \
+                 included, replace such a file ({} lifts it)",
+                name,
+                how,
+                undo
+            )));
+        }
+        if let Some((how, undo)) = how(flags(&dir)) {
+            return Err(anyhow!(tr!(
+                "{}: its directory {} is {}: no file in it may be replaced, by root either ({} \
+                 lifts it)",
+                name,
+                dir.display(),
+                how,
+                undo
+            )));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
+    Ok(())
+}
+
+/// Refuses, before anything is read or written, a path the system would
+/// refuse as a sale writes: the new file's name longer than a name may be
+/// (`NAME_MAX`), or its whole path, from `/` (`tempfile` makes it
+/// absolute), longer than a path may be (`PATH_MAX`). The path is shown
+/// cut short.
+pub(crate) fn fits(path: &Path) -> Result<()> {
+    let name = shown(path);
+    let dir = directory(path);
+    // The longest name a new version may have: the longest pid.
+    let temporary = temporary_prefix(path).len() + "4194304.".len() + RANDOM + TEMPORARY.len();
+    let name_max = nix::unistd::pathconf(&dir, nix::unistd::PathconfVar::NAME_MAX)
+        .ok()
+        .flatten()
+        .map_or(255, |n| n as usize);
+    if temporary > name_max {
+        return Err(anyhow!(tr!(
+            "{}: its name is too long: the new file a sale writes beside it would be named with \
+             {} bytes, and a name may have {} at most (NAME_MAX)",
+            name,
+            temporary,
+            name_max
+        )));
+    }
+    // The kernel takes PATH_MAX bytes, the final NUL included.
+    let most = libc::PATH_MAX as usize - 1;
+    let absolute = match dir.is_absolute() {
+        true => Ok(dir),
+        false => std::env::current_dir().map(|cwd| cwd.join(dir)),
+    };
+    match absolute {
+        Ok(dir) if dir.as_os_str().len() + 1 + temporary <= most => Ok(()),
+        Ok(dir) => Err(anyhow!(tr!(
+            "{}: its path is too long: {} bytes from / with the name of the new file a sale \
+             writes beside it, and a path may have {} at most (PATH_MAX)",
+            name,
+            dir.as_os_str().len() + 1 + temporary,
+            most
+        ))),
+        Err(e) => Err(anyhow!(tr!(
+            "{}: the path of the working directory cannot be had ({}), and a sale needs it: a \
+             path may have {} bytes at most (PATH_MAX)",
+            name,
+            describe(&e),
+            most
+        ))),
+    }
+}
+
+/// `path` for a message: whole, or its last 60 characters after "…".
+pub(crate) fn shown(path: &Path) -> String {
+    let text = path.display().to_string();
+    let count = text.chars().count();
+    match count > 80 {
+        true => format!("…{}", text.chars().skip(count - 60).collect::<String>()),
+        false => text,
+    }
+}
+
 /// Removes the new versions of `path` that writers killed mid-write
 /// (SIGKILL cannot be held back) left behind: named as [`replace`] names
 /// them, that nobody holds an `flock` on any more, and whose writer is gone

@@ -501,6 +501,7 @@ pub const LEFT: Question = Question {
 /// The file's state at the start: as it is, or stocked with `restock`
 /// (3 for a missing file), its other fields kept.
 fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)> {
+    file::fits(path)?;
     let existing = match read_checked(path) {
         Ok(stock) => Some(stock),
         Err(_) if !path.exists() && !path.is_symlink() => None,
@@ -533,11 +534,14 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
 /// Refuses, before anything is written, a file that a sale could not
 /// replace as it is: one the user may not write, one whose directory takes
 /// no new file, one with other names (hard links, which `rename` would cut),
-/// one whose extended attributes (an ACL) its new version could not be
-/// given. With `--fsync`, says if the directory cannot be flushed.
+/// one append-only or immutable, one whose extended attributes (an ACL) its
+/// new version could not be given. With `--fsync`, says if the directory
+/// cannot be flushed.
 fn may_replace(path: &Path) -> Result<()> {
     let (name, dir) = (path.display(), file::directory(path));
     let meta = std::fs::metadata(path).ok();
+    // Before `access`, which says "not permitted" for an immutable file.
+    file::check_flags(path)?;
     if let Some(meta) = &meta {
         if meta.nlink() > 1 {
             return Err(anyhow!(tr!(

@@ -323,6 +323,18 @@ fn a_durable_sale_stands_where_the_directory_cannot_be_flushed() {
     tickets::a_durable_sale_stands_where_the_directory_cannot_be_flushed(LESSON);
 }
 
+/// Append-only and immutable files are refused before any buyer starts.
+#[test]
+fn append_only_and_immutable_files_are_refused() {
+    tickets::refuses_append_only_and_immutable_files(LESSON);
+}
+
+/// A path too long for the system is refused up front, shown cut short.
+#[test]
+fn a_path_too_long_is_refused() {
+    tickets::refuses_a_path_too_long(LESSON);
+}
+
 /// No two processes share the random part of their temporary names.
 #[test]
 fn temporary_names_differ_in_every_process() {

@@ -411,6 +411,111 @@ pub fn refuses_attributes_it_cannot_copy(program: &str) {
     assert_eq!(files_after, files, "no probe, no lock file left");
 }
 
+/// Undoes `chattr +a` and `+i` when dropped, for the scratch directory to
+/// be removed.
+struct Chattr(String);
+
+impl Chattr {
+    fn set(path: &str, flag: &str) -> Chattr {
+        let done = Command::new("chattr").args([flag, path]).status();
+        assert!(done.is_ok_and(|s| s.success()), "chattr {flag} {path}");
+        Chattr(path.to_owned())
+    }
+}
+
+impl Drop for Chattr {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").args(["-a", "-i", &self.0]).status();
+    }
+}
+
+/// An append-only or immutable file (`chattr +a`, `+i`), or one in an
+/// append-only directory, is refused before any buyer starts, in one line
+/// saying so: the system lets nobody replace it, root included. Skipped
+/// when not root, or where chattr is missing or not supported.
+pub fn refuses_append_only_and_immutable_files(program: &str) {
+    if !is_root() {
+        return;
+    }
+    let dir = Scratch::new();
+    let probe = dir.write("probe", "");
+    if !Command::new("chattr")
+        .args(["+a", &probe])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("skipped: chattr +a does not work here");
+        return;
+    }
+    drop(Chattr(probe));
+    let file = dir.write("ticket.json", r#"{"count": 3}"#);
+    let inner = dir.path("inner");
+    fs::create_dir(&inner).expect("mkdir");
+    let nested = dir.write("inner/ticket.json", r#"{"count": 3}"#);
+    for (path, flag, target, says) in [
+        (&file, "+a", &file, "append-only"),
+        (&file, "+i", &file, "immutable"),
+        (&nested, "+a", &inner, "its directory"),
+    ] {
+        let chattr = Chattr::set(target, flag);
+        let before = snapshot(path);
+        for extra in [&[][..], &["--tickets", "5"]] {
+            let args = [&["--file", path.as_str(), "--speed", "max"][..], extra].concat();
+            let run = run(program, &args);
+            assert_refused(run.code(), &run.stderr, &[1], path, &[says]);
+            assert!(run.stderr.contains(&format!("chattr -{}", &flag[1..])));
+            assert_eq!(run.events("search").count(), 0, "{}", run.output());
+            assert_eq!(snapshot(path), before, "{flag}");
+        }
+        drop(chattr);
+    }
+}
+
+/// A path too long for the system (`PATH_MAX`) once a sale writes a new
+/// file beside it, from a working directory deeper than that or given
+/// whole, is refused before anything is written, in one line that shows
+/// the path cut short; so is a name too long for its new file (`NAME_MAX`).
+pub fn refuses_a_path_too_long(program: &str) {
+    let dir = Scratch::new();
+    // 25 directories of 200 letters: made, and entered, one at a time.
+    let step = "d".repeat(200);
+    let script = r#"for i in $(seq 25); do mkdir "$0" && cd -P "$0" || exit 9; done
+printf '{"count": 5}' > ticket.json
+"$@" --file ticket.json --speed max >/dev/null 2>err; echo "exit $?"; cat err; cat ticket.json; echo; ls -a"#;
+    let out = output(
+        Command::new("sh")
+            .args(["-c", script, &step, program])
+            .current_dir(dir.path("")),
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.first(), Some(&"exit 1"), "{said}");
+    assert_refused(
+        Some(1),
+        &format!("{}\n", lines[1]),
+        &[1],
+        "ticket.json",
+        &["PATH_MAX"],
+    );
+    assert_eq!(lines[2], r#"{"count": 5}"#, "{said}");
+    assert_eq!(
+        lines[3..],
+        [".", "..", "err", "ticket.json"],
+        "nothing written"
+    );
+
+    let whole = format!("{}/{}ticket.json", dir.path(""), "x/".repeat(2100));
+    let long_name = dir.path(&format!("{}.json", "n".repeat(240)));
+    for (file, says) in [(&whole, "PATH_MAX"), (&long_name, "NAME_MAX")] {
+        let run = run(program, &["--file", file, "--speed", "max"]);
+        let end = &file[file.len() - 40..];
+        assert_refused(run.code(), &run.stderr, &[1], end, &[says]);
+        assert!(run.stderr.len() < 400, "{}", run.stderr);
+        assert!(run.stderr.contains('…'), "{}", run.stderr);
+    }
+    assert_eq!(names(&dir), [step].into_iter().collect(), "nothing written");
+}
+
 /// Every process draws the random part of its temporary names itself
 /// (a generator in memory is copied by `fork`): main's and the four
 /// buyers' names, seen as they are made (inotify), all differ in it.
