@@ -157,6 +157,9 @@ pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
     json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))
 }
 
+/// How deep serde_json lets arrays and objects nest: deeper is refused.
+const MAX_DEPTH: usize = 127;
+
 fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(tr!("it is empty, not JSON like {{\"count\": 3}}"));
@@ -185,6 +188,12 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
                 None => Err(tr!("it is ambiguous: {}", e)),
             }
         }
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(tr!(
+            "it is nested too deeply: arrays and objects more than {} deep, at line {} column {}",
+            MAX_DEPTH,
+            e.line(),
+            e.column()
+        )),
         Err(e) => Err(tr!("it is not JSON ({})", e)),
     }
 }
@@ -302,25 +311,76 @@ fn as_written<'a>(
     Ok(())
 }
 
+/// What a number's text says, exactly, as a count.
+#[derive(Debug, PartialEq)]
+enum Whole {
+    Is(u64),
+    TooLarge,
+    Negative,
+    Fraction,
+}
+
+/// The JSON number `text` (`-`, digits, `.` and digits, `e` and an
+/// exponent), read exactly: `3.0` and `3e0` are 3, `0.5e1` is 5.
+fn whole(text: &str) -> Whole {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    // Too many digits for an i64 is far beyond any count, or far below 1.
+    let exponent: i64 = exponent.parse().unwrap_or(match exponent.starts_with('-') {
+        true => i64::MIN / 2,
+        false => i64::MAX / 2,
+    });
+    let (int, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The value is 0.DIGITS times ten to the power `point`.
+    let digits = format!("{int}{fraction}");
+    let leading = digits.len() - digits.trim_start_matches('0').len();
+    let digits = digits.trim_matches('0');
+    if digits.is_empty() {
+        return Whole::Is(0);
+    }
+    let point = int.len() as i64 - leading as i64 + exponent;
+    match () {
+        _ if point < digits.len() as i64 => Whole::Fraction,
+        _ if negative => Whole::Negative,
+        _ if point > 20 => Whole::TooLarge,
+        _ => format!("{digits:0<width$}", width = point as usize)
+            .parse()
+            .map_or(Whole::TooLarge, Whole::Is),
+    }
+}
+
 /// The ticket file's `"count"`, checked; the error says in one line what is
-/// wrong.
+/// wrong, and how to write it where it is a whole number written otherwise.
 pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String> {
-    let count = match dic.get("count") {
+    let n = match dic.get("count") {
         None => return Err(tr!("it has no \"count\"")),
-        Some(Value::Number(n)) if n.is_u64() => n.as_u64().unwrap_or(u64::MAX),
-        Some(Value::Number(n)) if n.is_i64() => {
-            return Err(tr!("\"count\" is {}: a count cannot be negative", n));
-        }
+        Some(Value::Number(n)) => n,
         Some(other) => return Err(tr!("\"count\" is {}, not a whole number", other)),
     };
-    if count > MAX_TICKETS {
-        return Err(tr!(
+    match whole(&n.to_string()) {
+        Whole::Is(count) if count > MAX_TICKETS => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            count,
+            n,
             MAX_TICKETS
-        ));
+        )),
+        Whole::Is(count) if n.as_u64() == Some(count) => Ok(count),
+        Whole::Is(count) => Err(tr!(
+            "\"count\" is {}: write it as a whole number, like {}",
+            n,
+            count
+        )),
+        Whole::TooLarge => Err(tr!(
+            "\"count\" is {}, more than the {} tickets we accept",
+            n,
+            MAX_TICKETS
+        )),
+        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", n)),
+        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", n)),
     }
-    Ok(count)
 }
 
 fn read_checked(path: &Path) -> Result<(u64, Map<String, Value>)> {
@@ -655,12 +715,36 @@ mod tests {
             (&b"  \n"[..], "empty"),
             (b"{\"count\": 3", "not JSON"),
             (b"[3]", "not an object"),
-            (b"{\"count\": 1e3}", "not a whole number"),
+            (b"{\"count\": 1e3}", "like 1000"),
+            (b"{\"count\": 2.5e0}", "not a whole number"),
         ] {
             let parsed = json_object(bytes).and_then(|dic| check_count(&dic));
             let problem = parsed.expect_err("refused");
             assert!(problem.contains(says), "{problem:?}");
             assert!(!problem.contains('\n'), "{problem:?}");
+        }
+    }
+
+    /// A number's text read exactly as a count, whatever its spelling.
+    #[test]
+    fn a_count_is_read_from_its_text_exactly() {
+        for (text, count) in [
+            ("3", Whole::Is(3)),
+            ("3.0", Whole::Is(3)),
+            ("3e0", Whole::Is(3)),
+            ("0.5e1", Whole::Is(5)),
+            ("300E-2", Whole::Is(3)),
+            ("0.000", Whole::Is(0)),
+            ("-0", Whole::Is(0)),
+            ("1.5", Whole::Fraction),
+            ("3.0000000000000001", Whole::Fraction),
+            ("1e-99999999999999999999", Whole::Fraction),
+            ("-2", Whole::Negative),
+            ("18446744073709551615", Whole::Is(u64::MAX)),
+            ("18446744073709551616", Whole::TooLarge),
+            ("1e99999999999999999999", Whole::TooLarge),
+        ] {
+            assert_eq!(whole(text), count, "{text}");
         }
     }
 }

@@ -255,6 +255,12 @@ fn a_path_too_long_is_refused() {
     tickets::refuses_a_path_too_long(LESSON);
 }
 
+/// Bad counts and deep nesting are named for what they are.
+#[test]
+fn bad_counts_are_named_for_what_they_are() {
+    tickets::refuses_bad_counts_in_words_that_fit(LESSON);
+}
+
 /// No two processes share the random part of their temporary names.
 #[test]
 fn temporary_names_differ_in_every_process() {

@@ -516,6 +516,38 @@ printf '{"count": 5}' > ticket.json
     assert_eq!(names(&dir), [step].into_iter().collect(), "nothing written");
 }
 
+/// Counts written otherwise than as a whole number are named for what they
+/// are: too large (with the limit), a whole number to write as one (with
+/// how), and JSON nested too deeply (with the limit), not "not JSON".
+pub fn refuses_bad_counts_in_words_that_fit(program: &str) {
+    let dir = Scratch::new();
+    let deep = format!(
+        r#"{{"count":3,"x":{}{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    for (text, says) in [
+        (
+            r#"{"count": 18446744073709551616}"#,
+            "more than the 1000000 tickets",
+        ),
+        (r#"{"count": 1e400}"#, "more than the 1000000 tickets"),
+        (r#"{"count": 3.0}"#, "write it as a whole number, like 3"),
+        (r#"{"count": 3e0}"#, "write it as a whole number, like 3"),
+        (r#"{"count": 2.5}"#, "not a whole number"),
+        (
+            &deep,
+            "nested too deeply: arrays and objects more than 127 deep",
+        ),
+    ] {
+        let file = dir.write("ticket.json", text);
+        let before = snapshot(&file);
+        let run = run(program, &["--file", &file, "--speed", "max"]);
+        assert_refused(run.code(), &run.stderr, &[1], &file, &[says]);
+        assert_eq!(snapshot(&file), before, "{text}");
+    }
+}
+
 /// Every process draws the random part of its temporary names itself
 /// (a generator in memory is copied by `fork`): main's and the four
 /// buyers' names, seen as they are made (inotify), all differ in it.
