@@ -1,7 +1,9 @@
 //! A small file shared by processes: read whole without ever blocking on
 //! what is not a regular file, and replaced whole (a reader sees the old
-//! file or the new one, never half of one), keeping its mode and owner.
+//! file or the new one, never half of one), keeping its mode, owner and
+//! extended attributes (a POSIX ACL is one).
 
+use std::ffi::{CStr, CString};
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -16,10 +18,14 @@ use crate::error::{Context, Result, anyhow};
 use crate::signals;
 
 /// A ticket file is a line of JSON.
-const MAX_SIZE: u64 = 1 << 20;
+pub(crate) const MAX_SIZE: u64 = 1 << 20;
 
 /// `--fsync`, for this process and the children it starts.
 static DURABLE: AtomicBool = AtomicBool::new(false);
+
+/// False once [`check_flush`] found that the directory cannot be flushed
+/// (and said so): the writes then flush their files alone.
+static FLUSH_DIRECTORY: AtomicBool = AtomicBool::new(true);
 
 pub(crate) fn durable(on: bool) {
     DURABLE.store(on, Ordering::SeqCst);
@@ -112,33 +118,300 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let (dir, old) = (directory(path), fs::metadata(path).ok());
-    let prefix = format!("{}{}.", temporary_prefix(path), std::process::id());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).rand_bytes(RANDOM).suffix(TEMPORARY);
-    if old.is_none() {
-        // Not the temporary file's private 0600: the mode any new file gets
-        // (0666 less the umask).
-        builder.permissions(Permissions::from_mode(0o666));
-    }
-    let mut new = builder.tempfile_in(&dir)?;
-    // Held until this process closes it or dies: see `sweep`.
-    flock(new.as_file(), libc::LOCK_EX)?;
-    if let Some(old) = old {
-        // Only root may give a file away; anyone else keeps it as theirs.
-        let _ = std::os::unix::fs::fchown(new.as_file(), Some(old.uid()), Some(old.gid()));
-        new.as_file().set_permissions(old.permissions())?;
-    }
+    let old = existing(path)?;
+    let mut new = new_version(path, old.as_ref())?;
     new.write_all(bytes)?;
     let durable = DURABLE.load(Ordering::SeqCst);
     if durable {
         new.as_file().sync_all()?;
     }
     new.persist(path).map_err(|e| e.error)?;
-    if durable {
-        File::open(&dir)?.sync_all()?;
+    // The file is replaced: whatever fails now, the sale stands.
+    if durable && FLUSH_DIRECTORY.load(Ordering::SeqCst) {
+        let dir = directory(path);
+        if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+            crate::log::warn(tr!(
+                "{}: written and renamed into place, but its directory {} could not be flushed \
+                 to disk ({}): a power cut may still undo the rename",
+                path.display(),
+                dir.display(),
+                describe(&e)
+            ));
+        }
     }
     Ok(())
+}
+
+/// An extended attribute, name and value: `user.note`, or a POSIX ACL
+/// (`system.posix_acl_access`), what `ls -l` marks with a `+`.
+type Attribute = (CString, Vec<u8>);
+
+/// The file at `path` as a new version must copy it: its metadata and its
+/// extended attributes; `None` if there is no file.
+fn existing(path: &Path) -> io::Result<Option<(Metadata, Vec<Attribute>)>> {
+    match open_checked(path, OpenOptions::new().read(true), Follow::Links) {
+        Ok((file, meta)) => Ok(Some((meta, attributes(&file)?))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A new version of `path`, beside it, empty and locked: with the mode,
+/// owner and extended attributes of `old`, the file it will replace.
+fn new_version(
+    path: &Path,
+    old: Option<&(Metadata, Vec<Attribute>)>,
+) -> io::Result<tempfile::NamedTempFile> {
+    let mut tries = 0;
+    let new = loop {
+        let prefix = format!(
+            "{}{}.{}",
+            temporary_prefix(path),
+            std::process::id(),
+            random()?
+        );
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).rand_bytes(0).suffix(TEMPORARY);
+        if old.is_none() {
+            // Not the temporary file's private 0600: the mode any new file
+            // gets (0666 less the umask).
+            builder.permissions(Permissions::from_mode(0o666));
+        }
+        match builder.tempfile_in(directory(path)) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && tries < 100 => tries += 1,
+            made => break made?,
+        }
+    };
+    // Held until this process closes it or dies: see `sweep`.
+    flock(new.as_file(), libc::LOCK_EX)?;
+    if let Some((meta, attributes)) = old {
+        // Only root may give a file away; anyone else keeps it as theirs.
+        let _ = std::os::unix::fs::fchown(new.as_file(), Some(meta.uid()), Some(meta.gid()));
+        new.as_file().set_permissions(meta.permissions())?;
+        // After the mode: a chmod would rewrite an ACL's mask.
+        give(new.as_file(), attributes)?;
+    }
+    Ok(new)
+}
+
+/// [`RANDOM`] letters and digits, drawn from the system for each name: a
+/// generator kept in memory (`tempfile`'s own) is copied by `fork`, and
+/// every buyer would draw the names the others draw.
+fn random() -> io::Result<String> {
+    use rand::distr::Alphanumeric;
+    use rand::rngs::{StdRng, SysRng};
+    use rand::{RngExt, SeedableRng};
+    let mut rng = StdRng::try_from_rng(&mut SysRng).map_err(io::Error::other)?;
+    Ok((0..RANDOM)
+        .map(|_| char::from(rng.sample(Alphanumeric)))
+        .collect())
+}
+
+/// The extended attributes of `file` (none where the file system keeps none).
+fn attributes(file: &File) -> io::Result<Vec<Attribute>> {
+    let names = fetch(|buf| rustix::fs::flistxattr(file, buf))?;
+    names
+        .split(|&b| b == 0)
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let name = CString::new(name).map_err(io::Error::other)?;
+            let value = fetch(|buf| rustix::fs::fgetxattr(file, name.as_c_str(), buf))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// What `get` puts in a buffer, grown until it fits (`ERANGE` says it did not).
+fn fetch(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> io::Result<Vec<u8>> {
+    use rustix::io::Errno;
+    let mut buf = vec![0; 256];
+    loop {
+        match get(&mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            Err(Errno::RANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Gives `new` the extended attributes `old` lists: each that it lacks or
+/// holds otherwise (what the system gave it alike, a security label, is left
+/// as it is); and takes from it an ACL its directory's default ACL gave it,
+/// which the old file had not. An error names the attribute.
+fn give(new: &File, old: &[Attribute]) -> io::Result<()> {
+    let failed = |name: &CStr, e: rustix::io::Errno| {
+        let e = io::Error::from(e);
+        let what = tr!(
+            "the extended attribute {}: {}",
+            name.to_string_lossy(),
+            describe(&e)
+        );
+        io::Error::new(e.kind(), what)
+    };
+    let has = attributes(new)?;
+    for (name, value) in old {
+        if !has.iter().any(|(n, v)| n == name && v == value) {
+            rustix::fs::fsetxattr(new, name.as_c_str(), value, rustix::fs::XattrFlags::empty())
+                .map_err(|e| failed(name, e))?;
+        }
+    }
+    for (name, _) in &has {
+        let acl = name.as_bytes().starts_with(b"system.posix_acl_");
+        if acl && !old.iter().any(|(n, _)| n == name) {
+            rustix::fs::fremovexattr(new, name.as_c_str()).map_err(|e| failed(name, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, before anything is written, a file whose extended attributes
+/// (an ACL, `user.*`, `security.*`, …) a sale could not give its new
+/// version: one is made as a sale makes it, beside the file, then removed.
+pub(crate) fn check_attributes(path: &Path) -> Result<()> {
+    let name = path.display();
+    let old =
+        existing(path).map_err(|e| anyhow!(tr!("{}: cannot read it: {}", name, describe(&e))))?;
+    match old {
+        Some(old) if !old.1.is_empty() => match new_version(path, Some(&old)) {
+            // Removed as it is dropped.
+            Ok(_probe) => Ok(()),
+            Err(e) => Err(anyhow!(tr!(
+                "{}: a sale could not give its new version what the file carries besides its \
+                 bytes ({}), and would drop it: refused",
+                name,
+                match e.raw_os_error() {
+                    Some(_) => describe(&e),
+                    None => e.to_string(),
+                }
+            ))),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// With `--fsync`, says once, before the sale, that the directory of
+/// `path` cannot be flushed (a directory one may write but not read cannot
+/// be opened): the sale goes on, each new file flushed before its rename.
+pub(crate) fn check_flush(path: &Path) {
+    if !DURABLE.load(Ordering::SeqCst) {
+        return;
+    }
+    let dir = directory(path);
+    if let Err(e) = File::open(&dir).and_then(|d| d.sync_all()) {
+        FLUSH_DIRECTORY.store(false, Ordering::SeqCst);
+        crate::log::warn(tr!(
+            "--fsync: the directory {} cannot be flushed to disk ({}): each new file still is, \
+             before its rename, but a power cut may undo a rename",
+            dir.display(),
+            describe(&e)
+        ));
+    }
+}
+
+/// Refuses a file that the system lets nobody replace, root included,
+/// whatever its mode says: append-only or immutable (`chattr +a`, `+i`),
+/// the file or its directory (`FS_IOC_GETFLAGS`, what `lsattr` shows).
+pub(crate) fn check_flags(path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{IFlags, ioctl_getflags};
+        let flags = |p: &Path| {
+            let opened = open_checked(p, OpenOptions::new().read(true), Follow::Links);
+            opened.map_or(IFlags::empty(), |(f, _)| {
+                ioctl_getflags(&f).unwrap_or(IFlags::empty())
+            })
+        };
+        let how = |f: IFlags| match () {
+            _ if f.contains(IFlags::IMMUTABLE) => Some((tr!("immutable (chattr +i)"), "chattr -i")),
+            _ if f.contains(IFlags::APPEND) => Some((tr!("append-only (chattr +a)"), "chattr -a")),
+            _ => None,
+        };
+        let (name, dir) = (path.display(), directory(path));
+        if let Some((how, undo)) = how(flags(path)) {
+            return Err(anyhow!(tr!(
+                "{}: it is {}: a sale replaces the file, and the system lets nobody, root \
+                 included, replace such a file ({} lifts it)",
+                name,
+                how,
+                undo
+            )));
+        }
+        if let Some((how, undo)) = how(flags(&dir)) {
+            return Err(anyhow!(tr!(
+                "{}: its directory {} is {}: no file in it may be replaced, by root either ({} \
+                 lifts it)",
+                name,
+                dir.display(),
+                how,
+                undo
+            )));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
+    Ok(())
+}
+
+/// Refuses, before anything is read or written, a path the system would
+/// refuse as a sale writes: the new file's name longer than a name may be
+/// (`NAME_MAX`), or its whole path, from `/` (`tempfile` makes it
+/// absolute), longer than a path may be (`PATH_MAX`). The path is shown
+/// cut short.
+pub(crate) fn fits(path: &Path) -> Result<()> {
+    let name = shown(path);
+    let dir = directory(path);
+    // The longest name a new version may have: the longest pid.
+    let temporary = temporary_prefix(path).len() + "4194304.".len() + RANDOM + TEMPORARY.len();
+    let name_max = nix::unistd::pathconf(&dir, nix::unistd::PathconfVar::NAME_MAX)
+        .ok()
+        .flatten()
+        .map_or(255, |n| n as usize);
+    if temporary > name_max {
+        return Err(anyhow!(tr!(
+            "{}: its name is too long: the new file a sale writes beside it would be named with \
+             {} bytes, and a name may have {} at most (NAME_MAX)",
+            name,
+            temporary,
+            name_max
+        )));
+    }
+    // The kernel takes PATH_MAX bytes, the final NUL included.
+    let most = libc::PATH_MAX as usize - 1;
+    let absolute = match dir.is_absolute() {
+        true => Ok(dir),
+        false => std::env::current_dir().map(|cwd| cwd.join(dir)),
+    };
+    match absolute {
+        Ok(dir) if dir.as_os_str().len() + 1 + temporary <= most => Ok(()),
+        Ok(dir) => Err(anyhow!(tr!(
+            "{}: its path is too long: {} bytes from / with the name of the new file a sale \
+             writes beside it, and a path may have {} at most (PATH_MAX)",
+            name,
+            dir.as_os_str().len() + 1 + temporary,
+            most
+        ))),
+        Err(e) => Err(anyhow!(tr!(
+            "{}: the path of the working directory cannot be had ({}), and a sale needs it: a \
+             path may have {} bytes at most (PATH_MAX)",
+            name,
+            describe(&e),
+            most
+        ))),
+    }
+}
+
+/// `path` for a message: whole, or its last 60 characters after "…".
+pub(crate) fn shown(path: &Path) -> String {
+    let text = path.display().to_string();
+    let count = text.chars().count();
+    match count > 80 {
+        true => format!("…{}", text.chars().skip(count - 60).collect::<String>()),
+        false => text,
+    }
 }
 
 /// Removes the new versions of `path` that writers killed mid-write

@@ -86,6 +86,8 @@ impl Lock {
     /// It is a file of its own, so that replacing `path` (a new inode by
     /// `rename`) never replaces the lock with it.
     pub fn beside(path: &Path) -> Result<Lock> {
+        // A path too long for the system is refused before it is used.
+        file::fits(path)?;
         let mut name = path.as_os_str().to_owned();
         name.push(".lock");
         Lock::at(Path::new(&name))

@@ -99,6 +99,31 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
             &format!("cat {}", pasteable(path)),
         )?;
     }
+    write(path, bytes)
+}
+
+/// Replaces the ticket file with `bytes`, once they pass the checks a sale
+/// makes on the file it reads: a sale never writes one it would refuse.
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.display();
+    if bytes.len() as u64 > file::MAX_SIZE {
+        return Err(anyhow!(tr!(
+            "{}: its new version would hold {} bytes, too many for a ticket file (at most {}): \
+             not written",
+            name,
+            bytes.len(),
+            file::MAX_SIZE
+        )));
+    }
+    json_object(bytes)
+        .and_then(|dic| check_count(&dic))
+        .map_err(|problem| {
+            anyhow!(tr!(
+                "{}: its new version would be refused ({}): not written",
+                name,
+                problem
+            ))
+        })?;
     file::replace(path, bytes)
 }
 
@@ -124,19 +149,34 @@ fn cut(bytes: &[u8], most: usize) -> String {
 }
 
 /// Reads the ticket file: one JSON object, or an error that names the file
-/// and says in one line what is wrong.
+/// and says in one line what is wrong. Its numbers keep the text they were
+/// written with (`1e2`, `1.0000000000000001`, thirty digits), so that a
+/// sale writes back every other field exactly as it was.
 pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
     let bytes = file::read_small(path)?;
     json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))
 }
 
+/// How deep serde_json lets arrays and objects nest: deeper is refused.
+const MAX_DEPTH: usize = 127;
+
 fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(tr!("it is empty, not JSON like {{\"count\": 3}}"));
     }
-    match serde_json::from_slice(bytes) {
-        Ok(Strict(Value::Object(dic))) => Ok(dic),
-        Ok(Strict(value)) => Err(tr!(
+    // First the keys, each once, then the value: serde_json would keep the
+    // last of two values of one key, and drop the other.
+    let parsed = serde_json::from_slice::<Unique>(bytes)
+        .and_then(|Unique| serde_json::from_slice::<Value>(bytes));
+    match parsed {
+        Ok(Value::Object(mut dic)) => {
+            let mut written = numbers_as_written(bytes).into_iter();
+            for value in dic.values_mut() {
+                as_written(value, &mut written)?;
+            }
+            Ok(dic)
+        }
+        Ok(value) => Err(tr!(
             "it holds {}, not an object like {{\"count\": 3}}",
             cut(value.to_string().as_bytes(), 40)
         )),
@@ -148,78 +188,199 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
                 None => Err(tr!("it is ambiguous: {}", e)),
             }
         }
+        Err(e) if e.to_string().starts_with("recursion limit exceeded") => Err(tr!(
+            "it is nested too deeply: arrays and objects more than {} deep, at line {} column {}",
+            MAX_DEPTH,
+            e.line(),
+            e.column()
+        )),
         Err(e) => Err(tr!("it is not JSON ({})", e)),
     }
 }
 
-/// A JSON value read with the keys of every object checked: serde_json
-/// would keep the last of two values of one key, and drop the other.
-struct Strict(Value);
+/// A JSON text whose objects have each key once, checked as it is read:
+/// nothing is kept.
+struct Unique;
 
-impl<'de> Deserialize<'de> for Strict {
+impl<'de> Deserialize<'de> for Unique {
     fn deserialize<D: Deserializer<'de>>(json: D) -> std::result::Result<Self, D::Error> {
-        json.deserialize_any(StrictVisitor).map(Strict)
+        json.deserialize_any(UniqueVisitor)
     }
 }
 
-struct StrictVisitor;
+struct UniqueVisitor;
 
 macro_rules! scalars {
     ($($visit:ident: $t:ty),*) => {
-        $(fn $visit<E>(self, v: $t) -> std::result::Result<Value, E> { Ok(v.into()) })*
+        $(fn $visit<E>(self, _: $t) -> std::result::Result<Unique, E> { Ok(Unique) })*
     };
 }
 
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("JSON")
     }
     scalars! { visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str }
-    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> std::result::Result<Unique, E> {
+        Ok(Unique)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Strict(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Unique, A::Error> {
+        while seq.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let mut object = Map::new();
+    /// An object; or a number serde_json keeps as its text, which it hands
+    /// over as an object of one key.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Unique, A::Error> {
+        let mut keys = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
+            if keys.contains(&key) {
                 let twice = tr!("the key \"{}\" is there twice, with two values", key);
                 return Err(A::Error::custom(twice));
             }
-            let Strict(value) = map.next_value()?;
-            object.insert(key, value);
+            map.next_value::<Unique>()?;
+            keys.insert(key);
         }
-        Ok(Value::Object(object))
+        Ok(Unique)
+    }
+}
+
+/// The numbers of the JSON text `bytes`, as written there, in order.
+fn numbers_as_written(bytes: &[u8]) -> Vec<&str> {
+    let (mut numbers, mut at, mut in_string) = (Vec::new(), 0, false);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' if in_string => at += 1,
+            b'"' => in_string = !in_string,
+            b'-' | b'0'..=b'9' if !in_string => {
+                let len = bytes[at..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit() || b"+-.eE".contains(b))
+                    .count();
+                numbers.push(std::str::from_utf8(&bytes[at..at + len]).unwrap_or_default());
+                at += len;
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    numbers
+}
+
+/// Gives each number of `value` its text as `written` has them, in order:
+/// serde_json keeps a number's digits, but spells `1E2` and `1e2` `1e+2`.
+fn as_written<'a>(
+    value: &mut Value,
+    written: &mut impl Iterator<Item = &'a str>,
+) -> std::result::Result<(), String> {
+    match value {
+        Value::Number(n) => {
+            let text = written.next().unwrap_or_default();
+            let spelled = match text.split_once(['e', 'E']) {
+                Some((m, e)) if e.starts_with(['+', '-']) => format!("{m}e{e}"),
+                Some((m, e)) => format!("{m}e+{e}"),
+                None => text.to_owned(),
+            };
+            if text != n.to_string() {
+                if spelled != n.to_string() {
+                    return Err(tr!(
+                        "it has the number {}, which cannot be kept as written",
+                        text
+                    ));
+                }
+                // serde_json's own way to hold a number's text (hidden in
+                // its documentation, for its tests): the text is the one it
+                // has just read as a number, only spelled as written.
+                *n = serde_json::Number::from_string_unchecked(text.to_owned());
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                as_written(item, written)?;
+            }
+        }
+        Value::Object(fields) => {
+            for field in fields.values_mut() {
+                as_written(field, written)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What a number's text says, exactly, as a count.
+#[derive(Debug, PartialEq)]
+enum Whole {
+    Is(u64),
+    TooLarge,
+    Negative,
+    Fraction,
+}
+
+/// The JSON number `text` (`-`, digits, `.` and digits, `e` and an
+/// exponent), read exactly: `3.0` and `3e0` are 3, `0.5e1` is 5.
+fn whole(text: &str) -> Whole {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    // Too many digits for an i64 is far beyond any count, or far below 1.
+    let exponent: i64 = exponent.parse().unwrap_or(match exponent.starts_with('-') {
+        true => i64::MIN / 2,
+        false => i64::MAX / 2,
+    });
+    let (int, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The value is 0.DIGITS times ten to the power `point`.
+    let digits = format!("{int}{fraction}");
+    let leading = digits.len() - digits.trim_start_matches('0').len();
+    let digits = digits.trim_matches('0');
+    if digits.is_empty() {
+        return Whole::Is(0);
+    }
+    let point = int.len() as i64 - leading as i64 + exponent;
+    match () {
+        _ if point < digits.len() as i64 => Whole::Fraction,
+        _ if negative => Whole::Negative,
+        _ if point > 20 => Whole::TooLarge,
+        _ => format!("{digits:0<width$}", width = point as usize)
+            .parse()
+            .map_or(Whole::TooLarge, Whole::Is),
     }
 }
 
 /// The ticket file's `"count"`, checked; the error says in one line what is
-/// wrong.
+/// wrong, and how to write it where it is a whole number written otherwise.
 pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String> {
-    let count = match dic.get("count") {
+    let n = match dic.get("count") {
         None => return Err(tr!("it has no \"count\"")),
-        Some(Value::Number(n)) if n.is_u64() => n.as_u64().unwrap_or(u64::MAX),
-        Some(Value::Number(n)) if n.is_i64() => {
-            return Err(tr!("\"count\" is {}: a count cannot be negative", n));
-        }
+        Some(Value::Number(n)) => n,
         Some(other) => return Err(tr!("\"count\" is {}, not a whole number", other)),
     };
-    if count > MAX_TICKETS {
-        return Err(tr!(
+    match whole(&n.to_string()) {
+        Whole::Is(count) if count > MAX_TICKETS => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            count,
+            n,
             MAX_TICKETS
-        ));
+        )),
+        Whole::Is(count) if n.as_u64() == Some(count) => Ok(count),
+        Whole::Is(count) => Err(tr!(
+            "\"count\" is {}: write it as a whole number, like {}",
+            n,
+            count
+        )),
+        Whole::TooLarge => Err(tr!(
+            "\"count\" is {}, more than the {} tickets we accept",
+            n,
+            MAX_TICKETS
+        )),
+        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", n)),
+        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", n)),
     }
-    Ok(count)
 }
 
 fn read_checked(path: &Path) -> Result<(u64, Map<String, Value>)> {
@@ -246,7 +407,7 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     let (mut oversold, mut most, mut off) = (0, 0, 0);
     for run in 1..=options.runs {
         if run > 1 {
-            file::replace(path, &text(&start))?;
+            write(path, &text(&start))?;
         }
         let fields = json!({"run": run, "initial": initial, "buyers": options.buyers});
         log::record("sale", fields);
@@ -462,6 +623,7 @@ pub const LEFT: Question = Question {
 /// The file's state at the start: as it is, or stocked with `restock`
 /// (3 for a missing file), its other fields kept.
 fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)> {
+    file::fits(path)?;
     let existing = match read_checked(path) {
         Ok(stock) => Some(stock),
         Err(_) if !path.exists() && !path.is_symlink() => None,
@@ -487,16 +649,21 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
     });
     let mut dic = existing.map(|(_, dic)| dic).unwrap_or_default();
     dic.insert("count".to_owned(), count.into());
-    file::replace(path, &text(&dic))?;
+    write(path, &text(&dic))?;
     Ok((count, dic))
 }
 
 /// Refuses, before anything is written, a file that a sale could not
 /// replace as it is: one the user may not write, one whose directory takes
-/// no new file, one with other names (hard links, which `rename` would cut).
+/// no new file, one with other names (hard links, which `rename` would cut),
+/// one append-only or immutable, one whose extended attributes (an ACL) its
+/// new version could not be given. With `--fsync`, says if the directory
+/// cannot be flushed.
 fn may_replace(path: &Path) -> Result<()> {
     let (name, dir) = (path.display(), file::directory(path));
     let meta = std::fs::metadata(path).ok();
+    // Before `access`, which says "not permitted" for an immutable file.
+    file::check_flags(path)?;
     if let Some(meta) = &meta {
         if meta.nlink() > 1 {
             return Err(anyhow!(tr!(
@@ -531,6 +698,8 @@ fn may_replace(path: &Path) -> Result<()> {
             )));
         }
     }
+    file::check_attributes(path)?;
+    file::check_flush(path);
     Ok(())
 }
 
@@ -608,12 +777,36 @@ mod tests {
             (&b"  \n"[..], "empty"),
             (b"{\"count\": 3", "not JSON"),
             (b"[3]", "not an object"),
-            (b"{\"count\": 1e3}", "not a whole number"),
+            (b"{\"count\": 1e3}", "like 1000"),
+            (b"{\"count\": 2.5e0}", "not a whole number"),
         ] {
             let parsed = json_object(bytes).and_then(|dic| check_count(&dic));
             let problem = parsed.expect_err("refused");
             assert!(problem.contains(says), "{problem:?}");
             assert!(!problem.contains('\n'), "{problem:?}");
+        }
+    }
+
+    /// A number's text read exactly as a count, whatever its spelling.
+    #[test]
+    fn a_count_is_read_from_its_text_exactly() {
+        for (text, count) in [
+            ("3", Whole::Is(3)),
+            ("3.0", Whole::Is(3)),
+            ("3e0", Whole::Is(3)),
+            ("0.5e1", Whole::Is(5)),
+            ("300E-2", Whole::Is(3)),
+            ("0.000", Whole::Is(0)),
+            ("-0", Whole::Is(0)),
+            ("1.5", Whole::Fraction),
+            ("3.0000000000000001", Whole::Fraction),
+            ("1e-99999999999999999999", Whole::Fraction),
+            ("-2", Whole::Negative),
+            ("18446744073709551615", Whole::Is(u64::MAX)),
+            ("18446744073709551616", Whole::TooLarge),
+            ("1e99999999999999999999", Whole::TooLarge),
+        ] {
+            assert_eq!(whole(text), count, "{text}");
         }
     }
 }

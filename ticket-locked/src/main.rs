@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use common::Lock;
 use common::log::plural;
 use common::sale::{self, Outcome};
-use common::{Context, Options, Process, Result, event, sleep_like_seed, tr};
-use serde::{Deserialize, Serialize};
+use common::{Options, Process, Result, anyhow, event, sleep_like_seed, tr};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 #[derive(Debug, clap::Parser)]
@@ -28,8 +28,8 @@ struct Args {
 /// The ticket office's whole database, the notes' `dic`: `{"count": 3}`,
 /// with whatever else the file holds kept as it was, where it was. `count`
 /// is the one that counts: writing puts it back into `dic`, in its place.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(try_from = "Map<String, Value>", into = "Map<String, Value>")]
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "Map<String, Value>")]
 struct Tickets {
     count: u64,
     dic: Map<String, Value>,
@@ -55,8 +55,10 @@ impl From<Tickets> for Map<String, Value> {
 /// itself; a file is what processes, each with its own memory, can share.
 fn load(file: &Path) -> Result<Tickets> {
     let dic = sale::read_json_object(file)?;
-    serde_json::from_value(Value::Object(dic))
-        .with_context(|| file.display().to_string())
+    // Not through `serde_json::from_value`, which would read each number
+    // again and spell `1e2` as `1e+2`: every other field is kept as written.
+    Tickets::try_from(dic)
+        .map_err(|problem| anyhow!("{}: {problem}", file.display()))
 }
 
 /// `json.dump(dic, open("ticket.json", "w"))`, but never half written:

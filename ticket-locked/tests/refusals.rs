@@ -292,3 +292,57 @@ fn a_duplicate_key_is_refused() {
 fn bad_option_values_are_refused_and_nothing_is_written() {
     tickets::refuses_bad_option_values(LESSON);
 }
+
+/// Every value other than `count` comes back as written, numbers included.
+#[test]
+fn other_values_come_back_as_written() {
+    tickets::keeps_every_other_value_as_written(LESSON);
+}
+
+/// A new version that would be too large is refused before any write.
+#[test]
+fn a_file_it_would_refuse_is_never_written() {
+    tickets::never_writes_a_file_it_would_refuse(LESSON);
+}
+
+/// A POSIX ACL and other extended attributes survive a sale.
+#[test]
+fn an_acl_and_other_extended_attributes_are_kept() {
+    tickets::keeps_an_acl_and_other_extended_attributes(LESSON);
+}
+
+/// An attribute the new version could not carry is refused up front.
+#[test]
+fn an_attribute_that_cannot_be_copied_is_refused() {
+    tickets::refuses_attributes_it_cannot_copy(LESSON);
+}
+
+/// With `--fsync`, a directory that cannot be flushed fails no sale.
+#[test]
+fn a_durable_sale_stands_where_the_directory_cannot_be_flushed() {
+    tickets::a_durable_sale_stands_where_the_directory_cannot_be_flushed(LESSON);
+}
+
+/// Append-only and immutable files are refused before any buyer starts.
+#[test]
+fn append_only_and_immutable_files_are_refused() {
+    tickets::refuses_append_only_and_immutable_files(LESSON);
+}
+
+/// A path too long for the system is refused up front, shown cut short.
+#[test]
+fn a_path_too_long_is_refused() {
+    tickets::refuses_a_path_too_long(LESSON);
+}
+
+/// Bad counts and deep nesting are named for what they are.
+#[test]
+fn bad_counts_are_named_for_what_they_are() {
+    tickets::refuses_bad_counts_in_words_that_fit(LESSON);
+}
+
+/// No two processes share the random part of their temporary names.
+#[test]
+fn temporary_names_differ_in_every_process() {
+    tickets::temporary_names_differ_in_every_process(LESSON);
+}
