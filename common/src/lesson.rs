@@ -177,6 +177,11 @@ fn parse<A: Parser>(zh: &'static str) -> (String, A, Options, Vec<PathBuf>) {
     i18n::init(i18n::from_args(&argv), zh);
     let command = A::command();
     let name = command.get_name().to_owned();
+    // An empty `LESSON_*` counts as unset, as an empty locale variable does.
+    let command = command.mut_args(|arg| match arg.get_env() {
+        Some(var) if std::env::var_os(var).is_some_and(|v| v.is_empty()) => arg.env(None),
+        _ => arg,
+    });
     let command = i18n::help(command.bin_name(&name));
     let parsed = command.try_get_matches_from(argv).and_then(|m| {
         let mut inputs = Vec::new();
