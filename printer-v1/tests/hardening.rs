@@ -209,3 +209,10 @@ fn empty_lesson_variables_count_as_unset() {
     let stdout = String::from_utf8_lossy(&set.stdout);
     assert!(stdout.contains(", seed 7 "), "{}", all(&set));
 }
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}

@@ -292,3 +292,10 @@ fn a_run_is_dead_when_nobody_holds_its_lock_whatever_its_pid() {
     assert!(exists(&held), "the live run's directory is kept");
     assert!(exists(&staged_new), "and so is one being made");
 }
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}

@@ -212,3 +212,12 @@ fn a_duplicate_key_is_refused() {
 fn bad_option_values_are_refused_and_nothing_is_written() {
     tickets::refuses_bad_option_values(LESSON);
 }
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    lesson_testing::refuses_too_little_address_space(LESSON, &["--file", &file]);
+}
