@@ -427,7 +427,11 @@ pub(crate) fn sweep(path: &Path) {
         let ours = random.len() == RANDOM && random.bytes().all(|b| b.is_ascii_alphanumeric());
         ours.then(|| pid.parse::<i32>().ok())?
     };
-    remove_dead(&directory(path), writer, |file, gone| {
+    remove_dead(&directory(path), |name, file| {
+        let Some(pid) = writer(name) else {
+            return false;
+        };
+        let gone = crate::system::process(pid).is_none_or(|p| p.is_zombie());
         open_checked(file, OpenOptions::new().read(true), Follow::Not)
             .and_then(|(f, meta)| {
                 flock(&f, libc::LOCK_EX | libc::LOCK_NB)?;
@@ -438,21 +442,11 @@ pub(crate) fn sweep(path: &Path) {
     });
 }
 
-/// Removes what dead runs left in `dir`: each entry whose name `owner`
-/// reads a process id from, and that `left` takes for a leftover, given
-/// its path and whether that process is gone (or a zombie). A directory
-/// goes with all it holds.
-pub(crate) fn remove_dead(
-    dir: &Path,
-    owner: impl Fn(&str) -> Option<i32>,
-    left: impl Fn(&Path, bool) -> bool,
-) {
+/// Removes what dead runs left in `dir`: each entry that `left` takes for a
+/// leftover, given its name and its path. A directory goes with all it holds.
+pub(crate) fn remove_dead(dir: &Path, left: impl Fn(&str, &Path) -> bool) {
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-        let Some(pid) = owner(&entry.file_name().to_string_lossy()) else {
-            continue;
-        };
-        let gone = crate::system::process(pid).is_none_or(|p| p.is_zombie());
-        if left(&entry.path(), gone) {
+        if left(&entry.file_name().to_string_lossy(), &entry.path()) {
             let _ = match entry.file_type() {
                 Ok(t) if t.is_dir() => fs::remove_dir_all(entry.path()),
                 _ => fs::remove_file(entry.path()),

@@ -91,6 +91,13 @@ pub fn heading(title: &str, text: &str) -> Result<()> {
 /// half-way with "too many open files": it refuses at the start instead.
 const MIN_OPEN_FILES: u64 = 16;
 
+/// Less address space than this (`ulimit -v`, which counts KiB) and a
+/// lesson's main process would abort half-way, on an allocation that
+/// failed: it refuses at the start instead. At their defaults the lessons
+/// take 4 to 7 MiB, and `ps`, which `zombie` runs, 9; the heaviest command
+/// the README shows (`ticket-unsafe --runs 10 --buyers 200`), 16.
+const MIN_ADDRESS_SPACE_KIB: u64 = 32 * 1024;
+
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
@@ -194,6 +201,11 @@ fn parse<A: Parser>(zh: &'static str) -> (String, A, Options, Vec<PathBuf>) {
     i18n::init(i18n::from_args(&argv), zh);
     let command = A::command();
     let name = command.get_name().to_owned();
+    // An empty `LESSON_*` counts as unset, as an empty locale variable does.
+    let command = command.mut_args(|arg| match arg.get_env() {
+        Some(var) if std::env::var_os(var).is_some_and(|v| v.is_empty()) => arg.env(None),
+        _ => arg,
+    });
     let command = i18n::help(command.bin_name(&name));
     let parsed = command.try_get_matches_from(argv).and_then(|m| {
         let mut inputs = Vec::new();
@@ -230,6 +242,14 @@ fn begin(name: &str, options: &Options, inputs: &[PathBuf], quiz: &'static [Ques
             "a process may open only {} files here (ulimit -n): a lesson needs {}",
             open_files,
             MIN_OPEN_FILES
+        )));
+    }
+    let (address_space, _) = getrlimit(Resource::RLIMIT_AS).context("getrlimit")?;
+    if address_space / 1024 < MIN_ADDRESS_SPACE_KIB {
+        bail!(Usage(tr!(
+            "a process may use only {} KiB of address space here (ulimit -v): a lesson needs {} KiB",
+            address_space / 1024,
+            MIN_ADDRESS_SPACE_KIB
         )));
     }
     scratch::remove_dead();

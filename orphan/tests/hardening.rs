@@ -80,3 +80,10 @@ fn after_sigkill_of_the_main_process_an_orphan_left_to_the_system_ends_on_its_ow
         "only C's zombie may be left: {left:#?}"
     );
 }
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}

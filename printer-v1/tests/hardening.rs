@@ -180,3 +180,39 @@ fn an_output_closed_early_neither_hangs_nor_panics() {
 fn colleagues_beyond_the_process_limit_are_refused_before_any_starts() {
     refuses_beyond_the_process_limit(LESSON, &["--workers", "49"]);
 }
+
+/// An empty `LESSON_*` variable counts as unset, as an empty locale
+/// variable does: the default speed, a seed drawn, the language of the
+/// locale, no trace but the lesson's own; not a usage error. One that is
+/// set is still read.
+#[test]
+fn empty_lesson_variables_count_as_unset() {
+    let mut empty = command(&["--workers", "1"]);
+    for name in ["LESSON_LANG", "LESSON_SPEED", "LESSON_SEED", "LESSON_TRACE"] {
+        empty.env(name, "");
+    }
+    empty
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES");
+    let out = output(&mut empty);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert!(out.stderr.is_empty(), "{}", all(&out));
+    assert!(
+        stdout.contains("printer-v1 starts: pid") && stdout.contains(", speed 1, seed "),
+        "{}",
+        all(&out)
+    );
+    let set = output(command(&["--speed", "max"]).env("LESSON_SEED", "7"));
+    assert_eq!(set.status.code(), Some(0), "{}", all(&set));
+    let stdout = String::from_utf8_lossy(&set.stdout);
+    assert!(stdout.contains(", seed 7 "), "{}", all(&set));
+}
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}

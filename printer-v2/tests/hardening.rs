@@ -28,3 +28,10 @@ fn ctrl_c_says_in_one_line_that_it_killed_the_child_running() {
         run.output()
     );
 }
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}

@@ -208,3 +208,94 @@ fn a_directory_a_lesson_did_not_make_is_left_alone() {
         "mine"
     );
 }
+
+/// Whether a run is alive is told by the lock its processes hold on its
+/// scratch directory, which every pid namespace sees alike, not by the pid
+/// in its name, which means nothing in another: a run started in a pid
+/// namespace of its own, with the same `TMPDIR`, leaves a live run's
+/// directory alone. Skipped, and says so, where `unshare` cannot make one.
+#[test]
+fn a_run_in_another_pid_namespace_leaves_a_live_runs_directory_alone() {
+    let namespace = ["--pid", "--fork", "--mount-proc"];
+    let works = Command::new("unshare").args(namespace).arg("true").output();
+    if !works.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: unshare --pid --fork --mount-proc fails here (needs root)");
+        return;
+    }
+    let dir = Scratch::new();
+    let tmp = dir.path("");
+    // Two prints of 1 to 3 s each: the second run is over long before.
+    let lesson = start_in(&dir, LESSON, &["--workers", "2", "--speed", "1"]);
+    lesson.wait_for("ask", 1);
+    let mine = scratch_dirs(&tmp);
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    let out = output(
+        Command::new("unshare")
+            .args(namespace)
+            .args(["env", &format!("TMPDIR={tmp}"), LESSON, "--speed", "max"])
+            .env_remove("LESSON_TRACE"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        scratch_dirs(&tmp).contains(&mine[0]),
+        "the run in another pid namespace removed the live run's directory"
+    );
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert!(run.stdout.contains("Verdict: serial"), "{}", run.output());
+    assert!(scratch_dirs(&tmp).is_empty(), "{:?}", scratch_dirs(&tmp));
+}
+
+/// A directory named and filled as a run's is that of a dead run when no
+/// process holds its lock, whatever the pid in its name (here this test's
+/// own, alive), and is removed by the next run; one whose lock is held (here
+/// by this test) is kept. So is one a run is making (`.lesson-…`, locked
+/// and renamed within an instant), unless a killed run left it empty over
+/// a minute ago.
+#[test]
+fn a_run_is_dead_when_nobody_holds_its_lock_whatever_its_pid() {
+    use nix::fcntl::{Flock, FlockArg};
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = Scratch::new();
+    let tmp = dir.path("");
+    let alive = std::process::id();
+    let make = |name: &str, files: &[&str]| {
+        let path = dir.path(name);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        for file in files {
+            std::fs::write(format!("{path}/{file}"), "").expect("write");
+        }
+        path
+    };
+    let files = ["trace.jsonl", "lock-0"];
+    let dead = make(&format!("lesson-{alive}-dead01"), &files);
+    let held = make(&format!("lesson-{alive}-held01"), &files);
+    let staged_old = make(&format!(".lesson-{alive}-old001"), &[]);
+    let staged_new = make(&format!(".lesson-{alive}-new001"), &[]);
+    let touched = Command::new("touch")
+        .args(["-d", "2 minutes ago", &staged_old])
+        .status();
+    assert!(touched.is_ok_and(|s| s.success()), "touch -d");
+    let lock = File::open(&held).expect("opening the directory");
+    let _lock = Flock::lock(lock, FlockArg::LockExclusiveNonblock).expect("flock");
+    let out = output(command(&["--speed", "max"]).env("TMPDIR", &tmp));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let exists = |p: &str| std::path::Path::new(p).exists();
+    assert!(!exists(&dead), "the dead run's directory is removed");
+    assert!(
+        !exists(&staged_old),
+        "so is an old one a killed run was making"
+    );
+    assert!(exists(&held), "the live run's directory is kept");
+    assert!(exists(&staged_new), "and so is one being made");
+}
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}

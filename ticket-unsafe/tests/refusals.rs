@@ -266,3 +266,12 @@ fn bad_counts_are_named_for_what_they_are() {
 fn temporary_names_differ_in_every_process() {
     tickets::temporary_names_differ_in_every_process(LESSON);
 }
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    lesson_testing::refuses_too_little_address_space(LESSON, &["--file", &file]);
+}

@@ -146,3 +146,10 @@ fn a_pause_fed_a_line_that_never_ends_is_refused() {
         &["--pause", "--speed", "max", "--flood", "3"],
     );
 }
+
+/// Too little address space (`ulimit -v`) would abort the lesson half-way:
+/// it refuses to start, and runs with what it says it needs.
+#[test]
+fn too_little_address_space_is_refused_at_the_start() {
+    lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}

@@ -869,6 +869,42 @@ pub fn refuses_too_few_descriptors(program: &str) {
     assert!(out.stdout.is_empty(), "{out:?}");
 }
 
+/// Too little address space would abort a lesson half-way on a failed
+/// allocation (`ulimit -v 16384`): it refuses before its scratch directory
+/// exists, in one line naming the limit and what it needs, exit status 2;
+/// given what it says it needs, it runs. `args` after `--speed max`.
+pub fn refuses_too_little_address_space(program: &str, args: &[&str]) {
+    let tmp = Scratch::new();
+    let under = |kib: &str| {
+        let script = format!(r#"ulimit -v {kib}; exec "$0" --speed max "$@""#);
+        let mut command = Command::new("bash");
+        command.args(["-c", &script, program]).args(args);
+        command
+            .env("TMPDIR", tmp.path(""))
+            .env_remove("LESSON_SPEED");
+        output(command.env_remove("LESSON_TRACE"))
+    };
+    let out = under("16384");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("only 16384 KiB") && stderr.contains("ulimit -v"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path(""))
+        .expect("TMPDIR")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "no scratch directory: {left:?}");
+    let (_, needs) = stderr.split_once("needs ").expect("what it needs");
+    let needs = needs.split_whitespace().next().expect("a number");
+    let out = under(needs);
+    assert_eq!(out.status.code(), Some(0), "ulimit -v {needs}: {out:?}");
+}
+
 /// Root ignores process limits, so `program` runs as nobody, with `args`
 /// that would take most of a limit of 50 processes (`ulimit -u 50`): it
 /// refuses before any child starts, in one line, exit status 2. Skipped,
