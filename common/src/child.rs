@@ -574,9 +574,14 @@ fn wait_for_end(child: &Child) -> nix::Result<bool> {
         }
     }
     let since = *state().stop_noticed.get_or_insert_with(Instant::now);
-    while since.elapsed() < GRACE {
+    // Asked once more after the grace: a child that ended meanwhile (while
+    // the grace ran out on another) is no child to kill.
+    loop {
         if waitid_once(child.pid, WaitIdOptions::NOHANG)? {
             return Ok(false);
+        }
+        if since.elapsed() >= GRACE {
+            break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }

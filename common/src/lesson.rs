@@ -106,15 +106,20 @@ pub fn run<A: Parser>(
     quiz: &'static [Question],
     lesson: impl FnOnce(A) -> Result,
 ) -> ExitCode {
+    // First of all: a stop signal from now on stops the lesson, with its
+    // line and its cleaning up, even one that comes as its files are made.
+    let handled = signals::forward_stop_signals();
     let (name, args, options, inputs) = parse::<A>(zh);
-    if let Err(e) = begin(&name, &options, &inputs, quiz) {
+    if let Err(e) = handled.and_then(|()| begin(&name, &options, &inputs, quiz)) {
         log::plain_error(format!("{name}: {e:#}"));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // A `--panic-in` that named no process of this run is bad usage.
-        let done = lesson(args).and_then(|()| child::check_panic_in_at_end(&log::records()?));
+        let done = signals::check_stop()
+            .and_then(|()| lesson(args))
+            .and_then(|()| child::check_panic_in_at_end(&log::records()?));
         quiz::end(done)
     }));
     if !matches!(outcome, Ok(Ok(()))) && !signals::stopping() {
@@ -266,7 +271,6 @@ fn begin(name: &str, options: &Options, inputs: &[PathBuf], quiz: &'static [Ques
     let copy = copy.transpose()?;
     log::init(open_trace(&own, &[])?, &own, copy);
     let seed = timing::init(options.speed, options.seed);
-    signals::forward_stop_signals()?;
     log::event(
         "begin",
         json!({"lesson": name, "speed": options.speed.to_string(), "seed": seed}),

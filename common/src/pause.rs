@@ -31,7 +31,12 @@ pub fn pause(step: &str, what: &str, look: &str) -> Result<()> {
     log::say(tr!("PAUSED: {}", what));
     log::say_command(tr!("  look from another terminal: {}", look), look);
     log::say(tr!("  press Enter to go on"));
-    read_line().map(drop)
+    // No answer is awaited, only a key: a line too long (`< /dev/zero`) goes
+    // on as Enter does, in whichever process holds the step.
+    match read_line() {
+        Err(e) if e.is::<Usage>() => Ok(()),
+        read => read.map(drop),
+    }
 }
 
 /// True for the one process of this run that makes the step's mark, a file

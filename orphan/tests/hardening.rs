@@ -87,3 +87,12 @@ fn after_sigkill_of_the_main_process_an_orphan_left_to_the_system_ends_on_its_ow
 fn too_little_address_space_is_refused_at_the_start() {
     lesson_testing::refuses_too_little_address_space(LESSON, &[]);
 }
+
+/// `--pause` held by the child C, fed `/dev/zero`: it goes on.
+#[test]
+fn a_pause_in_a_child_fed_a_line_that_never_ends_goes_on() {
+    lesson_testing::a_pause_fed_a_line_that_never_ends_goes_on(
+        LESSON,
+        &["--pause", "--speed", "max"],
+    );
+}

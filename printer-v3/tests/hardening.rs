@@ -299,3 +299,12 @@ fn a_run_is_dead_when_nobody_holds_its_lock_whatever_its_pid() {
 fn too_little_address_space_is_refused_at_the_start() {
     lesson_testing::refuses_too_little_address_space(LESSON, &[]);
 }
+
+/// `--pause` held by the lock's first holder, fed `/dev/zero`: it goes on.
+#[test]
+fn a_pause_in_a_child_fed_a_line_that_never_ends_goes_on() {
+    lesson_testing::a_pause_fed_a_line_that_never_ends_goes_on(
+        LESSON,
+        &["--pause", "--speed", "max"],
+    );
+}

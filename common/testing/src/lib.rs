@@ -1096,8 +1096,8 @@ pub fn printer_agrees_with_itself(program: &str) {
 }
 
 /// A line of standard input that never ends (`/dev/zero`), where the lesson
-/// waits for an answer or an Enter, is bad input: exit 2 in one line, soon,
-/// not a lesson that reads on and grows until it is killed.
+/// waits for an answer, is bad input: exit 2 in one line, soon, not a
+/// lesson that reads on and grows until it is killed.
 pub fn refuses_a_line_that_never_ends(program: &str, args: &[&str]) {
     let zero = File::open("/dev/zero").expect("/dev/zero");
     let mut command = Command::new(program);
@@ -1115,4 +1115,23 @@ pub fn refuses_a_line_that_never_ends(program: &str, args: &[&str]) {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("longer than 1024 bytes"), "{stderr}");
+}
+
+/// `--pause` fed a line that never ends (`/dev/zero`): each step takes 1024
+/// bytes of it as an Enter, and the lesson runs to its end, whichever of its
+/// processes holds a step.
+pub fn a_pause_fed_a_line_that_never_ends_goes_on(program: &str, args: &[&str]) {
+    let zero = File::open("/dev/zero").expect("/dev/zero");
+    let out = Command::new(program)
+        .args(args)
+        .env_remove("LESSON_SPEED")
+        .stdin(Stdio::from(zero))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|c| c.wait_with_output())
+        .expect("running the lesson");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PAUSED"));
 }
