@@ -1,100 +1,180 @@
 #!/usr/bin/env bash
-# Measures what the lessons cost against the floor under them, timed in the
-# same run: a bare fork + _exit + waitpid of as many children, and for the
-# ticket office the same system calls as a locked sale, in the same directory.
-# Usage: scripts/bench.sh [RUNS]   (each figure is the median of RUNS runs, default 7)
+# Measures what each lesson costs against its floor: a bare program making
+# the system calls the lesson's work needs and no more (`floor`, in
+# common/testing/src/bin/floor, says which), or a hello world. Lesson and
+# floor run in pairs, one right after the other, the first of each pair in
+# turn, so that load and caches weigh on both alike; each line gives the
+# median of the pairs' ratios, the lowest and the highest, and whether the
+# target is met. Then the system calls per child of lesson and floor
+# (strace -f -c, where strace is installed), the walkthrough's time and,
+# with --cold, a cold build's.
+# Usage: scripts/bench.sh [--cold] [PAIRS]   (PAIRS default 9)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-runs=${1:-7}
-case $runs in '' | *[!0-9]* | 0) echo "usage: scripts/bench.sh [RUNS]" >&2; exit 2 ;; esac
+pairs=9 cold=false
+for arg in "$@"; do
+    case $arg in
+        --cold) cold=true ;;
+        '' | *[!0-9]* | 0) echo "usage: scripts/bench.sh [--cold] [PAIRS]" >&2; exit 2 ;;
+        *) pairs=$arg ;;
+    esac
+done
 
 echo "building (release)..."
 cargo build --release --workspace --quiet
-bin=target/release
+bin=$PWD/target/release
 
-# Median wall time, in milliseconds, of running "$@" $runs times.
-median_ms() {
-    local times=() start end
-    for _ in $(seq "$runs"); do
-        start=$(date +%s%N)
-        "$@" >/dev/null
-        end=$(date +%s%N)
-        times+=($(((end - start) / 1000)))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
+# Everything made here goes when the bench ends. The lessons' scratch
+# directories go into one of the bench's own: a lesson starting elsewhere
+# on this machine sweeps the temporary directory of runs it takes for dead.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR=$scratch/tmp
+mkdir "$TMPDIR"
+
+# us: the wall time of running "$@" once, in microseconds, from bash's own
+# clock where it has one (bash 5), so that no `date` is timed with it.
+now() {
+    if [ -n "${EPOCHREALTIME:-}" ]; then
+        t=${EPOCHREALTIME/[.,]/}
+    else
+        t=$(($(date +%s%N) / 1000))
+    fi
+}
+timed() {
+    local t start
+    now
+    start=$t
+    if ! "$@" >/dev/null; then
+        echo "bench.sh: failed: $*" >&2
+        exit 1
+    fi
+    now
+    us=$((t - start))
 }
 
-# Prints one line: what, total, per unit, ratio to the floor, and the target.
-report() {
-    local what=$1 units=$2 ms=$3 floor_ms=$4 target=$5
-    awk -v w="$what" -v n="$units" -v ms="$ms" -v f="$floor_ms" -v t="$target" 'BEGIN {
-        ratio = ms / f
-        printf "%-62s %8.1f ms  %7.3f ms each  %5.2fx the floor  (target <= %sx: %s)\n",
-            w, ms, ms / n, ratio, t, (ratio <= t ? "met" : "MISSED")
+# median, lowest and highest of the numbers given, one a line in, one line out.
+stats() {
+    sort -n | awk '{ a[NR] = $1 } END {
+        m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+        print m, a[1], a[NR]
     }'
 }
 
-# floor N MS: prints the floor measured for N children.
-floor() {
-    printf '%-62s %8.1f ms  %7.3f ms each\n' "floor: fork + _exit + waitpid x $1" "$2" \
-        "$(awk -v a="$2" -v n="$1" 'BEGIN { printf "%.3f", a / n }')"
+printf '%-48s %10s %10s %7s %12s  %s\n' "lesson, at --speed max (its floor below it)" lesson floor ratio min-max target
+
+# pair WHAT TARGET: times "${lesson[@]}" against "${floor[@]}" $pairs times.
+pair() {
+    local what=$1 target=$2 i l f ratios=() ls=() fs=()
+    for ((i = 0; i < pairs; i++)); do
+        if ((i % 2 == 0)); then
+            timed "${lesson[@]}"; l=$us
+            timed "${floor[@]}"; f=$us
+        else
+            timed "${floor[@]}"; f=$us
+            timed "${lesson[@]}"; l=$us
+        fi
+        ls+=("$l") fs+=("$f")
+        ratios+=("$(awk -v l="$l" -v f="$f" 'BEGIN { print l / f }')")
+    done
+    local r l_ms f_ms
+    r=$(printf '%s\n' "${ratios[@]}" | stats)
+    l_ms=$(printf '%s\n' "${ls[@]}" | stats | awk '{ print $1 / 1000 }')
+    f_ms=$(printf '%s\n' "${fs[@]}" | stats | awk '{ print $1 / 1000 }')
+    awk -v w="$what" -v r="$r" -v l="$l_ms" -v f="$f_ms" -v t="$target" -v floor="${floor[*]#"$bin"/}" 'BEGIN {
+        split(r, x, " ")
+        printf "%-48s %7.1f ms %7.1f ms %6.2fx %12s  <= %sx %s\n", w, l, f, x[1], sprintf("%.2f-%.2fx", x[2], x[3]), t,
+            (x[1] <= t ? "met" : "MISSED")
+        printf "  %s\n", floor
+    }'
 }
 
-n=500
-floor500=$(median_ms "$bin/fork-floor" "$n")
-floor "$n" "$floor500"
-report "printer-v3 --workers $n --speed max" "$n" \
-    "$(median_ms "$bin/printer-v3" --workers "$n" --speed max)" "$floor500" 3
+for n in 500 2000; do
+    lesson=("$bin/printer-v1" --workers "$n" --speed max) floor=("$bin/floor" printer "$n")
+    pair "printer-v1 --workers $n" 1.3
+    lesson=("$bin/printer-v3" --workers "$n" --speed max) floor=("$bin/floor" printer --lock "$n")
+    pair "printer-v3 --workers $n" 1.3
+done
+lesson=("$bin/zombie" --flood 1000 --speed max --cpu-ms 0) floor=("$bin/floor" flood 1000)
+pair "zombie --flood 1000 --cpu-ms 0" 1.5
 
-n=1000
-floor1000=$(median_ms "$bin/fork-floor" "$n")
-floor "$n" "$floor1000"
-report "zombie --flood $n --speed max --cpu-ms 0" "$n" \
-    "$(median_ms "$bin/zombie" --flood "$n" --speed max --cpu-ms 0)" "$floor1000" 3
-
-# The ticket office replaces ticket.json by rename for every ticket sold.
-# What that costs depends on the filesystem (on ext4 mounted with online
-# discard it dominates), so the sale is timed on a RAM filesystem, which
-# shows the lesson's own cost, and in the temporary directory, on disk.
-sale() {
-    local dir=$1 where=$2 floor_sale
-    # Its own floor: the same calls (fork, open, flock, read, write, rename,
-    # wait) in a bare program, timed in the same directory and the same run.
-    floor_sale=$(median_ms "$bin/sale-floor" "$dir" "$n" 500)
-    printf '%-62s %8.1f ms  %7.3f ms each\n' "floor: a bare locked sale x $n ($where)" "$floor_sale" \
-        "$(awk -v a="$floor_sale" -v n="$n" 'BEGIN { printf "%.3f", a / n }')"
-    report "ticket-locked --buyers $n --tickets 500 ($where)" "$n" \
-        "$(median_ms "$bin/ticket-locked" --file "$dir/ticket.json" --buyers "$n" --tickets 500 --speed max)" \
-        "$floor_sale" 3
-    rm -f "$dir"/ticket.json.lock
-    local reckoning
-    reckoning=$("$bin/ticket-locked" --file "$dir/ticket.json" --buyers "$n" --tickets 500 --speed max | tail -n 1)
-    echo "  its last run: ${reckoning#Reckoning: }"
-}
-offices=()
-trap 'rm -rf "${offices[@]}"' EXIT
+# The ticket office replaces ticket.json by rename for every ticket sold:
+# timed on a RAM filesystem, which shows the lesson's own cost, and on the
+# disk under the temporary directory, where the rename costs more.
+offices=() places=()
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
-    offices+=("$(mktemp -d /dev/shm/bench.XXXXXX)")
-    sale "${offices[-1]}" "in RAM, /dev/shm"
+    offices+=("$(mktemp -d /dev/shm/bench.XXXXXX)") places+=(/dev/shm)
+    trap 'rm -rf "$scratch" "${offices[0]}"' EXIT
 fi
-offices+=("$(mktemp -d)")
-sale "${offices[-1]}" "on disk, $(df -T "${offices[-1]}" | awk 'NR == 2 { print $2 }') ${offices[-1]%/*}"
+mkdir "$scratch/office"
+offices+=("$scratch/office") places+=("${scratch%/*}")
+for i in "${!offices[@]}"; do
+    dir=${offices[i]}
+    where="$(df -T "$dir" | awk 'NR == 2 { print $2 }') ${places[i]}"
+    lesson=("$bin/ticket-locked" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
+    floor=("$bin/floor" sale "$dir" 1000 500)
+    pair "ticket-locked --buyers 1000, $where" 1.15
+    lesson=("$bin/ticket-unsafe" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
+    floor=("$bin/floor" sale --no-lock "$dir" 1000 500)
+    pair "ticket-unsafe --buyers 1000, $where" 1.15
+done
 
-# The walkthrough once built, and a cold build of the workspace (the
-# dependencies already downloaded, nothing compiled).
+lesson=("$bin/printer-v1" --workers 1 --speed max) floor=("$bin/hello")
+pair "printer-v1 --workers 1" 2
+lesson=("$bin/zombie" --flood 1 --speed max --cpu-ms 0) floor=("$bin/hello")
+pair "zombie --flood 1 --cpu-ms 0" 5
+echo "(each: median of $pairs pairs, lesson and floor in turn, $(nproc) cores; the sales: 500 tickets)"
+
+# System calls per child: every call of the run, in every process, over
+# the number of children (strace -f -c).
+echo
+printf '%-48s %10s %10s %7s  %s\n' "system calls per child (strace -f -c)" lesson floor ratio target
+calls() {
+    local what=$1 n=$2 l f
+    strace -f -c -o "$scratch/calls" "${lesson[@]}" >/dev/null
+    l=$(awk '$NF == "total" { print $4 }' "$scratch/calls")
+    strace -f -c -o "$scratch/calls" "${floor[@]}" >/dev/null
+    f=$(awk '$NF == "total" { print $4 }' "$scratch/calls")
+    awk -v w="$what" -v l="$l" -v f="$f" -v n="$n" 'BEGIN {
+        printf "%-48s %10.1f %10.1f %6.2fx  <= 2x %s\n", w, l / n, f / n, l / f, (l <= 2 * f ? "met" : "MISSED")
+    }'
+}
+if command -v strace >/dev/null && strace -f -c -o /dev/null true 2>/dev/null; then
+    lesson=("$bin/printer-v1" --workers 500 --speed max) floor=("$bin/floor" printer 500)
+    calls "printer-v1 --workers 500" 500
+    lesson=("$bin/printer-v3" --workers 500 --speed max) floor=("$bin/floor" printer --lock 500)
+    calls "printer-v3 --workers 500" 500
+    lesson=("$bin/zombie" --flood 1000 --speed max --cpu-ms 0) floor=("$bin/floor" flood 1000)
+    calls "zombie --flood 1000 --cpu-ms 0" 1000
+    dir=${offices[0]}
+    lesson=("$bin/ticket-locked" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
+    floor=("$bin/floor" sale "$dir" 1000 500)
+    calls "ticket-locked --buyers 1000" 1000
+    lesson=("$bin/ticket-unsafe" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
+    floor=("$bin/floor" sale --no-lock "$dir" 1000 500)
+    calls "ticket-unsafe --buyers 1000" 1000
+else
+    echo "not measured: strace is not installed (or may not trace here)"
+fi
+
+# The walkthrough once built, and with --cold a cold build of the
+# workspace (the dependencies already downloaded, nothing compiled).
+echo
 cargo build --workspace --quiet
-start=$(date +%s%N)
+now
+start=$t
 scripts/run_all.sh --fast >/dev/null 2>&1
-walk=$((($(date +%s%N) - start) / 1000000))
-printf '%-62s %8.1f s   (target < 10 s: %s)\n' "scripts/run_all.sh --fast, once built" "$(awk -v ms="$walk" 'BEGIN { print ms / 1000 }')" \
-    "$([ "$walk" -lt 10000 ] && echo met || echo MISSED)"
-cold=$(mktemp -d)
-offices+=("$cold")
-start=$(date +%s%N)
-CARGO_TARGET_DIR=$cold cargo build --workspace --quiet
-build=$((($(date +%s%N) - start) / 1000000))
-printf '%-62s %8.1f s   (target < 25 s: %s)\n' "cold cargo build --workspace" "$(awk -v ms="$build" 'BEGIN { print ms / 1000 }')" \
-    "$([ "$build" -lt 25000 ] && echo met || echo MISSED)"
-
-echo "(medians of $runs runs each, $(nproc) cores)"
+now
+walk=$(((t - start) / 1000))
+printf '%-48s %7.1f s   (target < 10 s: %s)\n' "scripts/run_all.sh --fast, once built" \
+    "$(awk -v ms="$walk" 'BEGIN { print ms / 1000 }')" "$([ "$walk" -lt 10000 ] && echo met || echo MISSED)"
+if $cold; then
+    now
+    start=$t
+    CARGO_TARGET_DIR=$scratch/cold cargo build --workspace --quiet
+    now
+    build=$(((t - start) / 1000))
+    printf '%-48s %7.1f s   (target < 25 s: %s)\n' "cold cargo build --workspace" \
+        "$(awk -v ms="$build" 'BEGIN { print ms / 1000 }')" "$([ "$build" -lt 25000 ] && echo met || echo MISSED)"
+fi
