@@ -247,7 +247,7 @@ pub fn fork(name: &str) -> Result<Fork> {
     }
     let ordinal = state().counts.spawned;
     state().counts.spawned += 1;
-    let parent = std::process::id() as i32;
+    let parent = log::pid() as i32;
     // Or what is still in a buffer would be printed by both processes.
     flush_std();
     // Held back until the child's pid is on the list: a Ctrl-C in between

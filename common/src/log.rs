@@ -38,11 +38,24 @@ static SETUP: OnceLock<Setup> = OnceLock::new();
 static WHO: Mutex<Who> = Mutex::new(Who {
     name: String::new(),
     colour: None,
+    pid: 0,
 });
 
 struct Who {
     name: String,
     colour: Option<u8>,
+    /// Its pid, asked of the kernel once (`getpid` is a system call each
+    /// time, and every line and record carries it).
+    pid: u32,
+}
+
+/// This process's pid.
+pub(crate) fn pid() -> u32 {
+    let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
+    if who.pid == 0 {
+        who.pid = std::process::id();
+    }
+    who.pid
 }
 
 /// The first error writing the trace, and standard output, in this process.
@@ -80,6 +93,7 @@ pub(crate) fn become_child(name: &str, ordinal: usize) {
     let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
     who.name = name.to_owned();
     who.colour = Some(PALETTE[ordinal % PALETTE.len()]);
+    who.pid = std::process::id();
 }
 
 /// Seconds since the lesson started.
@@ -116,7 +130,7 @@ pub(crate) fn warn(text: impl std::fmt::Display) {
 
 fn emit(t: f64, to_stderr: bool, text: &str, command: Option<&str>) {
     let colour = WHO.lock().unwrap_or_else(|e| e.into_inner()).colour;
-    let prefix = format!("{:>7.3}s {:>7} {:<9} ", t, std::process::id(), who());
+    let prefix = format!("{:>7.3}s {:>7} {:<9} ", t, pid(), who());
     // Wrapped lines go on under the text, past time, pid and name.
     let indent = " ".repeat(wrap::columns(&prefix));
     let colour = colour.filter(|_| SETUP.get().is_some_and(|s| s.colour));
@@ -271,7 +285,8 @@ fn json_line(t: f64, event: &str, fields: &Value) -> String {
     let mut line = format!(
         "{{\"t\":{:.6},\"pid\":{},\"ppid\":{},\"who\":{},\"event\":{}",
         t,
-        std::process::id(),
+        pid(),
+        // Asked each time: it changes when the process is orphaned.
         std::os::unix::process::parent_id(),
         quote(&who()),
         quote(event)

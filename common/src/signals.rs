@@ -115,6 +115,21 @@ pub(crate) fn installed_here() -> bool {
 
 extern "C" fn on_stop_signal(signal: libc::c_int) {
     let saved = Errno::last_raw();
+    if HANDLER_IN.load(SeqCst) != nix::unistd::getpid().as_raw() {
+        // A child, which inherited the handler with its parent's memory and
+        // has no children of its own: it ends of the signal as it would
+        // without a handler (getpid, sigaction, sigprocmask and raise are all
+        // async-signal-safe). Done here, when a signal comes, rather than at
+        // each fork, which would cost every child a `sigaction` for each
+        // stop signal.
+        if let Ok(signal) = Signal::try_from(signal) {
+            set_disposition(signal, SigHandler::SigDfl);
+            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
+            let _ = nix::sys::signal::raise(signal);
+        }
+        Errno::set_raw(saved);
+        return;
+    }
     let _ = STOP.compare_exchange(0, signal, SeqCst, SeqCst);
     // Ctrl-C is passed on as itself; any other stop as SIGTERM, which ends a
     // child without a core file.
@@ -138,16 +153,16 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
 }
 
 /// In a freshly forked child: a stop signal ends it, as for any program,
-/// until it starts children of its own; one that would leave a core file
-/// is ignored (the parent passes SIGTERM on).
+/// until it starts children of its own (the inherited handler sees that it
+/// is not the process that installed it); one that would leave a core file
+/// is ignored (the parent passes SIGTERM on). A SIGCHLD handler of its
+/// parent's is not its own.
 pub(crate) fn default_handling_in_child() {
-    for signal in STOP_SIGNALS.into_iter().chain([Signal::SIGCHLD]) {
-        match CORE_SIGNALS.contains(&signal) {
-            true => set_disposition(signal, SigHandler::SigIgn),
-            false => set_disposition(signal, SigHandler::SigDfl),
-        }
+    // Ignored before they come, so that none interrupts a call of the child's.
+    for signal in CORE_SIGNALS {
+        set_disposition(signal, SigHandler::SigIgn);
     }
-    HANDLER_IN.store(0, SeqCst);
+    set_disposition(Signal::SIGCHLD, SigHandler::SigDfl);
 }
 
 fn set_disposition(signal: Signal, handler: SigHandler) {

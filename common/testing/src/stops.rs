@@ -142,7 +142,10 @@ pub fn a_child_that_does_not_end_is_killed_after_a_grace(
     assert!(said.contains("had not ended 5 s after SIGTERM"), "{said}");
     assert_eq!(run.code(), Some(143), "{}", run.output());
     // Only the frozen one: the others ended of the SIGTERM, in time.
-    let killed = run.stderr.lines().filter(|l| l.contains("killed (SIGKILL)"));
+    let killed = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("killed (SIGKILL)"));
     assert_eq!(killed.count(), 1, "{}", run.output());
 }
 
