@@ -136,16 +136,19 @@ pub fn run<A: Parser>(
                 1 => tr!("the one child left was"),
                 n => tr!("the {} children left were", n),
             };
+            // What killed them: the signal itself, or the SIGTERM passed on
+            // for it (the first child it killed says which).
+            let killer = counts.killed_by.unwrap_or(signal);
             log::warn(match (stopped, killed) {
                 (0, _) => tr!("stopped by {}; no child was left to reap", signal),
-                (n, k) if n == k && counts.killed_by == Some(signal) => {
+                (n, k) if n == k && killer == signal => {
                     tr!("stopped by {}; {} killed by it and reaped", signal, who)
                 }
                 (n, k) if n == k => tr!(
                     "stopped by {}; {} killed by the {} it passed on, and reaped",
                     signal,
                     who,
-                    counts.killed_by.map(|s| s.to_string()).unwrap_or_default()
+                    killer
                 ),
                 (_, 0) => tr!("stopped by {}; {} reaped", signal, who),
                 (_, k) => tr!(
@@ -153,7 +156,7 @@ pub fn run<A: Parser>(
                     signal,
                     who,
                     k,
-                    signal
+                    killer
                 ),
             });
             128 + signal as u8
