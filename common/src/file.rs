@@ -93,12 +93,16 @@ pub(crate) fn kind(meta: &Metadata) -> String {
     }
 }
 
+/// What went wrong, in the system's words ("No such file or directory", as
+/// `strerror` says it), not Rust's names for kinds of error ("entity not
+/// found"); a few in words that say more.
 fn describe(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::EISDIR) => tr!("it is a directory"),
         Some(libc::EMFILE | libc::ENFILE) => tr!("too many open files"),
         Some(libc::ENXIO) => tr!("it is a socket, or a device with nothing behind it"),
-        _ => e.kind().to_string().to_lowercase(),
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
+        None => e.to_string(),
     }
 }
 

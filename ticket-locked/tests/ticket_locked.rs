@@ -198,7 +198,7 @@ fn an_unreadable_file_is_refused_and_kept() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&file) && err.contains("permission denied"),
+        err.contains(&file) && err.contains("Permission denied"),
         "{err}"
     );
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");

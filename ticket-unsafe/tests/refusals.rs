@@ -267,6 +267,12 @@ fn temporary_names_differ_in_every_process() {
     tickets::temporary_names_differ_in_every_process(LESSON);
 }
 
+/// A file removed mid-sale is said gone in the system's words.
+#[test]
+fn a_file_removed_mid_sale_is_said_in_the_systems_words() {
+    tickets::a_file_removed_mid_sale_is_said_in_the_systems_words(LESSON);
+}
+
 /// Too little address space (`ulimit -v`) would abort the lesson half-way:
 /// it refuses to start, and runs with what it says it needs.
 #[test]

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::{NOBODY, Run, Scratch, output, run, runnable_by_anyone};
+use crate::{NOBODY, Run, Scratch, output, run, runnable_by_anyone, start};
 
 /// All a refusal must leave as it was: kind, inode, mode, owner, time,
 /// bytes, and extended attributes (an ACL).
@@ -650,7 +650,7 @@ pub fn a_durable_sale_stands_where_the_directory_cannot_be_flushed(program: &str
         assert_eq!(stderr.lines().count(), lines, "{said}");
         for line in stderr.lines() {
             assert!(
-                line.contains("flushed") && line.contains("permission denied"),
+                line.contains("flushed") && line.contains("Permission denied"),
                 "{said}"
             );
         }
@@ -667,6 +667,27 @@ pub fn a_durable_sale_stands_where_the_directory_cannot_be_flushed(program: &str
         );
         assert_eq!(summary["left"], count(&file), "{said}");
     }
+}
+
+/// A ticket file removed mid-sale: the buyers that read it after, and the
+/// reckoning, say so in the system's words ("No such file or directory"),
+/// not in Rust's name for the kind of error ("entity not found").
+pub fn a_file_removed_mid_sale_is_said_in_the_systems_words(program: &str) {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 5}"#);
+    // Each buyer sleeps 0.5 to 1.5 s before it reads the file.
+    let args = ["--file", &file, "--buyers", "2", "--speed", "1"];
+    let lesson = start(program, &args);
+    lesson.wait_for("sale", 1);
+    fs::remove_file(&file).expect("rm");
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(1), "{}", run.output());
+    let said = run.output();
+    assert!(
+        said.contains(&format!("{file}: cannot read it: No such file or directory")),
+        "{said}"
+    );
+    assert!(!said.contains("entity"), "{said}");
 }
 
 #[cfg(not(target_os = "linux"))]
