@@ -690,6 +690,23 @@ pub fn a_file_removed_mid_sale_is_said_in_the_systems_words(program: &str) {
     assert!(!said.contains("entity"), "{said}");
 }
 
+/// A sale stopped under `--lang zh` reckons in Chinese: "the file says 5
+/// left" is 文件里剩余 5 张, with no stray space where the count is put in.
+pub fn a_stopped_sale_reckons_in_chinese(program: &str) {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 5}"#);
+    let args = ["--file", &file, "--buyers", "2", "--speed", "1"];
+    let lesson = start(program, &[&args[..], &["--lang", "zh"]].concat());
+    lesson.wait_for("sale", 1);
+    lesson.signal(nix::sys::signal::Signal::SIGINT);
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(130), "{}", run.output());
+    let said = run.output();
+    let reckoning = said.lines().find(|l| l.contains("清点")).expect("a reckoning");
+    assert!(reckoning.contains("文件里剩余 "), "{said}");
+    assert!(!reckoning.contains("文件里说"), "{said}");
+}
+
 #[cfg(not(target_os = "linux"))]
 pub fn temporary_names_differ_in_every_process(_program: &str) {
     eprintln!("skipped: no inotify here to watch the names being made");
