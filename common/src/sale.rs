@@ -105,6 +105,13 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Replaces the ticket file with `bytes`, once they pass the checks a sale
 /// makes on the file it reads: a sale never writes one it would refuse.
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    check_new(path, bytes)?;
+    file::replace(path, bytes)
+}
+
+/// Refuses, in one line, a new version of the ticket file that a sale would
+/// refuse to read: too large, or not a ticket file.
+fn check_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.display();
     if bytes.len() as u64 > file::MAX_SIZE {
         return Err(anyhow!(tr!(
@@ -124,7 +131,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
                 problem
             ))
         })?;
-    file::replace(path, bytes)
+    Ok(())
 }
 
 /// `path` as a shell takes it: in single quotes unless it needs none.
@@ -137,6 +144,9 @@ fn pasteable(path: &Path) -> String {
         format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
+
+/// How much of a value a message quotes, in characters.
+const QUOTED: usize = 40;
 
 /// `bytes` as text, trimmed, or its first `most` characters and "…".
 fn cut(bytes: &[u8], most: usize) -> String {
@@ -178,7 +188,7 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
         }
         Ok(value) => Err(tr!(
             "it holds {}, not an object like {{\"count\": 3}}",
-            cut(value.to_string().as_bytes(), 40)
+            cut(value.to_string().as_bytes(), QUOTED)
         )),
         Err(e) if e.is_data() => {
             // serde_json ends its message with where: " at line 1 column 18".
@@ -236,6 +246,7 @@ impl<'de> Visitor<'de> for UniqueVisitor {
         let mut keys = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if keys.contains(&key) {
+                let key = cut(key.as_bytes(), QUOTED);
                 let twice = tr!("the key \"{}\" is there twice, with two values", key);
                 return Err(A::Error::custom(twice));
             }
@@ -287,7 +298,7 @@ fn as_written<'a>(
                 if spelled != n.to_string() {
                     return Err(tr!(
                         "it has the number {}, which cannot be kept as written",
-                        text
+                        cut(text.as_bytes(), QUOTED)
                     ));
                 }
                 // serde_json's own way to hold a number's text (hidden in
@@ -355,31 +366,38 @@ fn whole(text: &str) -> Whole {
 
 /// The ticket file's `"count"`, checked; the error says in one line what is
 /// wrong, and how to write it where it is a whole number written otherwise.
+/// A value is quoted cut short: a count of a million digits, or a string
+/// of a megabyte, would make a line nobody reads.
 pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String> {
     let n = match dic.get("count") {
         None => return Err(tr!("it has no \"count\"")),
         Some(Value::Number(n)) => n,
-        Some(other) => return Err(tr!("\"count\" is {}, not a whole number", other)),
+        Some(other) => {
+            let quoted = cut(other.to_string().as_bytes(), QUOTED);
+            return Err(tr!("\"count\" is {}, not a whole number", quoted));
+        }
     };
-    match whole(&n.to_string()) {
+    let text = n.to_string();
+    let quoted = cut(text.as_bytes(), QUOTED);
+    match whole(&text) {
         Whole::Is(count) if count > MAX_TICKETS => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            n,
+            quoted,
             MAX_TICKETS
         )),
         Whole::Is(count) if n.as_u64() == Some(count) => Ok(count),
         Whole::Is(count) => Err(tr!(
             "\"count\" is {}: write it as a whole number, like {}",
-            n,
+            quoted,
             count
         )),
         Whole::TooLarge => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            n,
+            quoted,
             MAX_TICKETS
         )),
-        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", n)),
-        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", n)),
+        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", quoted)),
+        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", quoted)),
     }
 }
 
@@ -643,13 +661,17 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
         (existing, _) => existing,
     };
     let count = restock.unwrap_or(3);
-    log::say(match existing {
+    let said = match existing {
         Some(_) => tr!("{}: put {} in it", name, tickets(count)),
         None => tr!("{} did not exist: made it with {}", name, tickets(count)),
-    });
+    };
     let mut dic = existing.map(|(_, dic)| dic).unwrap_or_default();
     dic.insert("count".to_owned(), count.into());
-    write(path, &text(&dic))?;
+    let bytes = text(&dic);
+    // Checked before it is said to be done: a refusal is then the only word.
+    check_new(path, &bytes)?;
+    log::say(said);
+    file::replace(path, &bytes)?;
     Ok((count, dic))
 }
 
