@@ -709,7 +709,7 @@ fn may_replace(path: &Path) -> Result<()> {
     // In a sticky directory (as /tmp is), only the owner of a file, or of
     // the directory, may rename another file over it.
     let me = nix::unistd::geteuid();
-    if let (Some(file), Ok(folder)) = (meta, std::fs::metadata(&dir)) {
+    if let (Some(file), Ok(folder)) = (&meta, std::fs::metadata(&dir)) {
         let sticky = folder.mode() & 0o1000 != 0;
         if sticky && !me.is_root() && file.uid() != me.as_raw() && folder.uid() != me.as_raw() {
             return Err(anyhow!(tr!(
@@ -720,6 +720,8 @@ fn may_replace(path: &Path) -> Result<()> {
             )));
         }
     }
+    // Before the probe of the attributes, the first file a sale makes.
+    file::check_room(path, meta.as_ref().map_or(0, |m| m.len()))?;
     file::check_attributes(path)?;
     file::check_flush(path);
     Ok(())

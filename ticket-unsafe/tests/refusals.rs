@@ -267,6 +267,12 @@ fn temporary_names_differ_in_every_process() {
     tickets::temporary_names_differ_in_every_process(LESSON);
 }
 
+/// A full disk is refused before the first write, in one line.
+#[test]
+fn a_full_disk_is_refused_before_the_first_write() {
+    tickets::refuses_a_full_disk_before_the_first_write(LESSON);
+}
+
 /// A file removed mid-sale is said gone in the system's words.
 #[test]
 fn a_file_removed_mid_sale_is_said_in_the_systems_words() {

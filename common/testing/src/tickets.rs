@@ -684,6 +684,70 @@ pub fn a_durable_sale_stands_where_the_directory_cannot_be_flushed(program: &str
     }
 }
 
+/// A tmpfs of its own, mounted on a scratch directory, and unmounted when
+/// dropped, before the directory is removed.
+#[derive(Debug)]
+pub struct SmallDisk(Scratch);
+
+impl SmallDisk {
+    /// A tmpfs of `size` (`16k`); `None`, having said the test is skipped,
+    /// where none can be mounted (only root may).
+    pub fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = Scratch::new();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path(""))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a small tmpfs here (root only)");
+        }
+        mounted.then_some(SmallDisk(dir))
+    }
+
+    /// Writes zeros to the file `name` on it until it is full.
+    pub fn fill(&self, name: &str) {
+        use std::io::Write;
+        let mut file = fs::File::create(self.0.path(name)).expect("create");
+        let zeros = [0; 4096];
+        while file.write(&zeros).is_ok_and(|n| n > 0) {}
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path("")).status();
+    }
+}
+
+/// A ticket file on a full disk is refused before the first write, in one
+/// line (not an error and a "failed" for each buyer), the file and its
+/// directory as they were: a sale writes each new version beside the file.
+/// Once there is room, the same sale goes through. Skipped when not root.
+pub fn refuses_a_full_disk_before_the_first_write(program: &str) {
+    let Some(disk) = SmallDisk::mount("64k") else {
+        return;
+    };
+    let file = disk.0.write("c.json", r#"{"count":50}"#);
+    disk.fill("fill");
+    let (before, files) = (snapshot(&file), names(&disk.0));
+    let args = ["--file", &file, "--buyers", "20", "--speed", "max"];
+    let run_full = run(program, &args);
+    assert_refused(run_full.code(), &run_full.stderr, &[1], &file, &["is full"]);
+    assert_eq!(
+        run_full.events("search").count(),
+        0,
+        "{}",
+        run_full.output()
+    );
+    assert_eq!((snapshot(&file), names(&disk.0)), (before, files));
+    fs::remove_file(disk.0.path("fill")).expect("rm");
+    let sale = run(program, &args);
+    assert_eq!(sale.code(), Some(0), "{}", sale.output());
+    assert!(count(&file) < 50, "{}", sale.output());
+}
+
 /// A ticket file removed mid-sale: the buyers that read it after, and the
 /// reckoning, say so in the system's words ("No such file or directory"),
 /// not in Rust's name for the kind of error ("entity not found").
