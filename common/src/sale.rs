@@ -85,6 +85,7 @@ impl IntoExitStatus for Outcome {
 /// `json.dump` of a buyer's count. With `--pause`, the first buyer to write
 /// back without a lock holds there, showing the lost update in the making.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    let bytes = new_version(path, bytes)?;
     if crate::pause::on() && log::who() != "main" && !crate::lock::made() {
         let now = file::read_small(path).map_or_else(|e| format!("{e:#}"), |b| cut(&b, 60));
         crate::pause(
@@ -93,20 +94,134 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
                 "{} is about to write back {}, worked out from a count read before its network \
                  delay; the file says {} now, and the other buyers go on buying",
                 log::who(),
-                cut(bytes, 60),
+                cut(&bytes, 60),
                 now
             ),
             &format!("cat {}", pasteable(path)),
         )?;
     }
-    write(path, bytes)
+    file::replace(path, &bytes)
 }
 
-/// Replaces the ticket file with `bytes`, once they pass the checks a sale
-/// makes on the file it reads: a sale never writes one it would refuse.
+/// Replaces the ticket file with `bytes`, spelled as read, once they pass
+/// the checks a sale makes on the file it reads.
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    check_new(path, bytes)?;
-    file::replace(path, bytes)
+    file::replace(path, &new_version(path, bytes)?)
+}
+
+/// The text a sale writes for `bytes`, the JSON of a new version of the
+/// ticket file: spelled as this process read the file ([`as_read`]), and
+/// checked as a read file is ([`check_new`]): a sale never writes one it
+/// would refuse.
+fn new_version(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let bytes = as_read(path, bytes);
+    check_new(path, &bytes)?;
+    Ok(bytes)
+}
+
+thread_local! {
+    /// The ticket file as this process last read it, path and text, whole.
+    static LAST_READ: std::cell::RefCell<Option<(PathBuf, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `bytes`, a new version of the ticket file, in the spelling of the text
+/// this process last read from it: that text, byte for byte, with only the
+/// value of its `count` replaced by the one `bytes` give. So strings keep
+/// their escapes (`"\u00e9\/"` is not written `"é/"`), numbers their
+/// digits, keys and spaces their places. That is done only where the
+/// result is the same JSON as `bytes`, every value and every key in the
+/// same order: `bytes` are what the buyer computed, and what is written.
+/// Else (no file read, or a version that changed more than the count),
+/// `bytes` as they are.
+fn as_read(path: &Path, bytes: &[u8]) -> Vec<u8> {
+    let respelled = LAST_READ.with_borrow(|read| {
+        let (_, text) = read.as_ref().filter(|(p, _)| p == path)?;
+        let (start, end) = count_span(text)?;
+        let (new_start, new_end) = count_span(bytes)?;
+        let spliced = [&text[..start], &bytes[new_start..new_end], &text[end..]].concat();
+        let same = |a: &[u8], b: &[u8]| match (json_object(a), json_object(b)) {
+            (Ok(a), Ok(b)) => {
+                serde_json::to_vec(&Value::Object(a)).ok()
+                    == serde_json::to_vec(&Value::Object(b)).ok()
+            }
+            _ => false,
+        };
+        same(&spliced, bytes).then_some(spliced)
+    });
+    respelled.unwrap_or_else(|| bytes.to_vec())
+}
+
+/// The JSON white space.
+fn skip_space(text: &[u8], mut at: usize) -> usize {
+    while text.get(at).is_some_and(|b| b" \t\n\r".contains(b)) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the value of the member `count` of the object `text` is (a JSON
+/// text already read as one): its first byte, and the one after its last.
+/// Keys are read as JSON (`"c\u006funt"` is `count` too); a `count` in a
+/// nested object, or in a string, is not it.
+fn count_span(text: &[u8]) -> Option<(usize, usize)> {
+    let mut at = skip_space(text, 0);
+    if text.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    loop {
+        at = skip_space(text, at);
+        match text.get(at)? {
+            b',' => {
+                at += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = value_end(text, at)?;
+        let key: String = serde_json::from_slice(&text[at..key_end]).ok()?;
+        at = skip_space(text, key_end);
+        if text.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_space(text, at + 1);
+        let end = value_end(text, start)?;
+        if key == "count" {
+            return Some((start, end));
+        }
+        at = end;
+    }
+}
+
+/// The end of the JSON value that starts at `at`, in a text already read
+/// as JSON: a string's after its closing quote (an escaped quote does not
+/// close it); an array's or object's after its closing bracket (brackets in
+/// strings within do not count); any other value's at the first `,`, `]`,
+/// `}` or white space after it.
+fn value_end(text: &[u8], at: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut i) = (0usize, false, at);
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'\\' if in_string => i += 1,
+            b'"' if in_string => {
+                in_string = false;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ if in_string => {}
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth > 1 => depth -= 1,
+            b'}' | b']' if depth == 1 => return Some(i + 1),
+            b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Refuses, in one line, a new version of the ticket file that a sale would
@@ -160,11 +275,14 @@ fn cut(bytes: &[u8], most: usize) -> String {
 
 /// Reads the ticket file: one JSON object, or an error that names the file
 /// and says in one line what is wrong. Its numbers keep the text they were
-/// written with (`1e2`, `1.0000000000000001`, thirty digits), so that a
-/// sale writes back every other field exactly as it was.
+/// written with (`1e2`, `1.0000000000000001`, thirty digits); and the text
+/// read is kept, so that a sale writes back every other field exactly as
+/// it was, spelling and all (see [`as_read`]).
 pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
     let bytes = file::read_small(path)?;
-    json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))
+    let dic = json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))?;
+    LAST_READ.with_borrow_mut(|read| *read = Some((path.to_owned(), bytes)));
+    Ok(dic)
 }
 
 /// How deep serde_json lets arrays and objects nest: deeper is refused.
@@ -667,9 +785,8 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
     };
     let mut dic = existing.map(|(_, dic)| dic).unwrap_or_default();
     dic.insert("count".to_owned(), count.into());
-    let bytes = text(&dic);
     // Checked before it is said to be done: a refusal is then the only word.
-    check_new(path, &bytes)?;
+    let bytes = new_version(path, &text(&dic))?;
     log::say(said);
     file::replace(path, &bytes)?;
     Ok((count, dic))
@@ -809,6 +926,23 @@ mod tests {
             assert!(problem.contains(says), "{problem:?}");
             assert!(!problem.contains('\n'), "{problem:?}");
         }
+    }
+
+    /// The top-level count's value is found however its key is spelled,
+    /// past nested counts and strings holding quotes and braces.
+    #[test]
+    fn the_count_is_found_in_the_text() {
+        for (text, value) in [
+            (r#"{"count":3}"#, "3"),
+            (r#" { "count" :  12 } "#, "12"),
+            (r#"{"a":{"count":1},"b":"\"count\":2}{","count":3}"#, "3"),
+            (r#"{"a":["}",{"x":[]}],"c\u006funt":"x\"y"}"#, r#""x\"y""#),
+            (r#"{"count":{"count":1}}"#, r#"{"count":1}"#),
+        ] {
+            let (start, end) = count_span(text.as_bytes()).expect(text);
+            assert_eq!(&text[start..end], value, "{text}");
+        }
+        assert_eq!(count_span(br#"{"a":{"count":1}}"#), None);
     }
 
     /// A number's text read exactly as a count, whatever its spelling.

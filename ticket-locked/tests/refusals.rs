@@ -122,7 +122,7 @@ fn a_symlinked_ticket_file_stays_a_link_and_is_locked_by_its_real_name() {
     );
     assert_eq!(
         fs::read_to_string(&real).expect("read").trim(),
-        r#"{"count":1}"#
+        r#"{"count": 1}"#
     );
     let files = names(&dir);
     assert!(files.contains("real.json.lock"), "{files:?}");

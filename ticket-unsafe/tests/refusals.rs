@@ -106,7 +106,7 @@ fn a_symlinked_ticket_file_stays_a_link() {
     );
     assert_eq!(
         fs::read_to_string(&real).expect("read").trim(),
-        r#"{"count":2}"#
+        r#"{"count": 2}"#
     );
     assert_eq!(
         names(&dir),

@@ -278,27 +278,44 @@ pub fn refuses_bad_option_values(program: &str) {
 }
 
 /// Other fields keep their values exactly as written, numbers too (thirty
-/// digits, a decimal past f64's precision, `1e2`): a sale changes the count
-/// alone. A long array of `1e15` stays as short as it was, under the size
-/// limit, where it once came back as `1000000000000000.0`.
+/// digits, a decimal past f64's precision, `1e2`), strings with their
+/// escapes (`\u00e9`, `\/`), keys and white space too: a sale changes the
+/// count's text alone, byte for byte, and a restock too. A long array of
+/// `1e15` stays as short as it was, under the size limit, where it once
+/// came back as `1000000000000000.0`.
 pub fn keeps_every_other_value_as_written(program: &str) {
     let dir = Scratch::new();
     let example =
         r#"{"z":1,"count":3,"id":123456789012345678901234567890,"q":1.0000000000000001,"f":1e2}"#;
     let spelled = r#"{"count":3,"g":[1E5,-0,0.0,2E-3,"1e2\"3e4",{"h":-1.50e+7}]}"#;
+    let escaped = r#"{"count":3,"s":"\u00e9\/x","t":"\ud83d\ude00 \"\\"}"#;
     let many = format!(r#"{{"count":3,"a":[{}]}}"#, vec!["1e15"; 200_000].join(","));
     assert!(many.len() > 1_000_000 && many.len() < 1 << 20);
-    for text in [example, spelled, &many] {
-        let file = dir.write("ticket.json", text);
-        let run = run(
-            program,
-            &["--file", &file, "--buyers", "1", "--speed", "max"],
-        );
-        assert_eq!(run.code(), Some(0), "{}", run.output());
-        let after = fs::read_to_string(&file).expect("read");
-        let want = text.replacen(r#""count":3"#, r#""count":2"#, 1) + "\n";
-        assert!(after == want, "{}…\nnot\n{}…", cut(&after), cut(&want));
+    for text in [example, spelled, escaped, &many] {
+        let want = text.replacen(r#""count":3"#, r#""count":2"#, 1);
+        sells_one_keeping(program, &dir, text, &want, &[]);
     }
+    // The top-level count, however its key is spelled and wherever it is,
+    // not one nested or in a string; the spaces and lines as they were.
+    let nested = concat!(
+        " {\"n\" : {\"count\": 9, \"b\": \"}{\\\"count\\\": 1\"},\n",
+        "  \"k\\u0022\": [{}], \"c\\u006funt\" :\t3 }\n"
+    );
+    let want = nested.replacen(":\t3", ":\t2", 1);
+    sells_one_keeping(program, &dir, nested, &want, &[]);
+    let want = nested.replacen(":\t3", ":\t40", 1);
+    sells_one_keeping(program, &dir, nested, &want, &["--tickets", "41"]);
+}
+
+/// Sells one ticket of the file `text` with `extra` options, and checks it
+/// then holds `want`, byte for byte.
+fn sells_one_keeping(program: &str, dir: &Scratch, text: &str, want: &str, extra: &[&str]) {
+    let file = dir.write("ticket.json", text);
+    let args = [&["--file", &file, "--buyers", "1", "--speed", "max"], extra].concat();
+    let run = run(program, &args);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let after = fs::read_to_string(&file).expect("read");
+    assert!(after == want, "{}…\nnot\n{}…", cut(&after), cut(want));
 }
 
 fn cut(text: &str) -> &str {
@@ -319,7 +336,7 @@ pub fn never_writes_a_file_it_would_refuse(program: &str) {
     let args = ["--file", &file, "--tickets", "1000000", "--speed", "max"];
     let run = run(program, &args);
     assert_refused(run.code(), &run.stderr, &[1], &file, &["not written"]);
-    assert!(run.stderr.contains("1048583 bytes"), "{}", run.stderr);
+    assert!(run.stderr.contains("1048582 bytes"), "{}", run.stderr);
     assert!(
         !run.stdout.contains("put"),
         "said before refused: {}",
