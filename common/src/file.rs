@@ -93,12 +93,16 @@ pub(crate) fn kind(meta: &Metadata) -> String {
     }
 }
 
+/// What went wrong, in the system's words ("No such file or directory", as
+/// `strerror` says it), not Rust's names for kinds of error ("entity not
+/// found"); a few in words that say more.
 fn describe(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::EISDIR) => tr!("it is a directory"),
         Some(libc::EMFILE | libc::ENFILE) => tr!("too many open files"),
         Some(libc::ENXIO) => tr!("it is a socket, or a device with nothing behind it"),
-        _ => e.kind().to_string().to_lowercase(),
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
+        None => e.to_string(),
     }
 }
 
@@ -310,6 +314,63 @@ pub(crate) fn check_flush(path: &Path) {
             describe(&e)
         ));
     }
+}
+
+/// Blocks a sale wants free beyond those of its new version: a new version
+/// may be a few bytes longer (a restock), and the file system keeps books.
+const MARGIN_BLOCKS: u64 = 2;
+
+/// Refuses, before anything is written, a file whose file system has no
+/// room for a new version of it: a sale writes each one beside the file,
+/// and only the rename frees the old one. Room is what the seller may use
+/// (`f_bavail`; root may use the blocks kept back for it, `f_bfree`), for
+/// the file's `size` and a margin of [`MARGIN_BLOCKS`]; and a free inode,
+/// where the file system counts them. A file system that says nothing of
+/// its blocks (`f_blocks` 0) is not refused.
+pub(crate) fn check_room(path: &Path, size: u64) -> Result<()> {
+    let dir = directory(path);
+    let Ok(room) = rustix::fs::statvfs(&dir) else {
+        // Then nothing can be said before the sale; a buyer will.
+        return Ok(());
+    };
+    let root = rustix::process::geteuid().is_root();
+    let unit = match room.f_frsize {
+        0 => room.f_bsize.max(1),
+        unit => unit,
+    };
+    let free = match root {
+        true => room.f_bfree,
+        false => room.f_bavail,
+    }
+    .saturating_mul(unit);
+    let need = size
+        .div_ceil(unit)
+        .saturating_add(MARGIN_BLOCKS)
+        .saturating_mul(unit);
+    let name = shown(path);
+    if room.f_blocks > 0 && free < need {
+        return Err(anyhow!(tr!(
+            "{}: its file system ({}) is full: a sale writes each new version beside the file \
+             before it replaces it, which wants {} bytes free, and {} are",
+            name,
+            dir.display(),
+            need,
+            free
+        )));
+    }
+    let inodes = match root {
+        true => room.f_ffree,
+        false => room.f_favail,
+    };
+    if room.f_files > 0 && inodes == 0 {
+        return Err(anyhow!(tr!(
+            "{}: its file system ({}) has no free inode: a sale writes each new version as a new \
+             file beside it, and there can be no new file",
+            name,
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a file that the system lets nobody replace, root included,

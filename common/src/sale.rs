@@ -85,6 +85,7 @@ impl IntoExitStatus for Outcome {
 /// `json.dump` of a buyer's count. With `--pause`, the first buyer to write
 /// back without a lock holds there, showing the lost update in the making.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
+    let bytes = new_version(path, bytes)?;
     if crate::pause::on() && log::who() != "main" && !crate::lock::made() {
         let now = file::read_small(path).map_or_else(|e| format!("{e:#}"), |b| cut(&b, 60));
         crate::pause(
@@ -93,18 +94,139 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
                 "{} is about to write back {}, worked out from a count read before its network \
                  delay; the file says {} now, and the other buyers go on buying",
                 log::who(),
-                cut(bytes, 60),
+                cut(&bytes, 60),
                 now
             ),
             &format!("cat {}", pasteable(path)),
         )?;
     }
-    write(path, bytes)
+    file::replace(path, &bytes)
 }
 
-/// Replaces the ticket file with `bytes`, once they pass the checks a sale
-/// makes on the file it reads: a sale never writes one it would refuse.
+/// Replaces the ticket file with `bytes`, spelled as read, once they pass
+/// the checks a sale makes on the file it reads.
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    file::replace(path, &new_version(path, bytes)?)
+}
+
+/// The text a sale writes for `bytes`, the JSON of a new version of the
+/// ticket file: spelled as this process read the file ([`as_read`]), and
+/// checked as a read file is ([`check_new`]): a sale never writes one it
+/// would refuse.
+fn new_version(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    let bytes = as_read(path, bytes);
+    check_new(path, &bytes)?;
+    Ok(bytes)
+}
+
+thread_local! {
+    /// The ticket file as this process last read it, path and text, whole.
+    static LAST_READ: std::cell::RefCell<Option<(PathBuf, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `bytes`, a new version of the ticket file, in the spelling of the text
+/// this process last read from it: that text, byte for byte, with only the
+/// value of its `count` replaced by the one `bytes` give. So strings keep
+/// their escapes (`"\u00e9\/"` is not written `"é/"`), numbers their
+/// digits, keys and spaces their places. That is done only where the
+/// result is the same JSON as `bytes`, every value and every key in the
+/// same order: `bytes` are what the buyer computed, and what is written.
+/// Else (no file read, or a version that changed more than the count),
+/// `bytes` as they are.
+fn as_read(path: &Path, bytes: &[u8]) -> Vec<u8> {
+    let respelled = LAST_READ.with_borrow(|read| {
+        let (_, text) = read.as_ref().filter(|(p, _)| p == path)?;
+        let (start, end) = count_span(text)?;
+        let (new_start, new_end) = count_span(bytes)?;
+        let spliced = [&text[..start], &bytes[new_start..new_end], &text[end..]].concat();
+        let same = |a: &[u8], b: &[u8]| match (json_object(a), json_object(b)) {
+            (Ok(a), Ok(b)) => {
+                serde_json::to_vec(&Value::Object(a)).ok()
+                    == serde_json::to_vec(&Value::Object(b)).ok()
+            }
+            _ => false,
+        };
+        same(&spliced, bytes).then_some(spliced)
+    });
+    respelled.unwrap_or_else(|| bytes.to_vec())
+}
+
+/// The JSON white space.
+fn skip_space(text: &[u8], mut at: usize) -> usize {
+    while text.get(at).is_some_and(|b| b" \t\n\r".contains(b)) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the value of the member `count` of the object `text` is (a JSON
+/// text already read as one): its first byte, and the one after its last.
+/// Keys are read as JSON (`"c\u006funt"` is `count` too); a `count` in a
+/// nested object, or in a string, is not it.
+fn count_span(text: &[u8]) -> Option<(usize, usize)> {
+    let mut at = skip_space(text, 0);
+    if text.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    loop {
+        at = skip_space(text, at);
+        match text.get(at)? {
+            b',' => {
+                at += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = value_end(text, at)?;
+        let key: String = serde_json::from_slice(&text[at..key_end]).ok()?;
+        at = skip_space(text, key_end);
+        if text.get(at) != Some(&b':') {
+            return None;
+        }
+        let start = skip_space(text, at + 1);
+        let end = value_end(text, start)?;
+        if key == "count" {
+            return Some((start, end));
+        }
+        at = end;
+    }
+}
+
+/// The end of the JSON value that starts at `at`, in a text already read
+/// as JSON: a string's after its closing quote (an escaped quote does not
+/// close it); an array's or object's after its closing bracket (brackets in
+/// strings within do not count); any other value's at the first `,`, `]`,
+/// `}` or white space after it.
+fn value_end(text: &[u8], at: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut i) = (0usize, false, at);
+    while let Some(&b) = text.get(i) {
+        match b {
+            b'\\' if in_string => i += 1,
+            b'"' if in_string => {
+                in_string = false;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ if in_string => {}
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth > 1 => depth -= 1,
+            b'}' | b']' if depth == 1 => return Some(i + 1),
+            b'}' | b']' | b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Refuses, in one line, a new version of the ticket file that a sale would
+/// refuse to read: too large, or not a ticket file.
+fn check_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.display();
     if bytes.len() as u64 > file::MAX_SIZE {
         return Err(anyhow!(tr!(
@@ -124,7 +246,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
                 problem
             ))
         })?;
-    file::replace(path, bytes)
+    Ok(())
 }
 
 /// `path` as a shell takes it: in single quotes unless it needs none.
@@ -138,6 +260,9 @@ fn pasteable(path: &Path) -> String {
     }
 }
 
+/// How much of a value a message quotes, in characters.
+const QUOTED: usize = 40;
+
 /// `bytes` as text, trimmed, or its first `most` characters and "…".
 fn cut(bytes: &[u8], most: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
@@ -150,11 +275,14 @@ fn cut(bytes: &[u8], most: usize) -> String {
 
 /// Reads the ticket file: one JSON object, or an error that names the file
 /// and says in one line what is wrong. Its numbers keep the text they were
-/// written with (`1e2`, `1.0000000000000001`, thirty digits), so that a
-/// sale writes back every other field exactly as it was.
+/// written with (`1e2`, `1.0000000000000001`, thirty digits); and the text
+/// read is kept, so that a sale writes back every other field exactly as
+/// it was, spelling and all (see [`as_read`]).
 pub fn read_json_object(path: &Path) -> Result<Map<String, Value>> {
     let bytes = file::read_small(path)?;
-    json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))
+    let dic = json_object(&bytes).map_err(|problem| anyhow!("{}: {problem}", path.display()))?;
+    LAST_READ.with_borrow_mut(|read| *read = Some((path.to_owned(), bytes)));
+    Ok(dic)
 }
 
 /// How deep serde_json lets arrays and objects nest: deeper is refused.
@@ -178,7 +306,7 @@ fn json_object(bytes: &[u8]) -> std::result::Result<Map<String, Value>, String> 
         }
         Ok(value) => Err(tr!(
             "it holds {}, not an object like {{\"count\": 3}}",
-            cut(value.to_string().as_bytes(), 40)
+            cut(value.to_string().as_bytes(), QUOTED)
         )),
         Err(e) if e.is_data() => {
             // serde_json ends its message with where: " at line 1 column 18".
@@ -236,6 +364,7 @@ impl<'de> Visitor<'de> for UniqueVisitor {
         let mut keys = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if keys.contains(&key) {
+                let key = cut(key.as_bytes(), QUOTED);
                 let twice = tr!("the key \"{}\" is there twice, with two values", key);
                 return Err(A::Error::custom(twice));
             }
@@ -287,7 +416,7 @@ fn as_written<'a>(
                 if spelled != n.to_string() {
                     return Err(tr!(
                         "it has the number {}, which cannot be kept as written",
-                        text
+                        cut(text.as_bytes(), QUOTED)
                     ));
                 }
                 // serde_json's own way to hold a number's text (hidden in
@@ -355,31 +484,38 @@ fn whole(text: &str) -> Whole {
 
 /// The ticket file's `"count"`, checked; the error says in one line what is
 /// wrong, and how to write it where it is a whole number written otherwise.
+/// A value is quoted cut short: a count of a million digits, or a string
+/// of a megabyte, would make a line nobody reads.
 pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String> {
     let n = match dic.get("count") {
         None => return Err(tr!("it has no \"count\"")),
         Some(Value::Number(n)) => n,
-        Some(other) => return Err(tr!("\"count\" is {}, not a whole number", other)),
+        Some(other) => {
+            let quoted = cut(other.to_string().as_bytes(), QUOTED);
+            return Err(tr!("\"count\" is {}, not a whole number", quoted));
+        }
     };
-    match whole(&n.to_string()) {
+    let text = n.to_string();
+    let quoted = cut(text.as_bytes(), QUOTED);
+    match whole(&text) {
         Whole::Is(count) if count > MAX_TICKETS => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            n,
+            quoted,
             MAX_TICKETS
         )),
         Whole::Is(count) if n.as_u64() == Some(count) => Ok(count),
         Whole::Is(count) => Err(tr!(
             "\"count\" is {}: write it as a whole number, like {}",
-            n,
+            quoted,
             count
         )),
         Whole::TooLarge => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            n,
+            quoted,
             MAX_TICKETS
         )),
-        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", n)),
-        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", n)),
+        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", quoted)),
+        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", quoted)),
     }
 }
 
@@ -643,13 +779,16 @@ fn stock(path: &Path, restock: Option<u64>) -> Result<(u64, Map<String, Value>)>
         (existing, _) => existing,
     };
     let count = restock.unwrap_or(3);
-    log::say(match existing {
+    let said = match existing {
         Some(_) => tr!("{}: put {} in it", name, tickets(count)),
         None => tr!("{} did not exist: made it with {}", name, tickets(count)),
-    });
+    };
     let mut dic = existing.map(|(_, dic)| dic).unwrap_or_default();
     dic.insert("count".to_owned(), count.into());
-    write(path, &text(&dic))?;
+    // Checked before it is said to be done: a refusal is then the only word.
+    let bytes = new_version(path, &text(&dic))?;
+    log::say(said);
+    file::replace(path, &bytes)?;
     Ok((count, dic))
 }
 
@@ -687,7 +826,7 @@ fn may_replace(path: &Path) -> Result<()> {
     // In a sticky directory (as /tmp is), only the owner of a file, or of
     // the directory, may rename another file over it.
     let me = nix::unistd::geteuid();
-    if let (Some(file), Ok(folder)) = (meta, std::fs::metadata(&dir)) {
+    if let (Some(file), Ok(folder)) = (&meta, std::fs::metadata(&dir)) {
         let sticky = folder.mode() & 0o1000 != 0;
         if sticky && !me.is_root() && file.uid() != me.as_raw() && folder.uid() != me.as_raw() {
             return Err(anyhow!(tr!(
@@ -698,6 +837,8 @@ fn may_replace(path: &Path) -> Result<()> {
             )));
         }
     }
+    // Before the probe of the attributes, the first file a sale makes.
+    file::check_room(path, meta.as_ref().map_or(0, |m| m.len()))?;
     file::check_attributes(path)?;
     file::check_flush(path);
     Ok(())
@@ -785,6 +926,23 @@ mod tests {
             assert!(problem.contains(says), "{problem:?}");
             assert!(!problem.contains('\n'), "{problem:?}");
         }
+    }
+
+    /// The top-level count's value is found however its key is spelled,
+    /// past nested counts and strings holding quotes and braces.
+    #[test]
+    fn the_count_is_found_in_the_text() {
+        for (text, value) in [
+            (r#"{"count":3}"#, "3"),
+            (r#" { "count" :  12 } "#, "12"),
+            (r#"{"a":{"count":1},"b":"\"count\":2}{","count":3}"#, "3"),
+            (r#"{"a":["}",{"x":[]}],"c\u006funt":"x\"y"}"#, r#""x\"y""#),
+            (r#"{"count":{"count":1}}"#, r#"{"count":1}"#),
+        ] {
+            let (start, end) = count_span(text.as_bytes()).expect(text);
+            assert_eq!(&text[start..end], value, "{text}");
+        }
+        assert_eq!(count_span(br#"{"a":{"count":1}}"#), None);
     }
 
     /// A number's text read exactly as a count, whatever its spelling.

@@ -36,3 +36,9 @@ fn the_quiz_is_chinese_too() {
 fn help_and_usage_errors_are_chinese_too() {
     usage_speaks_chinese(LESSON);
 }
+
+/// A stopped sale's reckoning in Chinese, the count put in without a stray space.
+#[test]
+fn a_stopped_sale_reckons_in_chinese() {
+    lesson_testing::tickets::a_stopped_sale_reckons_in_chinese(LESSON);
+}

@@ -122,7 +122,7 @@ fn a_symlinked_ticket_file_stays_a_link_and_is_locked_by_its_real_name() {
     );
     assert_eq!(
         fs::read_to_string(&real).expect("read").trim(),
-        r#"{"count":1}"#
+        r#"{"count": 1}"#
     );
     let files = names(&dir);
     assert!(files.contains("real.json.lock"), "{files:?}");
@@ -345,6 +345,18 @@ fn bad_counts_are_named_for_what_they_are() {
 #[test]
 fn temporary_names_differ_in_every_process() {
     tickets::temporary_names_differ_in_every_process(LESSON);
+}
+
+/// A full disk is refused before the first write, in one line.
+#[test]
+fn a_full_disk_is_refused_before_the_first_write() {
+    tickets::refuses_a_full_disk_before_the_first_write(LESSON);
+}
+
+/// A file removed mid-sale is said gone in the system's words.
+#[test]
+fn a_file_removed_mid_sale_is_said_in_the_systems_words() {
+    tickets::a_file_removed_mid_sale_is_said_in_the_systems_words(LESSON);
 }
 
 /// Too little address space (`ulimit -v`) would abort the lesson half-way:

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::{NOBODY, Run, Scratch, output, run, runnable_by_anyone};
+use crate::{NOBODY, Run, Scratch, output, run, runnable_by_anyone, start};
 
 /// All a refusal must leave as it was: kind, inode, mode, owner, time,
 /// bytes, and extended attributes (an ACL).
@@ -278,27 +278,44 @@ pub fn refuses_bad_option_values(program: &str) {
 }
 
 /// Other fields keep their values exactly as written, numbers too (thirty
-/// digits, a decimal past f64's precision, `1e2`): a sale changes the count
-/// alone. A long array of `1e15` stays as short as it was, under the size
-/// limit, where it once came back as `1000000000000000.0`.
+/// digits, a decimal past f64's precision, `1e2`), strings with their
+/// escapes (`\u00e9`, `\/`), keys and white space too: a sale changes the
+/// count's text alone, byte for byte, and a restock too. A long array of
+/// `1e15` stays as short as it was, under the size limit, where it once
+/// came back as `1000000000000000.0`.
 pub fn keeps_every_other_value_as_written(program: &str) {
     let dir = Scratch::new();
     let example =
         r#"{"z":1,"count":3,"id":123456789012345678901234567890,"q":1.0000000000000001,"f":1e2}"#;
     let spelled = r#"{"count":3,"g":[1E5,-0,0.0,2E-3,"1e2\"3e4",{"h":-1.50e+7}]}"#;
+    let escaped = r#"{"count":3,"s":"\u00e9\/x","t":"\ud83d\ude00 \"\\"}"#;
     let many = format!(r#"{{"count":3,"a":[{}]}}"#, vec!["1e15"; 200_000].join(","));
     assert!(many.len() > 1_000_000 && many.len() < 1 << 20);
-    for text in [example, spelled, &many] {
-        let file = dir.write("ticket.json", text);
-        let run = run(
-            program,
-            &["--file", &file, "--buyers", "1", "--speed", "max"],
-        );
-        assert_eq!(run.code(), Some(0), "{}", run.output());
-        let after = fs::read_to_string(&file).expect("read");
-        let want = text.replacen(r#""count":3"#, r#""count":2"#, 1) + "\n";
-        assert!(after == want, "{}…\nnot\n{}…", cut(&after), cut(&want));
+    for text in [example, spelled, escaped, &many] {
+        let want = text.replacen(r#""count":3"#, r#""count":2"#, 1);
+        sells_one_keeping(program, &dir, text, &want, &[]);
     }
+    // The top-level count, however its key is spelled and wherever it is,
+    // not one nested or in a string; the spaces and lines as they were.
+    let nested = concat!(
+        " {\"n\" : {\"count\": 9, \"b\": \"}{\\\"count\\\": 1\"},\n",
+        "  \"k\\u0022\": [{}], \"c\\u006funt\" :\t3 }\n"
+    );
+    let want = nested.replacen(":\t3", ":\t2", 1);
+    sells_one_keeping(program, &dir, nested, &want, &[]);
+    let want = nested.replacen(":\t3", ":\t40", 1);
+    sells_one_keeping(program, &dir, nested, &want, &["--tickets", "41"]);
+}
+
+/// Sells one ticket of the file `text` with `extra` options, and checks it
+/// then holds `want`, byte for byte.
+fn sells_one_keeping(program: &str, dir: &Scratch, text: &str, want: &str, extra: &[&str]) {
+    let file = dir.write("ticket.json", text);
+    let args = [&["--file", &file, "--buyers", "1", "--speed", "max"], extra].concat();
+    let run = run(program, &args);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let after = fs::read_to_string(&file).expect("read");
+    assert!(after == want, "{}…\nnot\n{}…", cut(&after), cut(want));
 }
 
 fn cut(text: &str) -> &str {
@@ -307,7 +324,8 @@ fn cut(text: &str) -> &str {
 
 /// A sale never writes a file it would refuse: restocking a file of 1 MiB,
 /// the size limit, to 1000000 tickets would make it larger, and is refused
-/// before any write, in one line, the file as it was.
+/// before any write, in one line, the file as it was, and before the
+/// lesson says it put them in.
 pub fn never_writes_a_file_it_would_refuse(program: &str) {
     let dir = Scratch::new();
     let head = r#"{"count":0,"pad":""#;
@@ -318,7 +336,12 @@ pub fn never_writes_a_file_it_would_refuse(program: &str) {
     let args = ["--file", &file, "--tickets", "1000000", "--speed", "max"];
     let run = run(program, &args);
     assert_refused(run.code(), &run.stderr, &[1], &file, &["not written"]);
-    assert!(run.stderr.contains("1048583 bytes"), "{}", run.stderr);
+    assert!(run.stderr.contains("1048582 bytes"), "{}", run.stderr);
+    assert!(
+        !run.stdout.contains("put"),
+        "said before refused: {}",
+        run.stdout
+    );
     assert_eq!(snapshot(&file), before);
     assert_eq!(run.events("search").count(), 0);
 }
@@ -518,7 +541,9 @@ printf '{"count": 5}' > ticket.json
 
 /// Counts written otherwise than as a whole number are named for what they
 /// are: too large (with the limit), a whole number to write as one (with
-/// how), and JSON nested too deeply (with the limit), not "not JSON".
+/// how), and JSON nested too deeply (with the limit), not "not JSON". A
+/// value is quoted cut short, a string of a megabyte or a number of 900,000
+/// digits too: the refusal stays one readable line.
 pub fn refuses_bad_counts_in_words_that_fit(program: &str) {
     let dir = Scratch::new();
     let deep = format!(
@@ -526,6 +551,9 @@ pub fn refuses_bad_counts_in_words_that_fit(program: &str) {
         "[".repeat(200),
         "]".repeat(200)
     );
+    let long_string = format!(r#"{{"count":"{}"}}"#, "x".repeat(1_000_000));
+    let long_number = format!(r#"{{"count":3{}e-900000}}"#, "0".repeat(900_000));
+    let long_key = format!(r#"{{"count":3,"{0}":1,"{0}":2}}"#, "k".repeat(400_000));
     for (text, says) in [
         (
             r#"{"count": 18446744073709551616}"#,
@@ -539,12 +567,16 @@ pub fn refuses_bad_counts_in_words_that_fit(program: &str) {
             &deep,
             "nested too deeply: arrays and objects more than 127 deep",
         ),
+        (&long_string, "not a whole number"),
+        (&long_number, "write it as a whole number, like 3"),
+        (&long_key, "there twice"),
     ] {
         let file = dir.write("ticket.json", text);
         let before = snapshot(&file);
         let run = run(program, &["--file", &file, "--speed", "max"]);
         assert_refused(run.code(), &run.stderr, &[1], &file, &[says]);
-        assert_eq!(snapshot(&file), before, "{text}");
+        assert!(run.stderr.len() < 400, "{}", cut(&run.stderr));
+        assert_eq!(snapshot(&file), before, "{}", cut(text));
     }
 }
 
@@ -650,7 +682,7 @@ pub fn a_durable_sale_stands_where_the_directory_cannot_be_flushed(program: &str
         assert_eq!(stderr.lines().count(), lines, "{said}");
         for line in stderr.lines() {
             assert!(
-                line.contains("flushed") && line.contains("permission denied"),
+                line.contains("flushed") && line.contains("Permission denied"),
                 "{said}"
             );
         }
@@ -667,6 +699,113 @@ pub fn a_durable_sale_stands_where_the_directory_cannot_be_flushed(program: &str
         );
         assert_eq!(summary["left"], count(&file), "{said}");
     }
+}
+
+/// A tmpfs of its own, mounted on a scratch directory, and unmounted when
+/// dropped, before the directory is removed.
+#[derive(Debug)]
+pub struct SmallDisk(Scratch);
+
+impl SmallDisk {
+    /// A tmpfs of `size` (`16k`); `None`, having said the test is skipped,
+    /// where none can be mounted (only root may).
+    pub fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = Scratch::new();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path(""))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a small tmpfs here (root only)");
+        }
+        mounted.then_some(SmallDisk(dir))
+    }
+
+    /// Writes zeros to the file `name` on it until it is full.
+    pub fn fill(&self, name: &str) {
+        use std::io::Write;
+        let mut file = fs::File::create(self.0.path(name)).expect("create");
+        let zeros = [0; 4096];
+        while file.write(&zeros).is_ok_and(|n| n > 0) {}
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path("")).status();
+    }
+}
+
+/// A ticket file on a full disk is refused before the first write, in one
+/// line (not an error and a "failed" for each buyer), the file and its
+/// directory as they were: a sale writes each new version beside the file.
+/// Once there is room, the same sale goes through. Skipped when not root.
+pub fn refuses_a_full_disk_before_the_first_write(program: &str) {
+    let Some(disk) = SmallDisk::mount("64k") else {
+        return;
+    };
+    let file = disk.0.write("c.json", r#"{"count":50}"#);
+    disk.fill("fill");
+    let (before, files) = (snapshot(&file), names(&disk.0));
+    let args = ["--file", &file, "--buyers", "20", "--speed", "max"];
+    let run_full = run(program, &args);
+    assert_refused(run_full.code(), &run_full.stderr, &[1], &file, &["is full"]);
+    assert_eq!(
+        run_full.events("search").count(),
+        0,
+        "{}",
+        run_full.output()
+    );
+    assert_eq!((snapshot(&file), names(&disk.0)), (before, files));
+    fs::remove_file(disk.0.path("fill")).expect("rm");
+    let sale = run(program, &args);
+    assert_eq!(sale.code(), Some(0), "{}", sale.output());
+    assert!(count(&file) < 50, "{}", sale.output());
+}
+
+/// A ticket file removed mid-sale: the buyers that read it after, and the
+/// reckoning, say so in the system's words ("No such file or directory"),
+/// not in Rust's name for the kind of error ("entity not found").
+pub fn a_file_removed_mid_sale_is_said_in_the_systems_words(program: &str) {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 5}"#);
+    // Each buyer sleeps 0.5 to 1.5 s before it reads the file.
+    let args = ["--file", &file, "--buyers", "2", "--speed", "1"];
+    let lesson = start(program, &args);
+    lesson.wait_for("sale", 1);
+    fs::remove_file(&file).expect("rm");
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(1), "{}", run.output());
+    let said = run.output();
+    assert!(
+        said.contains(&format!(
+            "{file}: cannot read it: No such file or directory"
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("entity"), "{said}");
+}
+
+/// A sale stopped under `--lang zh` reckons in Chinese: "the file says 5
+/// left" is 文件里剩余 5 张, with no stray space where the count is put in.
+pub fn a_stopped_sale_reckons_in_chinese(program: &str) {
+    let dir = Scratch::new();
+    let file = dir.write("ticket.json", r#"{"count": 5}"#);
+    let args = ["--file", &file, "--buyers", "2", "--speed", "1"];
+    let lesson = start(program, &[&args[..], &["--lang", "zh"]].concat());
+    lesson.wait_for("sale", 1);
+    lesson.signal(nix::sys::signal::Signal::SIGINT);
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(130), "{}", run.output());
+    let said = run.output();
+    let reckoning = said
+        .lines()
+        .find(|l| l.contains("清点"))
+        .expect("a reckoning");
+    assert!(reckoning.contains("文件里剩余 "), "{said}");
+    assert!(!reckoning.contains("文件里说"), "{said}");
 }
 
 #[cfg(not(target_os = "linux"))]
