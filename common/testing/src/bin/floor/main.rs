@@ -12,17 +12,33 @@
 //! ```
 #![allow(unsafe_code)] // fork, _exit, flock and a signal handler, bare, are what is measured
 
+// The benchmark measures Linux's system calls (the zombie's floor uses
+// its prctl and setgroups): elsewhere there is no floor to run.
+#[cfg(target_os = "linux")]
 mod bare;
+#[cfg(target_os = "linux")]
 mod flood;
+#[cfg(target_os = "linux")]
 mod printer;
+#[cfg(target_os = "linux")]
 mod sale;
 
+#[cfg(not(target_os = "linux"))]
+fn main() -> std::process::ExitCode {
+    eprintln!("floor: the benchmark's floors run on Linux only");
+    std::process::ExitCode::from(2)
+}
+
+#[cfg(target_os = "linux")]
 use std::path::Path;
+#[cfg(target_os = "linux")]
 use std::process::ExitCode;
 
+#[cfg(target_os = "linux")]
 const USAGE: &str =
     "usage: floor printer [--lock] N | floor flood N | floor sale [--no-lock] DIR N TICKETS";
 
+#[cfg(target_os = "linux")]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
