@@ -370,7 +370,7 @@ pub fn check_room(n: u32, option: &str) -> Result<()> {
     // Root ignores the process limit.
     let limit = limit.filter(|&l| l != libc::RLIM_INFINITY && !getuid().is_root());
     let user = limit.map(|l| (system::processes_of_user(getuid().as_raw()), l));
-    let (running, pid_max) = (system::processes().len(), system::pid_max());
+    let (running, pid_max) = (system::process_count(), system::pid_max());
     room(n as usize, option, running, pid_max, user)
 }
 
