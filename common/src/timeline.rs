@@ -4,10 +4,10 @@
 
 use std::borrow::Borrow;
 
+use crate::child;
 use crate::error::{Result, anyhow};
 use crate::log::{self, Record};
 use crate::quiz::{Question, Verdict, When};
-use crate::{child, timing};
 
 /// Requests closer than this to the one before are at the same moment, as
 /// far as anyone can tell: the lines show milliseconds, and a fork or a
@@ -68,7 +68,11 @@ fn design(records: &[Record]) -> Design {
     Design {
         locked: records.iter().any(|r| r.event == "lock"),
         joined: joined_before_each_start(records),
-        fast: timing::never_sleeps(),
+        // At `--speed max`, as the run's `begin` record says, nobody sleeps.
+        fast: records
+            .iter()
+            .find(|r| r.event == "begin")
+            .is_some_and(|r| r.fields.get("speed").and_then(|s| s.as_str()) == Some("max")),
         // Only a pause that held: with `--pause`, v1 and v2 have no step to
         // hold at, and their times still compare.
         paused: records.iter().any(|r| r.event == "pause"),

@@ -89,11 +89,6 @@ fn speed() -> Speed {
     PLAN.get().map_or(Speed::Times(1.0), |p| p.speed)
 }
 
-/// True at `--speed max`, where no sleep lasts any time.
-pub(crate) fn never_sleeps() -> bool {
-    speed() == Speed::Max
-}
-
 /// `seconds` of the notes' time, as long as it lasts at the lesson's speed.
 pub fn scaled(seconds: f64) -> Duration {
     match speed() {
