@@ -6,7 +6,6 @@
 use std::ffi::{CStr, CString};
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -187,7 +186,7 @@ fn new_version(
         }
     };
     // Held until this process closes it or dies: see `sweep`.
-    flock(new.as_file(), libc::LOCK_EX)?;
+    flock(new.as_file(), true)?;
     if let Some((meta, attributes)) = old {
         // Only root may give a file away; anyone else keeps it as theirs.
         let _ = std::os::unix::fs::fchown(new.as_file(), Some(meta.uid()), Some(meta.gid()));
@@ -495,7 +494,7 @@ pub(crate) fn sweep(path: &Path) {
         let gone = crate::system::process(pid).is_none_or(|p| p.is_zombie());
         open_checked(file, OpenOptions::new().read(true), Follow::Not)
             .and_then(|(f, meta)| {
-                flock(&f, libc::LOCK_EX | libc::LOCK_NB)?;
+                flock(&f, false)?;
                 let age = meta.modified().ok().and_then(|t| t.elapsed().ok());
                 Ok(meta.is_file() && (gone || age > Some(Duration::from_secs(1))))
             })
@@ -516,16 +515,18 @@ pub(crate) fn remove_dead(dir: &Path, left: impl Fn(&str, &Path) -> bool) {
     }
 }
 
-/// `flock(fd, operation)`, again when a signal cuts it.
-pub(crate) fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
-    // SAFETY: flock takes any descriptor; this one is open.
-    while unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-    Ok(())
+/// `flock(fd, LOCK_EX)`, or with `LOCK_NB` if `wait` is false, again when a
+/// signal cuts it: a lock held for as long as the descriptor is open (the
+/// trace's, a run's directory's, a new version's). It goes through rustix,
+/// as `fd-lock` does for `Lock`, whose guard ends with a scope instead.
+pub(crate) fn flock(file: &File, wait: bool) -> io::Result<()> {
+    use rustix::fs::FlockOperation::{LockExclusive, NonBlockingLockExclusive};
+    let operation = if wait {
+        LockExclusive
+    } else {
+        NonBlockingLockExclusive
+    };
+    rustix::io::retry_on_intr(|| rustix::fs::flock(file, operation)).map_err(io::Error::from)
 }
 
 pub(crate) fn directory(path: &Path) -> PathBuf {

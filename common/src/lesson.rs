@@ -335,7 +335,7 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
         .context(tr!("opening the trace {}", name))?;
     refuse(&meta)?;
     if meta.is_file() {
-        file::flock(&trace, libc::LOCK_EX | libc::LOCK_NB).map_err(|_| {
+        file::flock(&trace, false).map_err(|_| {
             anyhow!(tr!(
                 "the trace {} is being written by another run: give each run its own",
                 name

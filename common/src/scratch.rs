@@ -34,7 +34,7 @@ pub(crate) fn dir() -> Result<&'static Path> {
         .tempdir_in(&tmp)
         .and_then(|staged| {
             let lock = File::open(staged.path())?;
-            flock(&lock, libc::LOCK_EX | libc::LOCK_NB)?;
+            flock(&lock, false)?;
             let staged_name = staged.path().file_name().unwrap_or_default();
             let dir = tmp.join(staged_name.to_string_lossy().trim_start_matches('.'));
             std::fs::rename(staged.path(), &dir)?;
@@ -81,7 +81,7 @@ fn dead(dir: &Path, staged: bool) -> bool {
         return false;
     };
     let mine = meta.is_dir() && meta.uid() == nix::unistd::getuid().as_raw();
-    if !mine || flock(&opened, libc::LOCK_EX | libc::LOCK_NB).is_err() {
+    if !mine || flock(&opened, false).is_err() {
         return false;
     }
     match staged {
