@@ -20,8 +20,7 @@ pub(crate) const MAX_CHILDREN: usize = 4096;
 /// (SIGSEGV, SIGBUS, …, SIGABRT) and SIGPIPE (which Rust ignores) aside: a
 /// lesson stops on each as on SIGTERM. (The real-time signals, which also
 /// end a process by default, are left to it.)
-#[cfg(target_os = "linux")]
-const STOP_SIGNALS: [Signal; 14] = [
+const STOP_SIGNALS: &[Signal] = &[
     Signal::SIGINT,
     Signal::SIGTERM,
     Signal::SIGHUP,
@@ -33,23 +32,13 @@ const STOP_SIGNALS: [Signal; 14] = [
     Signal::SIGPROF,
     Signal::SIGXCPU,
     Signal::SIGXFSZ,
+    // Linux's own; on macOS SIGIO's default is to discard it.
+    #[cfg(target_os = "linux")]
     Signal::SIGIO,
+    #[cfg(target_os = "linux")]
     Signal::SIGPWR,
+    #[cfg(target_os = "linux")]
     Signal::SIGSTKFLT,
-];
-#[cfg(not(target_os = "linux"))]
-const STOP_SIGNALS: [Signal; 11] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGALRM,
-    Signal::SIGVTALRM,
-    Signal::SIGPROF,
-    Signal::SIGXCPU,
-    Signal::SIGXFSZ,
 ];
 
 /// Those of them that would also leave a core file: a child ignores them
@@ -96,9 +85,9 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
     for slot in FORWARD_TO.iter().filter(|s| s.load(SeqCst) != 0) {
         slot.store(0, SeqCst);
     }
-    let set = STOP_SIGNALS.into_iter().collect();
+    let set = STOP_SIGNALS.iter().copied().collect();
     let action = SigAction::new(SigHandler::Handler(on_stop_signal), SaFlags::empty(), set);
-    for signal in STOP_SIGNALS {
+    for &signal in STOP_SIGNALS {
         // SAFETY: the handler only touches atomics and calls kill(2), which
         // is async-signal-safe.
         unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
@@ -204,7 +193,11 @@ pub fn reaped_elsewhere(pid: libc::pid_t) {
 /// must never see a list of children that is half updated (a SIGCHLD
 /// handler that reaps must not take a child before it is on the list).
 pub(crate) fn hold_back() -> Result<SigSet> {
-    let held = STOP_SIGNALS.into_iter().chain([Signal::SIGCHLD]).collect();
+    let held = STOP_SIGNALS
+        .iter()
+        .copied()
+        .chain([Signal::SIGCHLD])
+        .collect();
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old))
         .context("blocking the stop signals")?;
