@@ -122,6 +122,16 @@ impl Guard<'_> {
     /// `--pause`, the first holder waits for Enter before it lets go, while
     /// the others wait for the lock.
     pub fn release(self) -> Result<()> {
+        if crate::pause::on() {
+            self.pause_before_release()?;
+        }
+        drop(self);
+        Ok(())
+    }
+
+    /// What `--pause` shows before the first holder lets go: built only
+    /// then, not by every release (it reads `/proc/self/fdinfo`).
+    fn pause_before_release(&self) -> Result<()> {
         let lesson = nix::unistd::getppid();
         let what = tr!(
             "{} still holds the lock; whoever asks for it now waits, blocked in flock",
@@ -139,9 +149,7 @@ impl Guard<'_> {
             ),
             None => (what, ps),
         };
-        crate::pause("lock", &what, &look)?;
-        drop(self);
-        Ok(())
+        crate::pause("lock", &what, &look)
     }
 }
 
