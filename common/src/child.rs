@@ -475,15 +475,11 @@ pub fn join_all() -> Result<()> {
 /// The lesson's last step, whatever happened. A subreaper also reaps the
 /// descendants it adopted, so that none is left to an init that may never.
 pub(crate) fn reap_all() {
-    let children = state().live.clone();
-    // Those a SIGCHLD handler, or the kernel, reaped already are not ours.
-    let (children, gone): (Vec<_>, Vec<_>) = children.into_iter().partition(|c| is_mine(c.pid));
-    for child in gone {
-        signals::forward_no_more(child.slot, child.pid.as_raw());
-        state().live.retain(|c| c.pid != child.pid);
-    }
+    let children = std::mem::take(&mut state().live);
     for child in &children {
-        if let Err(e) = reap(child) {
+        // Those a SIGCHLD handler, or the kernel, reaped already (`ECHILD`)
+        // are not ours any more.
+        if let Err(e) = reap_or_gone(child) {
             let e = format!("{e:#}");
             log::warn(tr!("cannot reap {} (pid {}): {}", child.name, child.pid, e));
         }
@@ -606,17 +602,36 @@ fn wait_for_end(child: &Child) -> nix::Result<bool> {
 
 fn reap(child: &Child) -> Result<Reaped> {
     let failed = |e| child.failed(&tr!("waiting for"), e);
-    let killed = wait_for_end(child).map_err(failed)?;
+    reap_or_gone(child)?.ok_or_else(|| failed(Errno::ECHILD))
+}
+
+/// Reaps `child`; `None` if a SIGCHLD handler, or the kernel (SIGCHLD
+/// ignored), reaped it already.
+fn reap_or_gone(child: &Child) -> Result<Option<Reaped>> {
+    let failed = |e| child.failed(&tr!("waiting for"), e);
+    let killed = match wait_for_end(child) {
+        Err(Errno::ECHILD) => None,
+        waited => Some(waited.map_err(failed)?),
+    };
     // The dead child still holds its pid until it is reaped; take it off the
     // handler's list first, so a late Ctrl-C can never hit a process that
-    // gets the pid next.
-    let old_mask = signals::hold_back()?;
+    // gets the pid next. No signal needs holding back for that: a handler
+    // runs in this one thread, before the slot is emptied or after.
     signals::forward_no_more(child.slot, child.pid.as_raw());
-    let reaped = wait4(Some(child.pid));
-    signals::restore(&old_mask);
+    let reaped = match killed {
+        Some(_) => wait4(Some(child.pid)),
+        None => Err(Errno::ECHILD),
+    };
     let mut state = state();
-    state.live.retain(|c| c.pid != child.pid);
-    let reaped = reaped.map_err(failed)?;
+    if let Some(at) = state.live.iter().rposition(|c| c.pid == child.pid) {
+        state.live.swap_remove(at);
+    }
+    let reaped = match reaped {
+        // Between the wait and `wait4`, a SIGCHLD handler's `waitpid(-1)`.
+        Err(Errno::ECHILD) => return Ok(None),
+        reaped => reaped.map_err(failed)?,
+    };
+    let killed = killed.unwrap_or(false);
     let (ended, stop) = (reaped.ended, signals::stop_signal());
     // Said once for all of them, when the lesson ends.
     // Of any stop signal: passed on by this lesson, or sent to its group.
@@ -635,7 +650,7 @@ fn reap(child: &Child) -> Result<Reaped> {
     if unexpected {
         log::warn(format!("{} (pid {}) {ended}", child.name, child.pid));
     }
-    Ok(reaped)
+    Ok(Some(reaped))
 }
 
 /// `wait4`: reaps `pid` (any child if `None`), waiting for it to end.
