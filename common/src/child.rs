@@ -434,9 +434,14 @@ pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
 pub fn prctl_set_pdeathsig(signal: Option<Signal>, parent: Pid) -> Result<()> {
     #[cfg(target_os = "linux")]
     {
+        signals::parent_signals_death(None);
         nix::sys::prctl::set_pdeathsig(signal).context("prctl(PR_SET_PDEATHSIG)")?;
-        if let Some(signal) = signal.filter(|_| nix::unistd::getppid() != parent) {
-            let _ = nix::sys::signal::raise(signal);
+        match signal {
+            Some(signal) if nix::unistd::getppid() != parent => {
+                let _ = nix::sys::signal::raise(signal);
+            }
+            Some(_) => signals::parent_signals_death(Some(parent.as_raw())),
+            None => {}
         }
     }
     #[cfg(not(target_os = "linux"))]

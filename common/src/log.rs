@@ -281,26 +281,40 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
 }
 
 fn json_line(t: f64, event: &str, fields: &Value) -> String {
-    let quote = |s: &str| Value::from(s).to_string();
-    let mut line = format!(
-        "{{\"t\":{:.6},\"pid\":{},\"ppid\":{},\"who\":{},\"event\":{}",
-        t,
-        pid(),
-        // Asked each time: it changes when the process is orphaned.
-        std::os::unix::process::parent_id(),
-        quote(&who()),
-        quote(event)
+    use std::io::Write as _;
+    // One buffer, written in place: a record is made for every step of
+    // every child, and each allocation is a page the child may have to copy.
+    let mut line = Vec::with_capacity(160);
+    let (pid, ppid) = (pid(), crate::signals::parent());
+    let _ = write!(
+        line,
+        "{{\"t\":{t:.6},\"pid\":{pid},\"ppid\":{ppid},\"who\":"
     );
+    {
+        let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
+        let name = if who.name.is_empty() {
+            "main"
+        } else {
+            &who.name
+        };
+        let _ = serde_json::to_writer(&mut line, name);
+    }
+    line.extend_from_slice(b",\"event\":");
+    let _ = serde_json::to_writer(&mut line, event);
     if let Value::Object(map) = fields {
         // A field named like one of the record's own keeps the record's value:
         // a key must not appear twice in one object.
         const OWN: [&str; 5] = ["t", "pid", "ppid", "who", "event"];
         for (key, value) in map.iter().filter(|(k, _)| !OWN.contains(&k.as_str())) {
-            line.push_str(&format!(",{}:{}", quote(key), value));
+            line.push(b',');
+            let _ = serde_json::to_writer(&mut line, key);
+            line.push(b':');
+            let _ = serde_json::to_writer(&mut line, value);
         }
     }
-    line.push_str("}\n");
-    line
+    line.extend_from_slice(b"}\n");
+    // serde_json writes UTF-8 only.
+    String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// One line of a trace, as read back.

@@ -3,7 +3,7 @@
 //! reaped yet (waking any that are stopped), then stops. The bottom layer:
 //! everything that waits asks it whether the lesson is stopping.
 
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
 
 use nix::errno::Errno;
 use nix::libc;
@@ -58,6 +58,28 @@ static FORWARD_TO: [AtomicI32; MAX_CHILDREN] = [const { AtomicI32::new(0) }; MAX
 static STOP: AtomicI32 = AtomicI32::new(0);
 /// The pid that installed the handler: a child starts with default handling.
 static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
+/// This process's parent, as `getppid` said once `PR_SET_PDEATHSIG` was
+/// set: the kernel signals this process when that parent dies. 0 (ask the
+/// kernel each time) where no such signal was asked for, once any signal
+/// came, and while signals are held back, when one would come late.
+static PARENT: AtomicI32 = AtomicI32::new(0);
+static HELD: AtomicBool = AtomicBool::new(false);
+
+/// `getppid`, but asked of the kernel only where the answer may have changed
+/// (see [`PARENT`]): every record carries it, and it changes when the
+/// process is orphaned.
+pub(crate) fn parent() -> u32 {
+    match PARENT.load(SeqCst) {
+        pid if pid > 0 && !HELD.load(SeqCst) => pid as u32,
+        _ => std::os::unix::process::parent_id(),
+    }
+}
+
+/// The kernel will signal this process when `pid`, its parent, dies
+/// (`None`: it will not).
+pub(crate) fn parent_signals_death(pid: Option<i32>) {
+    PARENT.store(pid.unwrap_or(0), SeqCst);
+}
 
 pub(crate) fn stop_signal() -> Option<Signal> {
     Signal::try_from(STOP.load(SeqCst)).ok()
@@ -92,18 +114,21 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
         // is async-signal-safe.
         unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
     }
-    HANDLER_IN.store(std::process::id() as i32, SeqCst);
+    HANDLER_IN.store(crate::log::pid() as i32, SeqCst);
     Ok(())
 }
 
 /// True in a process that installed the handler itself: one that has started
 /// children of its own.
 pub(crate) fn installed_here() -> bool {
-    HANDLER_IN.load(SeqCst) == std::process::id() as i32
+    HANDLER_IN.load(SeqCst) == crate::log::pid() as i32
 }
 
 extern "C" fn on_stop_signal(signal: libc::c_int) {
     let saved = Errno::last_raw();
+    // It may be `PR_SET_PDEATHSIG`'s: the parent is then no longer the one
+    // remembered.
+    PARENT.store(0, SeqCst);
     if HANDLER_IN.load(SeqCst) != nix::unistd::getpid().as_raw() {
         // A child, which inherited the handler with its parent's memory and
         // has no children of its own: it ends of the signal as it would
@@ -201,11 +226,13 @@ pub(crate) fn hold_back() -> Result<SigSet> {
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old))
         .context("blocking the stop signals")?;
+    HELD.store(true, SeqCst);
     Ok(old)
 }
 
 pub(crate) fn restore(old: &SigSet) {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old), None);
+    HELD.store(false, SeqCst);
 }
 
 /// The mask to go back to once this process has reported what it did: see
