@@ -406,7 +406,16 @@ impl<'a> Process<'a> {
         check_panic_in()?;
         let child = spawn(&self.name, target)?;
         // For the verdict: whether each started only after the last joined.
-        let fields = json!({"of": child.pid().as_raw(), "name": self.name});
+        // Serialized as it is written, with no JSON value made first.
+        #[derive(serde::Serialize)]
+        struct Spawn<'a> {
+            of: i32,
+            name: &'a str,
+        }
+        let fields = Spawn {
+            of: child.pid().as_raw(),
+            name: &self.name,
+        };
         log::record("spawn", fields);
         self.child = Some(child);
         Ok(())

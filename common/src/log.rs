@@ -268,7 +268,6 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
     let Some(setup) = SETUP.get() else {
         return;
     };
-    let fields = serde_json::to_value(fields).unwrap_or(Value::Null);
     let record = json_line(t, event, &fields);
     for mut file in std::iter::once(&setup.trace).chain(&setup.copy) {
         if let Err(e) = file.write_all(record.as_bytes()) {
@@ -280,7 +279,7 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
     crate::signals::reported();
 }
 
-fn json_line(t: f64, event: &str, fields: &Value) -> String {
+fn json_line(t: f64, event: &str, fields: &impl Serialize) -> String {
     use std::io::Write as _;
     // One buffer, written in place: a record is made for every step of
     // every child, and each allocation is a page the child may have to copy.
@@ -301,11 +300,42 @@ fn json_line(t: f64, event: &str, fields: &Value) -> String {
     }
     line.extend_from_slice(b",\"event\":");
     let _ = serde_json::to_writer(&mut line, event);
-    if let Value::Object(map) = fields {
-        // A field named like one of the record's own keeps the record's value:
-        // a key must not appear twice in one object.
-        const OWN: [&str; 5] = ["t", "pid", "ppid", "who", "event"];
-        for (key, value) in map.iter().filter(|(k, _)| !OWN.contains(&k.as_str())) {
+    // The fields, serialized right after: an object's members then join the
+    // record's (its `{` becomes a comma, its `}` the record's own).
+    let at = line.len();
+    let _ = serde_json::to_writer(&mut line, fields);
+    const OWN: [&str; 5] = ["t", "pid", "ppid", "who", "event"];
+    let written = &line[at..];
+    let object = written.len() > 2 && written.starts_with(b"{") && written.ends_with(b"}");
+    // A field named like one of the record's own keeps the record's value:
+    // a key must not appear twice in one object. Where one may be there
+    // (the text shows such a key anywhere), the members are read back and
+    // the others written one by one.
+    const OWN_KEYS: [&[u8]; 5] = [
+        b"\"t\":",
+        b"\"pid\":",
+        b"\"ppid\":",
+        b"\"who\":",
+        b"\"event\":",
+    ];
+    let clash = object
+        && OWN_KEYS
+            .iter()
+            .any(|key| written.windows(key.len()).any(|w| w == *key));
+    if object && !clash {
+        line[at] = b',';
+        line.pop();
+    } else {
+        let members = match object {
+            true => serde_json::from_slice::<serde_json::Map<String, Value>>(&line[at..]).ok(),
+            false => None,
+        };
+        line.truncate(at);
+        for (key, value) in members
+            .iter()
+            .flatten()
+            .filter(|(k, _)| !OWN.contains(&k.as_str()))
+        {
             line.push(b',');
             let _ = serde_json::to_writer(&mut line, key);
             line.push(b':');
@@ -372,5 +402,35 @@ mod tests {
         assert_eq!(again.matches("\"ppid\"").count(), 1, "{again}");
         assert_eq!(again.matches("\"pid\"").count(), 1, "{again}");
         assert!(v["t"].is_f64() && v["pid"].is_u64() && v["ppid"].is_u64());
+    }
+
+    #[test]
+    fn fields_follow_the_records_own_keys_as_written() {
+        let tail = |fields: &dyn erased::Fields| {
+            let line = fields.line();
+            line[line.find(",\"event\":").expect("event")..].to_owned()
+        };
+        let read = |text: &str| serde_json::from_str::<Value>(text).expect("JSON");
+        let given = read(r#"{"of": 12, "name": "p1", "x": 1.50}"#);
+        assert_eq!(
+            tail(&given),
+            ",\"event\":\"e\",\"of\":12,\"name\":\"p1\",\"x\":1.50}\n"
+        );
+        assert_eq!(tail(&()), ",\"event\":\"e\"}\n");
+        assert_eq!(tail(&serde_json::json!({})), ",\"event\":\"e\"}\n");
+        // A clash, read back: the rest keep their order and spelling.
+        let clash = read(r#"{"a": 1.50, "who": "x", "b": [1]}"#);
+        assert_eq!(tail(&clash), ",\"event\":\"e\",\"a\":1.50,\"b\":[1]}\n");
+    }
+
+    mod erased {
+        pub trait Fields {
+            fn line(&self) -> String;
+        }
+        impl<T: serde::Serialize> Fields for T {
+            fn line(&self) -> String {
+                super::json_line(0.0, "e", self)
+            }
+        }
     }
 }
