@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -147,7 +147,8 @@ impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<
 #[derive(Debug, Clone)]
 pub struct Child {
     pid: Pid,
-    name: String,
+    /// Shared with the list's copy and the `Process`: a fork allocates nothing for it.
+    name: Arc<str>,
     slot: usize,
     /// Sent by [`Child::kill`]: dying of it is no failure of the lesson.
     killed_with: Option<Signal>,
@@ -233,6 +234,11 @@ impl Drop for InChild {
 /// `fork(2)`: returns twice, [`Fork::Child`] in the new process named
 /// `name`, [`Fork::Parent`] in this one.
 pub fn fork(name: &str) -> Result<Fork> {
+    fork_as(Arc::from(name))
+}
+
+fn fork_as(name: Arc<str>) -> Result<Fork> {
+    let name = &name;
     signals::check_stop()?;
     // A lesson without headings asks its quiz as it starts: before this.
     crate::quiz::before_fork()?;
@@ -261,15 +267,15 @@ pub fn fork(name: &str) -> Result<Fork> {
         Ok(ForkResult::Parent { child: pid }) => {
             if state().panic_in.is_some() {
                 // What `--panic-in` is checked against at the end.
-                log::record("fork", json!({"of": pid.as_raw(), "name": name}));
+                log::record("fork", json!({"of": pid.as_raw(), "name": &**name}));
             }
-            let listed = list(pid, name);
+            let listed = list(pid, name.clone(), ordinal);
             signals::restore(&old_mask);
             listed.map(Fork::Parent)
         }
         Err(errno) => {
             signals::restore(&old_mask);
-            let name = name.to_owned();
+            let name = name.to_string();
             Err(ForkFailed { name, errno }.into())
         }
     }
@@ -277,7 +283,11 @@ pub fn fork(name: &str) -> Result<Fork> {
 
 /// `fork`s a child that runs `target`, and exits with the status it gives.
 pub fn spawn<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result<Child> {
-    match fork(name)? {
+    spawn_as(Arc::from(name), target)
+}
+
+fn spawn_as<R: IntoExitStatus>(name: Arc<str>, target: impl FnOnce() -> R) -> Result<Child> {
+    match fork_as(name)? {
         Fork::Child(me) => me.exit(target()),
         Fork::Parent(child) => Ok(child),
     }
@@ -329,12 +339,12 @@ fn end_child(status: i32) -> ! {
 }
 
 /// Puts `pid` on the list of children to reap and to pass Ctrl-C on to.
-fn list(pid: Pid, name: &str) -> Result<Child> {
-    let slot = signals::forward_to(pid.as_raw())
+fn list(pid: Pid, name: Arc<str>, ordinal: usize) -> Result<Child> {
+    let slot = signals::forward_to(pid.as_raw(), ordinal)
         .with_context(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
     let child = Child {
         pid,
-        name: name.to_owned(),
+        name,
         slot,
         killed_with: None,
     };
@@ -369,7 +379,7 @@ impl Child {
 
 /// `Process(target=…)` of the notes: a child to be, started by `start`.
 pub struct Process<'a> {
-    name: String,
+    name: Arc<str>,
     target: Option<Box<dyn FnOnce() -> i32 + 'a>>,
     child: Option<Child>,
 }
@@ -388,10 +398,10 @@ impl<'a> Process<'a> {
         name: impl Into<String>,
         target: impl FnOnce() -> R + 'a,
     ) -> Self {
-        let name = name.into();
+        let name: Arc<str> = name.into().into();
         let mut state = state();
         if state.panic_in.is_some() {
-            state.named.push(name.clone());
+            state.named.push(name.to_string());
         }
         Process {
             name,
@@ -404,7 +414,7 @@ impl<'a> Process<'a> {
         let target = self.target.take();
         let target = target.with_context(|| tr!("{} was started twice", self.name))?;
         check_panic_in()?;
-        let child = spawn(&self.name, target)?;
+        let child = spawn_as(self.name.clone(), target)?;
         // For the verdict: whether each started only after the last joined.
         // Serialized as it is written, with no JSON value made first.
         #[derive(serde::Serialize)]
@@ -434,7 +444,8 @@ impl<'a> Process<'a> {
 /// Takes on `pid`, an orphan this subreaper adopted, as a child like any other.
 pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
     signals::forward_stop_signals()?;
-    list(pid, name)
+    let ordinal = state().counts.spawned;
+    list(pid, Arc::from(name), ordinal)
 }
 
 /// The kernel sends this child `signal` (`None`: nothing) when its parent
@@ -729,7 +740,7 @@ pub fn waitid_wnowait(pid: Pid) -> nix::Result<()> {
     waitid(pid, WaitIdOptions::empty())
 }
 
+/// Standard output only: standard error keeps no buffer to flush.
 fn flush_std() {
     let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
 }

@@ -39,6 +39,7 @@ static WHO: Mutex<Who> = Mutex::new(Who {
     name: String::new(),
     colour: None,
     pid: 0,
+    line: Vec::new(),
 });
 
 struct Who {
@@ -47,6 +48,9 @@ struct Who {
     /// Its pid, asked of the kernel once (`getpid` is a system call each
     /// time, and every line and record carries it).
     pid: u32,
+    /// The buffer its records are made in: one, not an allocation a record,
+    /// each a page a child may have to copy from its parent.
+    line: Vec<u8>,
 }
 
 /// This process's pid.
@@ -268,42 +272,59 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
     let Some(setup) = SETUP.get() else {
         return;
     };
-    let record = json_line(t, event, &fields);
+    let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
+    if who.pid == 0 {
+        who.pid = std::process::id();
+    }
+    let mut line = std::mem::take(&mut who.line);
+    line.clear();
+    write_line(&mut line, &who, t, event, &fields);
+    write_record(setup, &line);
+    who.line = line;
+    drop(who);
+    crate::signals::reported();
+}
+
+fn write_record(setup: &Setup, record: &[u8]) {
     for mut file in std::iter::once(&setup.trace).chain(&setup.copy) {
-        if let Err(e) = file.write_all(record.as_bytes()) {
+        if let Err(e) = file.write_all(record) {
             // The lesson's main process says so once, as it ends; a child
             // by its exit status (see `child::end_child`).
             let _ = TRACE_ERROR.set(e.to_string());
         }
     }
-    crate::signals::reported();
 }
 
+#[cfg(test)]
 fn json_line(t: f64, event: &str, fields: &impl Serialize) -> String {
+    let mut line = Vec::new();
+    let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
+    write_line(&mut line, &who, t, event, fields);
+    String::from_utf8(line).expect("serde_json writes UTF-8")
+}
+
+/// The record, one line of JSON, into `line`: written in place, for a record
+/// is made at every step of every child, and each allocation is a page the
+/// child may have to copy from its parent.
+fn write_line(line: &mut Vec<u8>, who: &Who, t: f64, event: &str, fields: &impl Serialize) {
     use std::io::Write as _;
-    // One buffer, written in place: a record is made for every step of
-    // every child, and each allocation is a page the child may have to copy.
-    let mut line = Vec::with_capacity(160);
-    let (pid, ppid) = (pid(), crate::signals::parent());
+    let (pid, ppid) = (who.pid, crate::signals::parent());
     let _ = write!(
         line,
         "{{\"t\":{t:.6},\"pid\":{pid},\"ppid\":{ppid},\"who\":"
     );
-    {
-        let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-        let name = if who.name.is_empty() {
-            "main"
-        } else {
-            &who.name
-        };
-        let _ = serde_json::to_writer(&mut line, name);
-    }
+    let name = if who.name.is_empty() {
+        "main"
+    } else {
+        &who.name
+    };
+    let _ = serde_json::to_writer(&mut *line, name);
     line.extend_from_slice(b",\"event\":");
-    let _ = serde_json::to_writer(&mut line, event);
+    let _ = serde_json::to_writer(&mut *line, event);
     // The fields, serialized right after: an object's members then join the
     // record's (its `{` becomes a comma, its `}` the record's own).
     let at = line.len();
-    let _ = serde_json::to_writer(&mut line, fields);
+    let _ = serde_json::to_writer(&mut *line, fields);
     const OWN: [&str; 5] = ["t", "pid", "ppid", "who", "event"];
     let written = &line[at..];
     let object = written.len() > 2 && written.starts_with(b"{") && written.ends_with(b"}");
@@ -337,14 +358,12 @@ fn json_line(t: f64, event: &str, fields: &impl Serialize) -> String {
             .filter(|(k, _)| !OWN.contains(&k.as_str()))
         {
             line.push(b',');
-            let _ = serde_json::to_writer(&mut line, key);
+            let _ = serde_json::to_writer(&mut *line, key);
             line.push(b':');
-            let _ = serde_json::to_writer(&mut line, value);
+            let _ = serde_json::to_writer(&mut *line, value);
         }
     }
     line.extend_from_slice(b"}\n");
-    // serde_json writes UTF-8 only.
-    String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// One line of a trace, as read back.

@@ -3,7 +3,7 @@
 //! reaped yet (waking any that are stopped), then stops. The bottom layer:
 //! everything that waits asks it whether the lesson is stopping.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
 
 use nix::errno::Errno;
 use nix::libc;
@@ -63,6 +63,8 @@ static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
 /// kernel each time) where no such signal was asked for, once any signal
 /// came, and while signals are held back, when one would come late.
 static PARENT: AtomicI32 = AtomicI32::new(0);
+/// Stop signals are held back past something done, until it is recorded
+/// ([`restore_once_reported`]): one may be waiting, `PR_SET_PDEATHSIG`'s too.
 static HELD: AtomicBool = AtomicBool::new(false);
 
 /// `getppid`, but asked of the kernel only where the answer may have changed
@@ -185,17 +187,15 @@ fn set_disposition(signal: Signal, handler: SigHandler) {
     let _ = unsafe { sigaction(signal, &action) };
 }
 
-/// Takes a free place in the list a stop signal is passed on to, for `pid`.
-/// Looked for from just after the last one taken, so that starting n
-/// children costs n steps, not n².
-pub(crate) fn forward_to(pid: i32) -> Option<usize> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let start = NEXT.load(SeqCst);
+/// Takes a free place in the list a stop signal is passed on to, for `pid`,
+/// the `ordinal`th child started. Looked for from the place of that
+/// number, so that starting n children costs n steps, not n².
+pub(crate) fn forward_to(pid: i32, ordinal: usize) -> Option<usize> {
+    let start = ordinal % MAX_CHILDREN;
     let slot = (start..MAX_CHILDREN)
         .chain(0..start)
         .find(|&i| FORWARD_TO[i].load(SeqCst) == 0)?;
     FORWARD_TO[slot].store(pid, SeqCst);
-    NEXT.store((slot + 1) % MAX_CHILDREN, SeqCst);
     Some(slot)
 }
 
@@ -226,13 +226,11 @@ pub(crate) fn hold_back() -> Result<SigSet> {
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old))
         .context("blocking the stop signals")?;
-    HELD.store(true, SeqCst);
     Ok(old)
 }
 
 pub(crate) fn restore(old: &SigSet) {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(old), None);
-    HELD.store(false, SeqCst);
 }
 
 /// The mask to go back to once this process has reported what it did: see
@@ -245,11 +243,16 @@ static UNTIL_REPORTED: std::sync::Mutex<Option<SigSet>> = std::sync::Mutex::new(
 pub(crate) fn restore_once_reported(old: SigSet) {
     let mut held = UNTIL_REPORTED.lock().unwrap_or_else(|e| e.into_inner());
     held.get_or_insert(old);
+    HELD.store(true, SeqCst);
 }
 
 /// This process has recorded what it did: a stop signal held back since
 /// ends it now.
 pub(crate) fn reported() {
+    // Asked first, without the lock, which every record would otherwise take.
+    if !HELD.load(SeqCst) {
+        return;
+    }
     let old = UNTIL_REPORTED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -257,6 +260,7 @@ pub(crate) fn reported() {
     if let Some(old) = old {
         restore(&old);
     }
+    HELD.store(false, SeqCst);
 }
 
 /// Ends this process of `signal`, as the signal ends a process by default
