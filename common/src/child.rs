@@ -238,7 +238,6 @@ pub fn fork(name: &str) -> Result<Fork> {
 }
 
 fn fork_as(name: Arc<str>) -> Result<Fork> {
-    let name = &name;
     signals::check_stop()?;
     // A lesson without headings asks its quiz as it starts: before this.
     crate::quiz::before_fork()?;
@@ -246,7 +245,7 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     if state().live.len() >= MAX_CHILDREN {
         let e = tr!(
             "cannot start {}: {} children are unreaped already",
-            name,
+            &*name,
             MAX_CHILDREN
         );
         return Err(anyhow!(e));
@@ -263,11 +262,11 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     // SAFETY: the lessons are single-threaded, so the child gets a consistent
     // copy of memory; its branch ends by `_exit` (see `InChild`).
     match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => Ok(Fork::Child(become_child(name, ordinal, parent, &old_mask))),
+        Ok(ForkResult::Child) => Ok(Fork::Child(become_child(&name, ordinal, parent, &old_mask))),
         Ok(ForkResult::Parent { child: pid }) => {
             if state().panic_in.is_some() {
                 // What `--panic-in` is checked against at the end.
-                log::record("fork", json!({"of": pid.as_raw(), "name": &**name}));
+                log::record("fork", json!({"of": pid.as_raw(), "name": &*name}));
             }
             let listed = list(pid, name.clone(), ordinal);
             signals::restore(&old_mask);

@@ -55,11 +55,16 @@ struct Who {
 
 /// This process's pid.
 pub(crate) fn pid() -> u32 {
-    let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-    if who.pid == 0 {
-        who.pid = std::process::id();
+    WHO.lock().unwrap_or_else(|e| e.into_inner()).pid()
+}
+
+impl Who {
+    fn pid(&mut self) -> u32 {
+        if self.pid == 0 {
+            self.pid = std::process::id();
+        }
+        self.pid
     }
-    who.pid
 }
 
 /// The first error writing the trace, and standard output, in this process.
@@ -273,9 +278,7 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
         return;
     };
     let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-    if who.pid == 0 {
-        who.pid = std::process::id();
-    }
+    who.pid();
     let mut line = std::mem::take(&mut who.line);
     line.clear();
     write_line(&mut line, &who, t, event, &fields);
@@ -332,17 +335,13 @@ fn write_line(line: &mut Vec<u8>, who: &Who, t: f64, event: &str, fields: &impl 
     // a key must not appear twice in one object. Where one may be there
     // (the text shows such a key anywhere), the members are read back and
     // the others written one by one.
-    const OWN_KEYS: [&[u8]; 5] = [
-        b"\"t\":",
-        b"\"pid\":",
-        b"\"ppid\":",
-        b"\"who\":",
-        b"\"event\":",
-    ];
-    let clash = object
-        && OWN_KEYS
-            .iter()
-            .any(|key| written.windows(key.len()).any(|w| w == *key));
+    let is_key = |w: &[u8], key: &str| {
+        w.strip_prefix(b"\"")
+            .and_then(|w| w.strip_prefix(key.as_bytes()))
+            .is_some_and(|w| w.starts_with(b"\":"))
+    };
+    let clash =
+        object && (0..written.len()).any(|i| OWN.iter().any(|key| is_key(&written[i..], key)));
     if object && !clash {
         line[at] = b',';
         line.pop();
@@ -425,10 +424,10 @@ mod tests {
 
     #[test]
     fn fields_follow_the_records_own_keys_as_written() {
-        let tail = |fields: &dyn erased::Fields| {
-            let line = fields.line();
+        fn tail(fields: &impl Serialize) -> String {
+            let line = json_line(0.0, "e", fields);
             line[line.find(",\"event\":").expect("event")..].to_owned()
-        };
+        }
         let read = |text: &str| serde_json::from_str::<Value>(text).expect("JSON");
         let given = read(r#"{"of": 12, "name": "p1", "x": 1.50}"#);
         assert_eq!(
@@ -440,16 +439,5 @@ mod tests {
         // A clash, read back: the rest keep their order and spelling.
         let clash = read(r#"{"a": 1.50, "who": "x", "b": [1]}"#);
         assert_eq!(tail(&clash), ",\"event\":\"e\",\"a\":1.50,\"b\":[1]}\n");
-    }
-
-    mod erased {
-        pub trait Fields {
-            fn line(&self) -> String;
-        }
-        impl<T: serde::Serialize> Fields for T {
-            fn line(&self) -> String {
-                super::json_line(0.0, "e", self)
-            }
-        }
     }
 }

@@ -54,17 +54,10 @@ struct Plan {
 }
 
 static PLAN: OnceLock<Plan> = OnceLock::new();
-/// The calling process's draws: the seed of its stream until the first
-/// draw, which starts the generator (a child that draws nothing, at
-/// `--speed max`, never pays for one).
-static RNG: Mutex<Draws> = Mutex::new(Draws::Seed(0));
-
-// One static, never moved: a box would cost every child an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Draws {
-    Seed(u64),
-    Drawing(StdRng),
-}
+/// The calling process's draws: the seed of its stream, and the generator,
+/// started at the first draw (a child that draws nothing, at `--speed max`,
+/// never pays for one).
+static RNG: Mutex<(u64, Option<StdRng>)> = Mutex::new((0, None));
 
 /// Fixes the speed and the seed for the lesson and every child; returns the seed,
 /// drawn at random when none was given, so any run can be replayed.
@@ -84,19 +77,14 @@ pub(crate) fn draws_for(name: &str) {
     let stream = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    *RNG.lock().unwrap_or_else(|e| e.into_inner()) = Draws::Seed(seed ^ stream);
+    *RNG.lock().unwrap_or_else(|e| e.into_inner()) = (seed ^ stream, None);
 }
 
 /// `random.randint(low, high)`: a whole number from `low` to `high`, both included.
 fn randint(low: u64, high: u64) -> u64 {
-    let mut draws = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    if let Draws::Seed(seed) = *draws {
-        *draws = Draws::Drawing(StdRng::seed_from_u64(seed));
-    }
-    match &mut *draws {
-        Draws::Drawing(rng) => rng.random_range(low..=high),
-        Draws::Seed(_) => unreachable!("started just above"),
-    }
+    let (seed, rng) = &mut *RNG.lock().unwrap_or_else(|e| e.into_inner());
+    rng.get_or_insert_with(|| StdRng::seed_from_u64(*seed))
+        .random_range(low..=high)
 }
 
 /// The lesson's speed.
