@@ -509,9 +509,10 @@ pub(crate) fn reap_all() {
         }
     }
     while state().counts.subreaper {
-        match wait4(None) {
+        match wait4(None, 0) {
             Ok(_) if signals::stopping() => state().counts.stopped += 1,
-            Ok(reaped) => log::warn(tr!(
+            Ok(None) => unreachable!("wait4 without WNOHANG returned no child"),
+            Ok(Some(reaped)) => log::warn(tr!(
                 "reaped pid {}, an adopted orphan: it {}",
                 reaped.pid,
                 reaped.ended
@@ -633,29 +634,43 @@ fn reap(child: &Child) -> Result<Reaped> {
 /// ignored), reaped it already.
 fn reap_or_gone(child: &Child) -> Result<Option<Reaped>> {
     let failed = |e| child.failed(&tr!("waiting for"), e);
-    let killed = match wait_for_end(child) {
-        Err(Errno::ECHILD) => None,
-        waited => Some(waited.map_err(failed)?),
-    };
+    let pid = child.pid.as_raw();
     // The dead child still holds its pid until it is reaped; take it off the
     // handler's list first, so a late Ctrl-C can never hit a process that
     // gets the pid next. No signal needs holding back for that: a handler
     // runs in this one thread, before the slot is emptied or after.
-    signals::forward_no_more(child.slot, child.pid.as_raw());
-    let reaped = match killed {
-        Some(_) => wait4(Some(child.pid)),
-        None => Err(Errno::ECHILD),
-    };
+    signals::forward_no_more(child.slot, pid);
+    // Most children have ended by the time they are joined: one call reaps.
+    let mut reaped = wait4(Some(child.pid), libc::WNOHANG);
+    let mut killed = false;
+    if let Ok(None) = reaped {
+        // Still running: back on the list, told of a stop it missed meanwhile.
+        signals::forward_again(child.slot, pid);
+        reaped = match wait_for_end(child) {
+            // Reaped by a SIGCHLD handler as it was put back: off again.
+            Err(Errno::ECHILD) => {
+                signals::forward_no_more(child.slot, pid);
+                Err(Errno::ECHILD)
+            }
+            waited => {
+                killed = waited.map_err(failed)?;
+                signals::forward_no_more(child.slot, pid);
+                wait4(Some(child.pid), 0)
+            }
+        };
+    }
     let mut state = state();
     if let Some(at) = state.live.iter().rposition(|c| c.pid == child.pid) {
         state.live.swap_remove(at);
     }
     let reaped = match reaped {
-        // Between the wait and `wait4`, a SIGCHLD handler's `waitpid(-1)`.
+        // Reaped already: by a SIGCHLD handler's `waitpid(-1)`, or by the
+        // kernel (SIGCHLD ignored).
         Err(Errno::ECHILD) => return Ok(None),
-        reaped => reaped.map_err(failed)?,
+        Ok(Some(reaped)) => reaped,
+        Ok(None) => unreachable!("wait4 without WNOHANG returned no child"),
+        Err(e) => return Err(failed(e)),
     };
-    let killed = killed.unwrap_or(false);
     let (ended, stop) = (reaped.ended, signals::stop_signal());
     // Said once for all of them, when the lesson ends.
     // Of any stop signal: passed on by this lesson, or sent to its group.
@@ -677,17 +692,21 @@ fn reap_or_gone(child: &Child) -> Result<Option<Reaped>> {
     Ok(Some(reaped))
 }
 
-/// `wait4`: reaps `pid` (any child if `None`), waiting for it to end.
-fn wait4(pid: Option<Pid>) -> nix::Result<Reaped> {
+/// `wait4`: reaps `pid` (any child if `None`), waiting for it to end;
+/// with `WNOHANG` in `options`, `None` while it still runs.
+fn wait4(pid: Option<Pid>, options: libc::c_int) -> nix::Result<Option<Reaped>> {
     let mut status: libc::c_int = 0;
     let wanted = pid.map_or(-1, Pid::as_raw);
     // SAFETY: an all-zero rusage is a valid value to be overwritten;
     // `status` and `usage` are valid and writable.
     let (rc, usage) = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        (libc::wait4(wanted, &mut status, 0, &mut usage), usage)
+        (libc::wait4(wanted, &mut status, options, &mut usage), usage)
     };
-    let pid = Pid::from_raw(Errno::result(rc)?);
+    let pid = match Errno::result(rc)? {
+        0 => return Ok(None),
+        pid => Pid::from_raw(pid),
+    };
     let (ended, trace_lost) = match WaitStatus::from_raw(pid, status)? {
         WaitStatus::Exited(_, code) if (TRACE_LOST..2 * TRACE_LOST).contains(&code) => {
             (Ended::from_code(code - TRACE_LOST), true)
@@ -698,13 +717,13 @@ fn wait4(pid: Option<Pid>) -> nix::Result<Reaped> {
     };
     let cpu = |t: libc::timeval| timing::duration(t.tv_sec, t.tv_usec);
     let (user, sys) = (cpu(usage.ru_utime), cpu(usage.ru_stime));
-    Ok(Reaped {
+    Ok(Some(Reaped {
         pid,
         ended,
         user,
         sys,
         trace_lost,
-    })
+    }))
 }
 
 /// `waitid(P_PID, pid, WEXITED | WNOWAIT | more)`, again if interrupted.

@@ -170,7 +170,7 @@ fn new_version(
         let prefix = format!(
             "{}{}.{}",
             temporary_prefix(path),
-            std::process::id(),
+            crate::log::pid(),
             random()?
         );
         let mut builder = tempfile::Builder::new();

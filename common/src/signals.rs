@@ -147,25 +147,28 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
         return;
     }
     let _ = STOP.compare_exchange(0, signal, SeqCst, SeqCst);
-    // Ctrl-C is passed on as itself; any other stop as SIGTERM, which ends a
-    // child without a core file.
-    let passed = match STOP.load(SeqCst) {
-        libc::SIGINT => Signal::SIGINT,
-        _ => Signal::SIGTERM,
-    };
     for pid in FORWARD_TO
         .iter()
         .map(|slot| slot.load(SeqCst))
         .filter(|&pid| pid > 0)
     {
-        // kill(2) is async-signal-safe (nix's `kill` only calls it); the pid
-        // is an unreaped child. SIGCONT wakes it should it be stopped, as a
-        // shell's `kill` of a job does: a stopped process ends of no signal
-        // but SIGKILL until it runs again.
-        let _ = kill(Pid::from_raw(pid), passed);
-        let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
+        pass_stop_on(pid);
     }
     Errno::set_raw(saved);
+}
+
+/// Passes the stop on to the unreaped child `pid`: Ctrl-C as itself, any
+/// other stop as SIGTERM, which ends a child without a core file. SIGCONT
+/// wakes it should it be stopped, as a shell's `kill` of a job does: a
+/// stopped process ends of no signal but SIGKILL until it runs again.
+/// Async-signal-safe: kill(2) is (nix's `kill` only calls it).
+fn pass_stop_on(pid: i32) {
+    let passed = match STOP.load(SeqCst) {
+        libc::SIGINT => Signal::SIGINT,
+        _ => Signal::SIGTERM,
+    };
+    let _ = kill(Pid::from_raw(pid), passed);
+    let _ = kill(Pid::from_raw(pid), Signal::SIGCONT);
 }
 
 /// In a freshly forked child: a stop signal ends it, as for any program,
@@ -203,6 +206,16 @@ pub(crate) fn forward_to(pid: i32, ordinal: usize) -> Option<usize> {
 /// reused by a stranger that a late Ctrl-C must never hit.
 pub(crate) fn forward_no_more(slot: usize, pid: i32) {
     let _ = FORWARD_TO[slot].compare_exchange(pid, 0, SeqCst, SeqCst);
+}
+
+/// Takes the place back for `pid`, found still running after all; a stop
+/// that came while it was off the list is passed on to it now. (One that
+/// comes as it is put back may be passed on twice: a child ends of the first.)
+pub(crate) fn forward_again(slot: usize, pid: i32) {
+    FORWARD_TO[slot].store(pid, SeqCst);
+    if stopping() {
+        pass_stop_on(pid);
+    }
 }
 
 /// For a SIGCHLD handler that reaped `pid` itself: Ctrl-C is no longer
