@@ -78,7 +78,8 @@ pub(crate) fn parent() -> u32 {
 }
 
 /// The kernel will signal this process when `pid`, its parent, dies
-/// (`None`: it will not).
+/// (`None`: it will not). Linux only: elsewhere no kernel does.
+#[cfg(target_os = "linux")]
 pub(crate) fn parent_signals_death(pid: Option<i32>) {
     PARENT.store(pid.unwrap_or(0), SeqCst);
 }
