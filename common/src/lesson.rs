@@ -341,9 +341,15 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
                 name
             ))
         })?;
-        trace
-            .set_len(0)
-            .context(tr!("emptying the trace {}", name))?;
+        // Not when it is empty already: on ext4, a file truncated to 0 is
+        // flushed to disk as it is closed (a guard for programs that
+        // rewrite files in place), a write that costs a lesson's start more
+        // than all the rest of the trace.
+        if meta.len() > 0 {
+            trace
+                .set_len(0)
+                .context(tr!("emptying the trace {}", name))?;
+        }
     }
     let flags = OFlag::from_bits_truncate(fcntl(&trace, FcntlArg::F_GETFL).context("fcntl")?);
     fcntl(&trace, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK)).context("fcntl")?;
