@@ -376,7 +376,7 @@ pub fn check_room(n: u32, option: &str) -> Result<()> {
     // Root ignores the process limit.
     let limit = limit.filter(|&l| l != libc::RLIM_INFINITY && !getuid().is_root());
     let user = limit.map(|l| (system::processes_of_user(getuid().as_raw()), l));
-    let (running, pid_max) = (system::process_count(), system::pid_max());
+    let (running, pid_max) = (system::pids_in_use(), system::pid_max());
     room(n as usize, option, running, pid_max, user)
 }
 
@@ -391,8 +391,8 @@ fn room(
 ) -> Result<()> {
     if let Some(pid_max) = pid_max.filter(|&max| running + n > max / 2) {
         bail!(Usage(tr!(
-            "{} {} is too many here: with {} processes running, it would take more than half of \
-             the {} pids (pid_max)",
+            "{} {} is too many here: with {} processes and threads running (each takes a pid), it \
+             would take more than half of the {} pids (pid_max)",
             option,
             n,
             running,

@@ -88,22 +88,23 @@ pub fn processes() -> Vec<ProcessInfo> {
         .collect()
 }
 
-/// How many processes the system has: its entries in `/proc`, read as a
-/// directory only (a lesson's start asks this, and need not read each one).
+/// How many pids the system has in use: one a thread, a process being its
+/// first thread, whatever pid namespace holds it. The fourth field of
+/// `/proc/loadavg` (running/all) counts them in one small read, where
+/// listing `/proc` would read a directory entry for every process, and see
+/// neither the threads nor another namespace's processes.
 #[cfg(target_os = "linux")]
-pub fn process_count() -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    let numeric = |name: &std::ffi::OsStr| name.as_encoded_bytes().iter().all(u8::is_ascii_digit);
-    entries
-        .flatten()
-        .filter(|e| numeric(&e.file_name()))
-        .count()
+pub fn pids_in_use() -> usize {
+    let text = read_proc("/proc/loadavg").unwrap_or_default();
+    let all = text
+        .split_whitespace()
+        .nth(3)
+        .and_then(|f| f.split('/').nth(1));
+    all.and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn process_count() -> usize {
+pub fn pids_in_use() -> usize {
     processes().len()
 }
 
