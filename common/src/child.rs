@@ -639,15 +639,18 @@ fn reap_or_gone(child: &Child) -> Result<Option<Reaped>> {
     // handler's list first, so a late Ctrl-C can never hit a process that
     // gets the pid next. No signal needs holding back for that: a handler
     // runs in this one thread, before the slot is emptied or after.
+    let passed_on = signals::stopping();
     signals::forward_no_more(child.slot, pid);
     // Most children have ended by the time they are joined: one call reaps.
     let mut reaped = wait4(Some(child.pid), libc::WNOHANG);
     let mut killed = false;
     if let Ok(None) = reaped {
-        // Still running: back on the list, told of a stop it missed meanwhile.
-        signals::forward_again(child.slot, pid);
+        // Still running: back on the list, told of a stop that came while
+        // it was off it (one that came before was passed on to it then).
+        signals::forward_again(child.slot, pid, passed_on);
         reaped = match wait_for_end(child) {
-            // Reaped by a SIGCHLD handler as it was put back: off again.
+            // Reaped meanwhile by a SIGCHLD handler, or by the kernel
+            // (SIGCHLD ignored): off the list again.
             Err(Errno::ECHILD) => {
                 signals::forward_no_more(child.slot, pid);
                 Err(Errno::ECHILD)

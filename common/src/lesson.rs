@@ -341,11 +341,12 @@ fn open_trace(path: &Path, inputs: &[PathBuf]) -> Result<File> {
                 name
             ))
         })?;
-        // Not when it is empty already: on ext4, a file truncated to 0 is
-        // flushed to disk as it is closed (a guard for programs that
-        // rewrite files in place), a write that costs a lesson's start more
-        // than all the rest of the trace.
-        if meta.len() > 0 {
+        // Not when it is empty already (asked once it is ours): on ext4, a
+        // file truncated to 0 has its writeback started as it is closed (a
+        // guard for programs that rewrite files in place), which costs a
+        // lesson's start more than all the rest of the trace.
+        let len = trace.metadata().map_or(1, |m| m.len());
+        if len > 0 {
             trace
                 .set_len(0)
                 .context(tr!("emptying the trace {}", name))?;
@@ -391,7 +392,7 @@ fn room(
 ) -> Result<()> {
     if let Some(pid_max) = pid_max.filter(|&max| running + n > max / 2) {
         bail!(Usage(tr!(
-            "{} {} is too many here: with {} processes and threads running (each takes a pid), it \
+            "{} {} is too many here: with {} pids in use (one for each process and thread), it \
              would take more than half of the {} pids (pid_max)",
             option,
             n,

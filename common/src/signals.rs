@@ -78,7 +78,7 @@ pub(crate) fn parent() -> u32 {
 }
 
 /// The kernel will signal this process when `pid`, its parent, dies
-/// (`None`: it will not). Linux only: elsewhere no kernel does.
+/// (`None`: it will not). Linux only: macOS has no such signal.
 #[cfg(target_os = "linux")]
 pub(crate) fn parent_signals_death(pid: Option<i32>) {
     PARENT.store(pid.unwrap_or(0), SeqCst);
@@ -210,11 +210,12 @@ pub(crate) fn forward_no_more(slot: usize, pid: i32) {
 }
 
 /// Takes the place back for `pid`, found still running after all; a stop
-/// that came while it was off the list is passed on to it now. (One that
-/// comes as it is put back may be passed on twice: a child ends of the first.)
-pub(crate) fn forward_again(slot: usize, pid: i32) {
+/// that came while it was off the list (`passed_on`: one had come before,
+/// and was passed on to it then) is passed on to it now. One that comes
+/// just as it is put back may reach it twice, as two Ctrl-Cs would.
+pub(crate) fn forward_again(slot: usize, pid: i32, passed_on: bool) {
     FORWARD_TO[slot].store(pid, SeqCst);
-    if stopping() {
+    if !passed_on && stopping() {
         pass_stop_on(pid);
     }
 }

@@ -93,14 +93,21 @@ pub fn processes() -> Vec<ProcessInfo> {
 /// `/proc/loadavg` (running/all) counts them in one small read, where
 /// listing `/proc` would read a directory entry for every process, and see
 /// neither the threads nor another namespace's processes.
+/// Where `/proc/loadavg` cannot be read or says nothing, the processes
+/// `/proc` lists are counted instead.
 #[cfg(target_os = "linux")]
 pub fn pids_in_use() -> usize {
     let text = read_proc("/proc/loadavg").unwrap_or_default();
-    let all = text
-        .split_whitespace()
-        .nth(3)
-        .and_then(|f| f.split('/').nth(1));
-    all.and_then(|n| n.parse().ok()).unwrap_or(0)
+    loadavg_tasks(&text)
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| processes().len())
+}
+
+/// "0.57 0.92 0.63 2/77 29633": 77.
+#[cfg(target_os = "linux")]
+fn loadavg_tasks(loadavg: &str) -> Option<usize> {
+    let (_, all) = loadavg.split_whitespace().nth(3)?.split_once('/')?;
+    all.parse().ok()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -350,6 +357,16 @@ pub fn setrlimit_nproc(max: u64) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_pids_in_use_are_loadavgs_fourth_field() {
+        assert_eq!(loadavg_tasks("0.57 0.92 0.63 2/77 29633\n"), Some(77));
+        assert_eq!(loadavg_tasks("0.57 0.92 0.63 0/0 1"), Some(0));
+        assert_eq!(loadavg_tasks("0.57 0.92 0.63"), None);
+        assert_eq!(loadavg_tasks(""), None);
+        assert!(pids_in_use() > 0);
+    }
 
     #[test]
     fn a_name_with_spaces_and_parentheses_is_read_whole() {
