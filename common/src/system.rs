@@ -161,9 +161,43 @@ fn parse_ps(line: &str) -> Option<ProcessInfo> {
     })
 }
 
-/// The children of `ppid`, as the process table lists them.
+/// The children of `ppid`, as the process table lists them. On Linux the
+/// kernel keeps each thread's list of the children it forked
+/// (`/proc/PID/task/TID/children`): only those are read, not every
+/// process's `stat`.
 pub fn children_of(ppid: i32) -> Vec<ProcessInfo> {
+    #[cfg(target_os = "linux")]
+    if let Some(mut pids) = kernels_children(ppid) {
+        // In the order of /proc; once each, should a list change between reads.
+        pids.sort_unstable();
+        pids.dedup();
+        return pids
+            .into_iter()
+            .filter_map(process)
+            .filter(|p| p.ppid == ppid)
+            .collect();
+    }
     processes().into_iter().filter(|p| p.ppid == ppid).collect()
+}
+
+/// The pids on the children lists of every thread of `pid`; `None` where
+/// the kernel keeps none to read (built without `CONFIG_PROC_CHILDREN`).
+#[cfg(target_os = "linux")]
+fn kernels_children(pid: i32) -> Option<Vec<i32>> {
+    let mut pids = Vec::new();
+    // No such process: no children.
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Some(pids);
+    };
+    for thread in threads {
+        let tid = thread.ok()?.file_name();
+        let list = read_proc(&format!("/proc/{pid}/task/{}/children", tid.to_str()?))?;
+        pids.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    Some(pids)
 }
 
 /// The children of `ppid` that are zombies.
@@ -366,6 +400,23 @@ mod tests {
         assert_eq!(loadavg_tasks("0.57 0.92 0.63"), None);
         assert_eq!(loadavg_tasks(""), None);
         assert!(pids_in_use() > 0);
+    }
+
+    /// The test runs in a thread of its own: its child is on that thread's
+    /// list, not the main thread's, and is found all the same.
+    #[test]
+    fn a_child_started_by_any_thread_is_found() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep starts");
+        let pid = child.id() as i32;
+        let found = children_of(std::process::id() as i32)
+            .iter()
+            .any(|p| p.pid == pid);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(found, "pid {pid} is not among the children found");
     }
 
     #[test]
