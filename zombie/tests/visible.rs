@@ -227,3 +227,23 @@ fn pause_holds_each_step_until_enter_and_only_with_pause() {
     assert_eq!(status.code(), Some(0), "{}", lesson.output());
     assert!(!lesson.lines().contains("PAUSED"), "{}", lesson.output());
 }
+
+/// A flood whose zombies fill more than a page of their parent's list of
+/// children (a thousand pids) is seen whole: every zombie is adopted and
+/// reaped in part 3, none is left for the last sweep to find.
+#[test]
+fn a_flood_of_a_thousand_is_seen_and_reaped_whole() {
+    let run = run(
+        LESSON,
+        &["--speed", "max", "--flood", "1000", "--cpu-ms", "0"],
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let of = |event| {
+        let pids = run.events(event).map(|r| r.fields["of"].as_i64());
+        pids.collect::<std::collections::HashSet<_>>()
+    };
+    let (adopted, reaped) = (of("adopted"), of("reaped"));
+    assert_eq!(adopted.len(), 1000, "{}", run.output());
+    assert!(adopted.is_subset(&reaped), "{}", run.output());
+    assert!(run.stderr.is_empty(), "{}", run.output());
+}
