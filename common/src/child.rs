@@ -296,6 +296,7 @@ fn become_child(name: &str, ordinal: usize, parent: i32, old_mask: &SigSet) -> I
     // Named first, so that it is found under its own name in `ps` from the
     // start, and every line it writes carries it.
     log::become_child(name, ordinal);
+    signals::forked();
     signals::default_handling_in_child();
     let _ = prctl_set_pdeathsig(Some(Signal::SIGTERM), Pid::from_raw(parent));
     // A list of its own, empty: the parent's copy is forgotten, not dropped,

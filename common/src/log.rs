@@ -38,16 +38,12 @@ static SETUP: OnceLock<Setup> = OnceLock::new();
 static WHO: Mutex<Who> = Mutex::new(Who {
     name: String::new(),
     colour: None,
-    pid: 0,
     line: Vec::new(),
 });
 
 struct Who {
     name: String,
     colour: Option<u8>,
-    /// Its pid, asked of the kernel once (`getpid` is a system call each
-    /// time, and every line and record carries it).
-    pid: u32,
     /// The buffer its records are made in: one, not an allocation a record,
     /// each a page a child may have to copy from its parent.
     line: Vec<u8>,
@@ -55,16 +51,7 @@ struct Who {
 
 /// This process's pid.
 pub(crate) fn pid() -> u32 {
-    WHO.lock().unwrap_or_else(|e| e.into_inner()).pid()
-}
-
-impl Who {
-    fn pid(&mut self) -> u32 {
-        if self.pid == 0 {
-            self.pid = std::process::id();
-        }
-        self.pid
-    }
+    crate::signals::pid()
 }
 
 /// The first error writing the trace, and standard output, in this process.
@@ -102,7 +89,6 @@ pub(crate) fn become_child(name: &str, ordinal: usize) {
     let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
     who.name = name.to_owned();
     who.colour = Some(PALETTE[ordinal % PALETTE.len()]);
-    who.pid = std::process::id();
 }
 
 /// Seconds since the lesson started.
@@ -278,7 +264,6 @@ fn record_at(t: f64, event: &str, fields: impl Serialize) {
         return;
     };
     let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-    who.pid();
     let mut line = std::mem::take(&mut who.line);
     line.clear();
     write_line(&mut line, &who, t, event, &fields);
@@ -311,7 +296,7 @@ fn json_line(t: f64, event: &str, fields: &impl Serialize) -> String {
 /// child may have to copy from its parent.
 fn write_line(line: &mut Vec<u8>, who: &Who, t: f64, event: &str, fields: &impl Serialize) {
     use std::io::Write as _;
-    let (pid, ppid) = (who.pid, crate::signals::parent());
+    let (pid, ppid) = (crate::signals::pid(), crate::signals::parent());
     let _ = write!(
         line,
         "{{\"t\":{t:.6},\"pid\":{pid},\"ppid\":{ppid},\"who\":"

@@ -3,7 +3,7 @@
 //! reaped yet (waking any that are stopped), then stops. The bottom layer:
 //! everything that waits asks it whether the lesson is stopping.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
 
 use nix::errno::Errno;
 use nix::libc;
@@ -63,6 +63,27 @@ static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
 /// kernel each time) where no such signal was asked for, once any signal
 /// came, and while signals are held back, when one would come late.
 static PARENT: AtomicI32 = AtomicI32::new(0);
+
+/// This process's pid, asked of the kernel once (`getpid` is a system call
+/// each time, and every line and record carries it); 0 until asked.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's pid.
+pub(crate) fn pid() -> u32 {
+    match PID.load(SeqCst) {
+        0 => {
+            let me = std::process::id();
+            PID.store(me, SeqCst);
+            me
+        }
+        me => me,
+    }
+}
+
+/// In a freshly forked child: its pid is its own, not its parent's.
+pub(crate) fn forked() {
+    PID.store(std::process::id(), SeqCst);
+}
 /// Stop signals are held back past something done, until it is recorded
 /// ([`restore_once_reported`]): one may be waiting, `PR_SET_PDEATHSIG`'s too.
 static HELD: AtomicBool = AtomicBool::new(false);
@@ -117,14 +138,14 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
         // is async-signal-safe.
         unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
     }
-    HANDLER_IN.store(crate::log::pid() as i32, SeqCst);
+    HANDLER_IN.store(pid() as i32, SeqCst);
     Ok(())
 }
 
 /// True in a process that installed the handler itself: one that has started
 /// children of its own.
 pub(crate) fn installed_here() -> bool {
-    HANDLER_IN.load(SeqCst) == crate::log::pid() as i32
+    HANDLER_IN.load(SeqCst) == pid() as i32
 }
 
 extern "C" fn on_stop_signal(signal: libc::c_int) {
