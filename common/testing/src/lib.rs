@@ -541,40 +541,68 @@ pub fn lock_holder(path: &str) -> Option<i32> {
 /// A copy of the built lesson `program` that any user may run, for a test
 /// that runs it as another user: the checkout itself may be private (a
 /// home directory of mode 700, a `mktemp -d`). Made once per test process,
-/// in a directory of mode 755, and left for the next `cargo test` to
-/// remove (its name holds this process's pid).
+/// in a directory of mode 755; see [`copies`].
 pub fn runnable_by_anyone(program: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     static COPIES: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
-    let mut copies = COPIES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, copy)) = copies.iter().find(|(p, _)| p == program) {
+    let mut copies_made = COPIES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, copy)) = copies_made.iter().find(|(p, _)| p == program) {
         return copy.clone();
     }
-    // Those of test processes that have ended go first.
-    for entry in std::fs::read_dir(std::env::temp_dir())
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix("lesson-test-bin-")
-            .and_then(|p| p.parse::<i32>().ok());
-        if pid.is_some_and(|pid| system::process(pid).is_none()) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-    let dir = std::env::temp_dir().join(format!("lesson-test-bin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let name = std::path::Path::new(program)
         .file_name()
         .expect("a file name");
-    let copy = dir.join(name);
+    let copy = copies().join(name);
     std::fs::copy(program, &copy).unwrap_or_else(|e| panic!("copying {program}: {e}"));
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    copies.push((program.to_owned(), copy.clone()));
+    copies_made.push((program.to_owned(), copy.clone()));
     copy
+}
+
+/// The directory of this test process's copies, `lesson-test-bin-RANDOM`.
+/// The process holds an `flock` on it while it lives (the kernel lets go as
+/// it ends, however it ends), and the next test process removes those that
+/// nobody holds: a pid in the name would say nothing across pid namespaces.
+/// It is locked under a hidden name, then renamed into place, so that no
+/// one ever finds it unlocked under its own.
+fn copies() -> &'static std::path::Path {
+    use rustix::fs::{FlockOperation, flock};
+    use std::os::unix::fs::PermissionsExt;
+    static DIR: std::sync::OnceLock<(PathBuf, File)> = std::sync::OnceLock::new();
+    let (dir, _lock) = DIR.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let ours = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("lesson-test-bin-");
+            let dead = || {
+                File::open(entry.path())
+                    .is_ok_and(|d| flock(&d, FlockOperation::NonBlockingLockExclusive).is_ok())
+            };
+            if ours && entry.file_type().is_ok_and(|t| t.is_dir()) && dead() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let staged = tempfile::Builder::new()
+            .prefix(".lesson-test-bin-")
+            .tempdir_in(&tmp)
+            .unwrap_or_else(|e| panic!("creating a directory in {}: {e}", tmp.display()));
+        let lock = File::open(staged.path()).expect("opening the directory just made");
+        flock(&lock, FlockOperation::NonBlockingLockExclusive).expect("locking it");
+        std::fs::set_permissions(staged.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let name = staged
+            .path()
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let dir = tmp.join(name.trim_start_matches('.'));
+        std::fs::rename(staged.path(), &dir).expect("renaming it into place");
+        let _ = staged.keep();
+        (dir, lock)
+    });
+    dir
 }
 
 /// The uid and gid of the user `nobody`, for tests that need a user other
