@@ -252,7 +252,7 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     }
     let ordinal = state().counts.spawned;
     state().counts.spawned += 1;
-    let parent = log::pid() as i32;
+    let parent = signals::pid() as i32;
     // Or what is still in a buffer would be printed by both processes.
     flush_std();
     // Held back until the child's pid is on the list: a Ctrl-C in between
@@ -649,16 +649,14 @@ fn reap_or_gone(child: &Child) -> Result<Option<Reaped>> {
         // Still running: back on the list, told of a stop that came while
         // it was off it (one that came before was passed on to it then).
         signals::forward_again(child.slot, pid, passed_on);
-        reaped = match wait_for_end(child) {
-            // Reaped meanwhile by a SIGCHLD handler, or by the kernel
-            // (SIGCHLD ignored): off the list again.
-            Err(Errno::ECHILD) => {
-                signals::forward_no_more(child.slot, pid);
-                Err(Errno::ECHILD)
-            }
+        let waited = wait_for_end(child);
+        // Ended, or reaped meanwhile by a SIGCHLD handler or by the kernel
+        // (SIGCHLD ignored): off the list again.
+        signals::forward_no_more(child.slot, pid);
+        reaped = match waited {
+            Err(Errno::ECHILD) => Err(Errno::ECHILD),
             waited => {
                 killed = waited.map_err(failed)?;
-                signals::forward_no_more(child.slot, pid);
                 wait4(Some(child.pid), 0)
             }
         };

@@ -170,7 +170,7 @@ fn new_version(
         let prefix = format!(
             "{}{}.{}",
             temporary_prefix(path),
-            crate::log::pid(),
+            crate::signals::pid(),
             random()?
         );
         let mut builder = tempfile::Builder::new();

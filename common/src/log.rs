@@ -49,11 +49,6 @@ struct Who {
     line: Vec<u8>,
 }
 
-/// This process's pid.
-pub(crate) fn pid() -> u32 {
-    crate::signals::pid()
-}
-
 /// The first error writing the trace, and standard output, in this process.
 static TRACE_ERROR: OnceLock<String> = OnceLock::new();
 static OUTPUT_ERROR: OnceLock<String> = OnceLock::new();
@@ -125,7 +120,7 @@ pub(crate) fn warn(text: impl std::fmt::Display) {
 
 fn emit(t: f64, to_stderr: bool, text: &str, command: Option<&str>) {
     let colour = WHO.lock().unwrap_or_else(|e| e.into_inner()).colour;
-    let prefix = format!("{:>7.3}s {:>7} {:<9} ", t, pid(), who());
+    let prefix = format!("{:>7.3}s {:>7} {:<9} ", t, crate::signals::pid(), who());
     // Wrapped lines go on under the text, past time, pid and name.
     let indent = " ".repeat(wrap::columns(&prefix));
     let colour = colour.filter(|_| SETUP.get().is_some_and(|s| s.colour));

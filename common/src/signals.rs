@@ -64,9 +64,22 @@ static HANDLER_IN: AtomicI32 = AtomicI32::new(0);
 /// came, and while signals are held back, when one would come late.
 static PARENT: AtomicI32 = AtomicI32::new(0);
 
+/// Stop signals are held back past something done, until it is recorded
+/// ([`restore_once_reported`]): one may be waiting, `PR_SET_PDEATHSIG`'s too.
+static HELD: AtomicBool = AtomicBool::new(false);
 /// This process's pid, asked of the kernel once (`getpid` is a system call
 /// each time, and every line and record carries it); 0 until asked.
 static PID: AtomicU32 = AtomicU32::new(0);
+
+/// `getppid`, but asked of the kernel only where the answer may have changed
+/// (see [`PARENT`]): every record carries it, and it changes when the
+/// process is orphaned.
+pub(crate) fn parent() -> u32 {
+    match PARENT.load(SeqCst) {
+        pid if pid > 0 && !HELD.load(SeqCst) => pid as u32,
+        _ => std::os::unix::process::parent_id(),
+    }
+}
 
 /// This process's pid.
 pub(crate) fn pid() -> u32 {
@@ -83,19 +96,6 @@ pub(crate) fn pid() -> u32 {
 /// In a freshly forked child: its pid is its own, not its parent's.
 pub(crate) fn forked() {
     PID.store(std::process::id(), SeqCst);
-}
-/// Stop signals are held back past something done, until it is recorded
-/// ([`restore_once_reported`]): one may be waiting, `PR_SET_PDEATHSIG`'s too.
-static HELD: AtomicBool = AtomicBool::new(false);
-
-/// `getppid`, but asked of the kernel only where the answer may have changed
-/// (see [`PARENT`]): every record carries it, and it changes when the
-/// process is orphaned.
-pub(crate) fn parent() -> u32 {
-    match PARENT.load(SeqCst) {
-        pid if pid > 0 && !HELD.load(SeqCst) => pid as u32,
-        _ => std::os::unix::process::parent_id(),
-    }
 }
 
 /// The kernel will signal this process when `pid`, its parent, dies
