@@ -199,12 +199,15 @@ impl Running {
             std::thread::sleep(Duration::from_millis(5));
         };
         let read = |p: &PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        let (stdout, stderr) = (read(&self.stdout), read(&self.stderr));
+        let records = read_trace(&self.trace)
+            .unwrap_or_else(|e| panic!("{e:#}\n{status}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
         let run = Run {
             pid: self.pid(),
             status,
-            stdout: read(&self.stdout),
-            stderr: read(&self.stderr),
-            records: read_trace(&self.trace).unwrap_or_else(|e| panic!("{e}")),
+            stdout,
+            stderr,
+            records,
         };
         let left = left_behind(run.pid);
         clean_up(&left);
