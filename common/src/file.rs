@@ -492,13 +492,13 @@ pub(crate) fn sweep(path: &Path) {
             return false;
         };
         let gone = crate::system::process(pid).is_none_or(|p| p.is_zombie());
-        open_checked(file, OpenOptions::new().read(true), Follow::Not)
-            .and_then(|(f, meta)| {
-                flock(&f, false)?;
-                let age = meta.modified().ok().and_then(|t| t.elapsed().ok());
-                Ok(meta.is_file() && (gone || age > Some(Duration::from_secs(1))))
-            })
-            .unwrap_or(false)
+        // Its lock is tried last, only on a file that may be left over: a
+        // writer that finds its new file's lock taken by this look fails.
+        open_checked(file, OpenOptions::new().read(true), Follow::Not).is_ok_and(|(f, meta)| {
+            let age = meta.modified().ok().and_then(|t| t.elapsed().ok());
+            let left = meta.is_file() && (gone || age > Some(Duration::from_secs(1)));
+            left && flock(&f, false).is_ok()
+        })
     });
 }
 

@@ -81,17 +81,20 @@ fn dead(dir: &Path, staged: bool) -> bool {
         return false;
     };
     let mine = meta.is_dir() && meta.uid() == nix::unistd::getuid().as_raw();
-    if !mine || flock(&opened, false).is_err() {
+    if !mine {
         return false;
     }
-    match staged {
-        false => holds_only_a_lessons_files(dir),
-        true => {
-            let age = meta.modified().ok().and_then(|t| t.elapsed().ok());
-            let empty = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
-            empty && age > Some(std::time::Duration::from_secs(60))
+    // A staged one is looked at only once it is old: a run making one locks
+    // it a moment after it is made, and a look that took its lock then, to
+    // test it, would make that run's own flock fail.
+    if staged {
+        let age = meta.modified().ok().and_then(|t| t.elapsed().ok());
+        let empty = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+        if !empty || age <= Some(std::time::Duration::from_secs(60)) {
+            return false;
         }
     }
+    flock(&opened, false).is_ok() && (staged || holds_only_a_lessons_files(dir))
 }
 
 /// Whether `dir` holds a lesson's trace and nothing but what a lesson puts
