@@ -253,6 +253,8 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     let ordinal = state().counts.spawned;
     state().counts.spawned += 1;
     let parent = signals::pid() as i32;
+    // With a schedule, the pipe its turns will come down.
+    let turns = crate::schedule::before_fork()?;
     // Or what is still in a buffer would be printed by both processes.
     flush_std();
     // Held back until the child's pid is on the list: a Ctrl-C in between
@@ -262,8 +264,12 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     // SAFETY: the lessons are single-threaded, so the child gets a consistent
     // copy of memory; its branch ends by `_exit` (see `InChild`).
     match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => Ok(Fork::Child(become_child(&name, ordinal, parent, &old_mask))),
+        Ok(ForkResult::Child) => {
+            crate::schedule::in_child(turns);
+            Ok(Fork::Child(become_child(&name, ordinal, parent, &old_mask)))
+        }
         Ok(ForkResult::Parent { child: pid }) => {
+            crate::schedule::in_parent(pid.as_raw(), &name, turns);
             if state().panic_in.is_some() {
                 // What `--panic-in` is checked against at the end.
                 log::record("fork", json!({"of": pid.as_raw(), "name": &*name}));
@@ -335,6 +341,7 @@ fn end_child(status: i32) -> ! {
         _ => status,
     };
     flush_std();
+    crate::schedule::ending();
     signals::_exit(status)
 }
 
@@ -435,6 +442,7 @@ impl<'a> Process<'a> {
         let child = self.child.take();
         let child = child.with_context(|| tr!("{} was joined before it was started", self.name))?;
         let pid = child.pid().as_raw();
+        scheduled_until(Some(pid))?;
         let ended = child.wait4()?.ended;
         log::record("join", json!({ "of": pid }));
         Ok(ended)
@@ -493,8 +501,24 @@ pub fn prctl_set_child_subreaper() -> bool {
 /// Reaps every child not joined yet, as Python's main process does before it
 /// exits; then an error if the lesson is being stopped.
 pub fn join_all() -> Result<()> {
+    scheduled_until(None)?;
     reap_all();
     signals::check_stop()
+}
+
+/// With a schedule, hands out the turns until `pid` (every child, for
+/// `None`) has ended. A turn that cannot be given ends the run: the
+/// children still running are killed, on purpose, to be reaped.
+fn scheduled_until(pid: Option<i32>) -> Result<()> {
+    let handed = crate::schedule::until_ended(pid);
+    if handed.is_err() {
+        let mut state = state();
+        for child in &mut state.live {
+            child.killed_with = Some(Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(child.pid, Signal::SIGTERM);
+        }
+    }
+    handed
 }
 
 /// The lesson's last step, whatever happened. A subreaper also reaps the

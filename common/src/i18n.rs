@@ -53,6 +53,7 @@ pub(crate) fn init(lang: Lang, lesson: &str) {
             include_str!("../zh/sale.txt"),
             include_str!("../zh/file.txt"),
             include_str!("../zh/options.txt"),
+            include_str!("../zh/schedule.txt"),
             lesson,
         ];
         let _ = CATALOG.set(catalogs.into_iter().flat_map(parse).collect());

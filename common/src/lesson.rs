@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{FromArgMatches, Parser};
+use clap::{ArgMatches, FromArgMatches, Parser};
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
 use nix::sys::resource::{Resource, getrlimit};
@@ -21,6 +21,7 @@ use crate::error::{Context, Result, Usage, anyhow};
 use crate::file::Follow;
 use crate::i18n::{self, Lang};
 use crate::quiz::{self, Question};
+use crate::schedule::{self, Turns};
 use crate::timing::{self, Speed};
 use crate::{child, file, log, pause, scratch, signals, system};
 use anyhow::bail;
@@ -101,24 +102,28 @@ const MIN_ADDRESS_SPACE_KIB: u64 = 32 * 1024;
 /// Exit status: 0; 1 for an error or a child that failed, panicked or was
 /// killed; 2 for bad usage; 101 if the lesson itself panicked; 128 + the
 /// signal (130, 143) when stopped by SIGINT or SIGTERM.
+/// With `--every-schedule`, `lesson` runs once for each schedule, each time
+/// with its arguments read anew.
 pub fn run<A: Parser>(
     zh: &'static str,
     quiz: &'static [Question],
-    lesson: impl FnOnce(A) -> Result,
+    lesson: impl Fn(A) -> Result,
 ) -> ExitCode {
     // First of all: a stop signal from now on stops the lesson, with its
     // line and its cleaning up, even one that comes as its files are made.
     let handled = signals::forward_stop_signals();
-    let (name, args, options, inputs) = parse::<A>(zh);
-    if let Err(e) = handled.and_then(|()| begin(&name, &options, &inputs, quiz)) {
+    let (name, matches, options, inputs, turns) = parse::<A>(zh);
+    let begun = handled.and_then(|()| begin(&name, &options, &inputs, quiz));
+    if let Err(e) = begun.and_then(|()| schedule::init(turns.as_ref(), &options)) {
         log::plain_error(format!("{name}: {e:#}"));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // A `--panic-in` that named no process of this run is bad usage.
+        let once = || lesson(A::from_arg_matches(&matches)?);
         let done = signals::check_stop()
-            .and_then(|()| lesson(args))
+            .and_then(|()| schedule::each_run(once))
             .and_then(|()| child::check_panic_in_at_end());
         quiz::end(done)
     }));
@@ -202,9 +207,12 @@ pub fn run<A: Parser>(
     ExitCode::from(code)
 }
 
-/// Also the files the options name, which the trace must not be. The
-/// language is fixed first, for `--help` and clap's errors to speak it.
-fn parse<A: Parser>(zh: &'static str) -> (String, A, Options, Vec<PathBuf>) {
+/// Also the files the options name, which the trace must not be, and the
+/// schedule options of a lesson that has them. The language is fixed
+/// first, for `--help` and clap's errors to speak it.
+fn parse<A: Parser>(
+    zh: &'static str,
+) -> (String, ArgMatches, Options, Vec<PathBuf>, Option<Turns>) {
     let argv: Vec<OsString> = std::env::args_os().collect();
     i18n::init(i18n::from_args(&argv), zh);
     let command = A::command();
@@ -215,6 +223,9 @@ fn parse<A: Parser>(zh: &'static str) -> (String, A, Options, Vec<PathBuf>) {
         _ => arg,
     });
     let command = i18n::help(command.bin_name(&name));
+    let scheduled = command
+        .get_arguments()
+        .any(|a| a.get_id() == "every_schedule");
     let parsed = command.try_get_matches_from(argv).and_then(|m| {
         let mut inputs = Vec::new();
         for id in m.ids().filter(|id| id.as_str() != "trace") {
@@ -222,11 +233,16 @@ fn parse<A: Parser>(zh: &'static str) -> (String, A, Options, Vec<PathBuf>) {
                 inputs.push(path.clone());
             }
         }
-        let args = A::from_arg_matches(&m)?;
-        Ok((args, Options::from_arg_matches(&m)?, inputs))
+        // Read once here, so that bad arguments are refused before anything.
+        A::from_arg_matches(&m)?;
+        let turns = match scheduled {
+            true => Some(Turns::from_arg_matches(&m)?),
+            false => None,
+        };
+        Ok((Options::from_arg_matches(&m)?, inputs, turns, m))
     });
     match parsed {
-        Ok((args, options, inputs)) => (name, args, options, inputs),
+        Ok((options, inputs, turns, m)) => (name, m, options, inputs, turns),
         // `--help`, `--version`: to standard output, exit status 0.
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
@@ -373,6 +389,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Refuses (exit status 2) an `option` of `n` processes that would come near
 /// the system's limits.
 pub fn check_room(n: u32, option: &str) -> Result<()> {
+    schedule::check_size(n, option)?;
     let limit = system::getrlimit_nproc().ok();
     // Root ignores the process limit.
     let limit = limit.filter(|&l| l != libc::RLIM_INFINITY && !getuid().is_root());

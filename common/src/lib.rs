@@ -11,7 +11,8 @@
 //! Layers, each using only those before it: `wrap` and `error`; `i18n`
 //! and `signals` (the stop flag, passing signals on); `log` and `channel`;
 //! `timing`; `system` (the process table); `file`; `scratch` (each run's
-//! private directory); `pause`; `quiz` and `lock`; `child` (fork, wait,
+//! private directory); `pause`; `schedule` (the turns at the sleep points);
+//! `quiz` and `lock`; `child` (fork, wait,
 //! kill); `flood` (the zombie flood's guard rails); `lesson` (the frame)
 //! and `timeline` (the printers' drawing); `sale` (the ticket office's
 //! reckoning).
@@ -28,6 +29,7 @@ mod lesson;
 mod lock;
 mod pause;
 pub mod quiz;
+mod schedule;
 mod scratch;
 mod signals;
 
@@ -48,5 +50,5 @@ pub use lesson::{Options, check_room, heading, run};
 pub use lock::{Guard, Lock, Opened};
 pub use log::{event, record, say};
 pub use pause::pause;
+pub use schedule::{Turns, sleep_like_seed};
 pub use signals::{check_stop, stopping};
-pub use timing::sleep_like_seed;

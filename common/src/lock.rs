@@ -21,6 +21,8 @@ use crate::file::{self, Follow};
 #[derive(Debug, Clone)]
 pub struct Lock {
     path: PathBuf,
+    /// `--lock-opened-before-fork`: the one description every child shares.
+    opened_before_fork: Option<std::sync::Arc<File>>,
 }
 
 /// The lock file as one process opened it: `flock` locks belong to this
@@ -28,6 +30,8 @@ pub struct Lock {
 #[derive(Debug)]
 pub struct Opened {
     file: fd_lock::RwLock<File>,
+    /// The descriptor `file` holds, for a try without `fd-lock`.
+    fd: std::os::fd::RawFd,
     path: PathBuf,
 }
 
@@ -62,6 +66,15 @@ impl Lock {
     /// and made by the first `acquire`: a lesson refused for another reason
     /// before its children start leaves no lock file behind.
     fn at(path: &Path) -> Result<Lock> {
+        // Where no `/proc/locks` says who waits for a lock, a schedule could
+        // never tell a child blocked on it from one still on its way.
+        #[cfg(not(target_os = "linux"))]
+        if crate::schedule::on() {
+            return Err(crate::error::Usage(tr!(
+                "--schedule and --every-schedule need /proc/locks (Linux) to see who waits for a lock"
+            ))
+            .into());
+        }
         match std::fs::symlink_metadata(path) {
             Ok(_) => drop(open(path)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -76,9 +89,27 @@ impl Lock {
             }
             Err(e) => return Err(e).context(tr!("the lock file {}", path.display())),
         }
-        crate::log::record("lock", serde_json::json!({ "path": path }));
+        // The mistake the lessons warn of, made on request: one open file
+        // description, inherited by every child, and so one lock.
+        let shared = crate::schedule::lock_opened_before_fork();
+        let opened_before_fork = match shared {
+            true => Some(std::sync::Arc::new(open(path)?)),
+            false => None,
+        };
+        let fields = serde_json::json!({ "path": path, "opened_before_fork": shared });
+        crate::log::record("lock", fields);
+        // Said once, not for each of `--every-schedule`'s runs.
+        static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if shared && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            crate::log::say(tr!(
+                "--lock-opened-before-fork: main opened the lock file once, before fork; every \
+                 child's open() now gets a copy (dup) of that one open file description, and an \
+                 flock belongs to the description: one lock, held by all at once"
+            ));
+        }
         Ok(Lock {
             path: path.to_owned(),
+            opened_before_fork,
         })
     }
 
@@ -95,8 +126,14 @@ impl Lock {
 
     /// `open(2)`s the lock file, in the process that will acquire it.
     pub fn open(&self) -> Result<Opened> {
+        let file = match &self.opened_before_fork {
+            Some(shared) => shared.try_clone().context("dup")?,
+            None => open(&self.path)?,
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
         Ok(Opened {
-            file: fd_lock::RwLock::new(open(&self.path)?),
+            file: fd_lock::RwLock::new(file),
+            fd,
             path: self.path.clone(),
         })
     }
@@ -110,9 +147,41 @@ impl Opened {
         // No retry on EINTR: an acquirer is a child, which keeps the default
         // signal dispositions (`signals::default_handling_in_child`), so a
         // signal ends it or the kernel restarts the wait; none returns early.
-        match self.file.write() {
+        // With a schedule, main must learn that it waits: it says so first.
+        let waited = crate::schedule::scheduled() && !self.try_flock()?;
+        if waited {
+            crate::schedule::about_to_block();
+        }
+        let held = self.file.write();
+        if waited && held.is_ok() {
+            crate::log::event(
+                "got_lock",
+                (),
+                tr!(
+                    "gets the lock after waiting (who gets it when it is let go is the kernel's choice)"
+                ),
+            );
+        }
+        match held {
             Ok(held) => Ok(Guard { held }),
             Err(e) => Err(e).context(tr!("locking {}", self.path.display())),
+        }
+    }
+}
+
+impl Opened {
+    /// `flock(LOCK_EX | LOCK_NB)`: false if another holds the lock.
+    fn try_flock(&self) -> Result<bool> {
+        // SAFETY: `fd` is the descriptor `self.file` owns, open as long as it.
+        let rc = unsafe { libc::flock(self.fd, libc::LOCK_EX | libc::LOCK_NB) };
+        match nix::errno::Errno::result(rc) {
+            Ok(_) => Ok(true),
+            Err(nix::errno::Errno::EWOULDBLOCK) => Ok(false),
+            Err(e) => Err(anyhow!(tr!(
+                "locking {}: {}",
+                self.path.display(),
+                e.desc()
+            ))),
         }
     }
 }

@@ -30,7 +30,8 @@ pub struct Question {
     pub id: &'static str,
     pub when: When,
     /// The question and its choices, from the trace so far where they name
-    /// this run's numbers.
+    /// this run's numbers; no choices for a question this run does not
+    /// answer (one about `--every-schedule`, say), which is then not asked.
     pub ask: fn(&[Record]) -> (String, Vec<String>),
     /// What this run showed, from its trace when the part has ended; `None`
     /// when it shows nothing to judge by (the part was cut short).
@@ -122,6 +123,9 @@ fn begin(part: usize) -> Result<()> {
     let records = log::records()?;
     for question in due {
         let (text, choices) = (question.ask)(&records);
+        if choices.is_empty() {
+            continue;
+        }
         let answer = ask(&text, &choices)?;
         quiz().pending.push((question, choices, answer));
     }

@@ -13,7 +13,193 @@ use crate::child::{Ended, IntoExitStatus};
 use crate::error::{Result, anyhow};
 use crate::log::{Record, plural};
 use crate::quiz::{Question, Verdict, When, choices};
+use crate::schedule::{self, Explored};
 use crate::{file, lesson, log};
+
+/// The file, its tickets and its fields at the start of a sale.
+type Start = (PathBuf, u64, Map<String, Value>);
+
+thread_local! {
+    /// With `--every-schedule`: the start every schedule's sale starts from
+    /// again.
+    static START: std::cell::RefCell<Option<Start>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `--every-schedule` runs them all: only for sizes where they are few.
+fn check_every_schedule(options: &Office) -> Result<()> {
+    use crate::error::Usage;
+    if options.runs > 1 {
+        let why = tr!("--every-schedule runs each schedule once: it takes no --runs");
+        return Err(Usage(why).into());
+    }
+    let path = options.file.as_path();
+    let tickets = options
+        .tickets
+        .or_else(|| read_checked(path).ok().map(|(n, _)| n));
+    let (buyers, tickets) = (options.buyers, tickets.unwrap_or(3));
+    if buyers > schedule::MAX_PROCESSES || tickets > schedule::MAX_TICKETS {
+        let runs = match schedule::count_without_lock(buyers, tickets) {
+            u128::MAX => tr!("millions of"),
+            n => n.to_string(),
+        };
+        return Err(Usage(tr!(
+            "--every-schedule runs every schedule, one sale each: at most {} buyers and {} tickets \
+             ({} and {} would take {} sales without a lock)",
+            schedule::MAX_PROCESSES,
+            schedule::MAX_TICKETS,
+            plural(buyers, "buyer", "buyers"),
+            tickets_word(tickets),
+            runs
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn tickets_word(n: u64) -> String {
+    plural(n, "ticket", "tickets")
+}
+
+/// What every schedule's sale showed, each from its own records: how many
+/// oversold and by how much, the shortest that did and how to replay it;
+/// with a lock, the schedules it made impossible and the kernel's part.
+fn tally(records: &[Record], explored: &Explored) -> Result<()> {
+    let start = START.with_borrow(Clone::clone);
+    let mut by = std::collections::BTreeMap::<u64, usize>::new();
+    let (mut exact, mut shortest, mut buyers, mut handed) = (0usize, None::<Vec<u32>>, 0, 0);
+    for run in schedule::runs(records)
+        .into_iter()
+        .filter(|r| schedule::counted(r))
+    {
+        let Some(summary) = run.iter().find(|r| r.event == "summary") else {
+            continue;
+        };
+        let field = |name: &str| {
+            summary
+                .fields
+                .get(name)
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        let over = field("bought").saturating_sub(field("initial"));
+        buyers = run
+            .iter()
+            .find(|r| r.event == "sale")
+            .and_then(|r| r.fields.get("buyers")?.as_u64())
+            .unwrap_or(buyers);
+        handed += run.iter().filter(|r| r.event == "got_lock").count();
+        let turns = schedule::turns_of(run);
+        match over {
+            0 => exact += 1,
+            n => {
+                *by.entry(n).or_default() += 1;
+                if shortest.as_ref().is_none_or(|s| s.len() > turns.len()) {
+                    shortest = Some(turns);
+                }
+            }
+        }
+    }
+    let initial = start.as_ref().map_or(0, |s| s.1);
+    let (locked, shared) = lock_of(records);
+    let oversold: usize = by.values().sum();
+    let shortest_oversold = shortest.as_deref().map(schedule::commas);
+    let fields = json!({"runs": explored.runs, "oversold": oversold, "shortest_oversold": shortest_oversold});
+    log::record("tally", fields);
+    log::prose(tr!(
+        "Every schedule: {} schedules of the sleep points, each a real sale of {} to {}.",
+        explored.runs,
+        tickets_word(initial),
+        plural(buyers, "buyer", "buyers")
+    ));
+    if oversold == 0 {
+        log::prose(tr!("None oversold: every one sold exactly."));
+    } else {
+        let amounts: Vec<String> = by
+            .iter()
+            .map(|(n, runs)| tr!("by {} in {}", tickets_word(*n), runs))
+            .collect();
+        log::prose(tr!(
+            "{} oversold ({}); {} sold exactly.",
+            oversold,
+            amounts.join(&tr!(", ")),
+            exact
+        ));
+    }
+    if let Some(turns) = &shortest {
+        let also = match has_option("--tickets") {
+            true => vec![],
+            false => vec!["--tickets".to_owned(), initial.to_string()],
+        };
+        let command = schedule::replay(turns, &also);
+        log::prose(tr!(
+            "The shortest that oversold: {} ({} turns). To replay it:",
+            schedule::commas(turns),
+            turns.len()
+        ));
+        log::plain(format!("  {command}"));
+    }
+    if locked && !shared {
+        if let (Some(schedule), Some((name, holder))) =
+            (&explored.shortest_impossible, &explored.waiting_for)
+        {
+            log::prose(tr!(
+                "The lock made {} schedules impossible: a turn given to a buyer waiting for the \
+                 lock. The shortest, {}: {} waits for the lock that {} holds.",
+                explored.impossible,
+                schedule,
+                name,
+                holder
+            ));
+        }
+        log::prose(tr!(
+            "Who gets the lock when its holder lets go is the kernel's choice, not the \
+             schedule's: in these runs a waiting buyer got it {} times (the trace's got_lock \
+             events say who).",
+            handed
+        ));
+        if explored.not_replayed > 0 {
+            log::prose(tr!(
+                "{} schedules found could not be run again as found: the kernel gave the lock to \
+                 another buyer the second time.",
+                explored.not_replayed
+            ));
+        }
+    }
+    if shared && oversold > 0 {
+        log::prose(shared_lock_cause());
+    }
+    if let Some((path, _, dic)) = start {
+        write(&path, &text(&dic))?;
+        log::prose(tr!(
+            "{} is back as it was at the start: {}.",
+            path.display(),
+            tickets_word(initial)
+        ));
+    }
+    Ok(())
+}
+
+/// Why a lock opened before `fork` kept nobody out.
+pub(crate) fn shared_lock_cause() -> String {
+    tr!(
+        "The lock file was opened once, by main, before fork: every child inherited that one open \
+         file description, and an flock belongs to the description, not to the process. One \
+         description, one lock, held by every child at once: it excluded nobody (see flock(2))."
+    )
+}
+
+/// Whether the run took a lock, and whether it was opened before fork.
+pub(crate) fn lock_of(records: &[Record]) -> (bool, bool) {
+    let lock = records.iter().find(|r| r.event == "lock");
+    let shared = lock.and_then(|r| r.fields.get("opened_before_fork")?.as_bool());
+    (lock.is_some(), shared == Some(true))
+}
+
+/// Whether the command line gave `option`.
+fn has_option(option: &str) -> bool {
+    std::env::args().any(|a| a == option || a.starts_with(&format!("{option}=")))
+}
 
 const MAX_TICKETS: u64 = 1_000_000;
 /// Below the lessons' limit on children at once.
@@ -49,6 +235,9 @@ pub struct Office {
     /// Make each write durable against a power cut (fsync the file and its directory)
     #[arg(long)]
     pub fsync: bool,
+
+    #[command(flatten)]
+    pub turns: crate::Turns,
 }
 
 /// A symbolic link is followed once, here, so that the lock file and the
@@ -532,11 +721,28 @@ fn tickets(n: u64) -> String {
 /// Holds the sale: checks there is room for the buyers, stocks the file,
 /// runs `sale` (which starts the buyers and returns how each ended), and
 /// reckons the file against them; `--runs` times over.
+/// With `--every-schedule`, once for each schedule: the first stocks the
+/// file, each after it puts back the text it started from.
 pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> Result<()> {
+    let path = options.file.as_path();
+    let again = START.with_borrow(Clone::clone);
+    if schedule::every() && again.is_none() {
+        check_every_schedule(options)?;
+    }
     lesson::check_room(options.buyers, "--buyers")?;
     file::durable(options.fsync);
-    let path = options.file.as_path();
-    let (initial, start) = stock(path, options.tickets)?;
+    let (initial, start) = match again {
+        Some((_, initial, start)) => {
+            write(path, &text(&start))?;
+            (initial, start)
+        }
+        None => stock(path, options.tickets)?,
+    };
+    if schedule::every() {
+        let kept = (path.to_owned(), initial, start.clone());
+        START.with_borrow_mut(|s| *s = Some(kept));
+        schedule::tally_with(tally);
+    }
     if options.runs > 1 {
         log::quiet();
     }
@@ -552,7 +758,15 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
             ..Reckoning::default()
         };
         let ended = match sale() {
-            Err(e) if crate::signals::stopping() => return Err(stopped(path, initial, e)),
+            Err(e) if crate::signals::stopping() => {
+                let e = stopped(path, initial, e);
+                // A sweep of every schedule stopped half-way: the file as
+                // it was before the sweep, not as one schedule left it.
+                if schedule::every() {
+                    let _ = write(path, &text(&start));
+                }
+                return Err(e);
+            }
             ended => ended?,
         };
         for ended in ended {
@@ -566,11 +780,13 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         let left = read_checked(path).map(|(count, _)| count);
         r.left = left.as_ref().ok().copied();
         log::record("summary", r);
-        log::prose(if options.runs > 1 {
-            tr!("run {}: {}", run, r.verdict())
-        } else {
-            tr!("\nReckoning: {}", r.verdict())
-        });
+        if !schedule::every() {
+            log::prose(if options.runs > 1 {
+                tr!("run {}: {}", run, r.verdict())
+            } else {
+                tr!("\nReckoning: {}", r.verdict())
+            });
+        }
         let lost = crate::child::counts().trace_lost;
         if let Some(why) = log::trace_error()
             .map(String::from)
@@ -686,6 +902,9 @@ pub const BOUGHT: Question = Question {
     id: "ticket.bought",
     when: When::Start,
     ask: |records| {
+        if schedule::every_in(records) {
+            return (String::new(), Vec::new());
+        }
         let (initial, buyers, sold, _, locked) = first_sale(records);
         (
             tr!(
@@ -729,6 +948,9 @@ pub const LEFT: Question = Question {
     id: "ticket.left",
     when: When::Start,
     ask: |records| {
+        if schedule::every_in(records) {
+            return (String::new(), Vec::new());
+        }
         let (_, _, _, left_then, _) = first_sale(records);
         (
             tr!("How many tickets will the file say are left?"),
@@ -753,6 +975,96 @@ pub const LEFT: Question = Question {
             tr!("without a lock, no write was lost this time, by chance."),
         ];
         Some(judged(locked, shown, why))
+    },
+};
+
+/// How many of the sale's schedules oversold: 0 none, 1 some, 2 all; from
+/// each schedule's own `summary`.
+fn oversold_share(records: &[Record]) -> Option<usize> {
+    let runs: Vec<_> = schedule::runs(records)
+        .into_iter()
+        .filter(|r| schedule::counted(r))
+        .collect();
+    let oversold = runs
+        .iter()
+        .filter(|run| {
+            let summary = run.iter().find(|r| r.event == "summary");
+            let field = |name: &str| summary.and_then(|s| s.fields.get(name)?.as_u64());
+            field("bought").unwrap_or(0) > field("initial").unwrap_or(0)
+        })
+        .count();
+    match oversold {
+        _ if runs.is_empty() => None,
+        0 => Some(0),
+        n if n == runs.len() => Some(2),
+        _ => Some(1),
+    }
+}
+
+/// With `--every-schedule`: asked before the first sale, judged once
+/// every schedule has run.
+pub const SCHEDULES: Question = Question {
+    id: "ticket.schedules",
+    when: When::Start,
+    ask: |records| {
+        if !schedule::every_in(records) {
+            return (String::new(), Vec::new());
+        }
+        let (initial, buyers, _, _, _) = first_sale(records);
+        (
+            tr!(
+                "Every schedule of the sleep points will run, each a real sale of {} to {}: how \
+                 many of them will oversell?",
+                tickets(initial),
+                plural(buyers, "buyer", "buyers")
+            ),
+            choices(&[&tr!("none"), &tr!("some, not all"), &tr!("every one")]),
+        )
+    },
+    judge: |records| {
+        let shown = oversold_share(records)?;
+        let (locked, shared) = lock_of(records);
+        let why = match (shown, locked && !shared) {
+            (0, true) => tr!("with the lock, no schedule can let two buyers take the same ticket."),
+            (0, false) => tr!("there were never more buyers than tickets, so none could oversell."),
+            (_, _) if shared => tr!(
+                "the lock opened before fork excluded nobody: as without a lock, two buyers \
+                 could read the same count."
+            ),
+            (1, _) => tr!(
+                "without a lock, every schedule in which two buyers read the count before \
+                 either writes it back oversells; the others do not."
+            ),
+            _ => tr!("without a lock, in every schedule some buyer read a count already taken."),
+        };
+        Some(Verdict::new(shown, &[shown], why))
+    },
+};
+
+/// With `--every-schedule --lock-opened-before-fork`.
+pub const SHARED_LOCK: Question = Question {
+    id: "ticket.shared_lock",
+    when: When::Start,
+    ask: |records| {
+        if !schedule::every_in(records) || !lock_of(records).1 {
+            return (String::new(), Vec::new());
+        }
+        (
+            tr!(
+                "The lock file was opened once, by main, before fork, and each buyer flocks its \
+                 inherited copy: does the lock keep the sales apart?"
+            ),
+            choices(&[
+                &tr!("yes: each buyer holds the lock in its turn"),
+                &tr!("no: the buyers share one open file description, so one lock they all hold"),
+            ]),
+        )
+    },
+    // Only a schedule that oversold shows it: with as many tickets as
+    // buyers none can, and the run then says nothing either way.
+    judge: |records| match oversold_share(records)? {
+        0 => None,
+        _ => Some(Verdict::new(1, &[1], shared_lock_cause())),
     },
 };
 

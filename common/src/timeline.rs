@@ -5,10 +5,10 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 
-use crate::child;
 use crate::error::{Result, anyhow};
 use crate::log::{self, Record};
 use crate::quiz::{Question, Verdict, When};
+use crate::{child, schedule};
 
 /// Requests closer than this to the one before are at the same moment, as
 /// far as anyone can tell: the lines show milliseconds, and a fork or a
@@ -23,10 +23,12 @@ const WIDTH: usize = 48;
 /// What the lesson's code did to order the colleagues, as this run saw it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Design {
-    locked: bool, // they took a `Lock` (v3): only then can one wait for another
-    joined: bool, // main joined each before it started the next (v2)
-    fast: bool,   // `--speed max`: nothing sleeps, so a print is over in an instant
-    paused: bool, // `--pause` held a step: its times include the learner's look
+    locked: bool,    // they took a `Lock` (v3): only then can one wait for another
+    joined: bool,    // main joined each before it started the next (v2)
+    fast: bool,      // `--speed max`: nothing sleeps, so a print is over in an instant
+    paused: bool,    // `--pause` held a step: its times include the learner's look
+    scheduled: bool, // `--schedule`: turns, not sleeps, set the times
+    shared: bool,    // `--lock-opened-before-fork`: one lock, held by all
 }
 
 /// Draws the timeline and the verdict of the `workers` colleagues, from
@@ -47,6 +49,10 @@ pub fn draw(workers: u32) -> Result<()> {
             child::failed(),
             workers
         )));
+    }
+    if schedule::every() {
+        schedule::tally_with(tally);
+        return Ok(());
     }
     let records = log::records()?;
     let (design, turns) = (design(&records), turns(&records));
@@ -77,7 +83,88 @@ fn design(records: &[Record]) -> Design {
         // Only a pause that held: with `--pause`, v1 and v2 have no step to
         // hold at, and their times still compare.
         paused: records.iter().any(|r| r.event == "pause"),
+        scheduled: records.iter().any(|r| r.event == "turn"),
+        shared: crate::sale::lock_of(records).1,
     }
+}
+
+/// What every schedule's run showed, each from its own records: how many
+/// overlapped, how many of the orders could arise at all, and why.
+fn tally(records: &[Record], explored: &schedule::Explored) -> Result<()> {
+    let runs: Vec<&[Record]> = schedule::runs(records)
+        .into_iter()
+        .filter(|r| schedule::counted(r))
+        .collect();
+    let Some(first) = runs.first() else {
+        return Ok(());
+    };
+    let design = design(first);
+    let workers = first.iter().filter(|r| r.event == "spawn").count();
+    let orders: u128 = (1..=workers as u128).product();
+    let overlapping: Vec<&&[Record]> = runs
+        .iter()
+        .filter(|run| !overlaps(&turns(run)).is_empty())
+        .collect();
+    log::prose(tr!(
+        "Every schedule: {} of the {} orders in which {} could pass their sleep points ran, each \
+         a real run.",
+        runs.len(),
+        orders,
+        log::plural(workers as u64, "colleague", "colleagues")
+    ));
+    match overlapping.len() {
+        0 => log::prose(tr!(
+            "None overlapped: in every one they printed one at a time."
+        )),
+        n => log::prose(tr!(
+            "{} of them overlapped (two or more printing at once); {} did not.",
+            n,
+            runs.len() - n
+        )),
+    }
+    if design.joined && (runs.len() as u128) < orders {
+        log::prose(tr!(
+            "The other {} never arose: main starts each colleague only after it has joined the \
+             one before, so only one is ever at its sleep point.",
+            orders - runs.len() as u128
+        ));
+    }
+    if design.locked && !design.shared {
+        if let (Some(schedule), Some((name, holder))) =
+            (&explored.shortest_impossible, &explored.waiting_for)
+        {
+            log::prose(tr!(
+                "The lock lets only its holder reach its sleep point: {} turns went to a colleague \
+                 waiting for it, and could not be given (the shortest, {}: {} waits for the lock \
+                 that {} holds).",
+                explored.impossible,
+                schedule,
+                name,
+                holder
+            ));
+        }
+        let seen: Vec<String> = runs
+            .iter()
+            .map(|run| schedule::commas(&schedule::turns_of(run)))
+            .collect();
+        log::prose(tr!(
+            "The order they printed in was the kernel's, not the schedule's: who gets the lock \
+             when it is let go is the kernel's choice. This time: {}.",
+            list(&seen, &tr!("; "))
+        ));
+    }
+    if design.shared && !overlapping.is_empty() {
+        log::prose(crate::sale::shared_lock_cause());
+    }
+    if let Some(run) = overlapping.first() {
+        let turns = schedule::turns_of(run);
+        log::prose(tr!(
+            "One that overlapped: {}. To replay it:",
+            schedule::commas(&turns)
+        ));
+        log::plain(format!("  {}", schedule::replay(&turns, &[])));
+    }
+    Ok(())
 }
 
 /// True if, as the trace says, main never started a child while another it
@@ -422,6 +509,9 @@ fn verdict(turns: &[Turn], design: Design) -> Vec<String> {
         ));
         lines.extend(competition(turns, design, &slower));
     }
+    if design.shared && !pairs.is_empty() {
+        lines.push(crate::sale::shared_lock_cause());
+    }
     lines.push(time(turns, design));
     if design.locked && pairs.is_empty() {
         lines.push(tr!(
@@ -516,6 +606,12 @@ fn competition(turns: &[Turn], design: Design, slower: &str) -> Vec<String> {
 /// The printing time against the elapsed time: the notes' point that
 /// concurrency is faster than going one after another.
 fn time(turns: &[Turn], design: Design) -> String {
+    if design.scheduled {
+        return tr!(
+            "Time: with a schedule nobody sleeps (each waits for its turn instead), so there is \
+             no printing time to compare."
+        );
+    }
     if design.fast {
         return tr!(
             "Time: at --speed max nothing sleeps, so there is no printing time to compare."

@@ -81,7 +81,7 @@ pub(crate) fn draws_for(name: &str) {
 }
 
 /// `random.randint(low, high)`: a whole number from `low` to `high`, both included.
-fn randint(low: u64, high: u64) -> u64 {
+pub(crate) fn randint(low: u64, high: u64) -> u64 {
     let (seed, rng) = &mut *RNG.lock().unwrap_or_else(|e| e.into_inner());
     rng.get_or_insert_with(|| StdRng::seed_from_u64(*seed))
         .random_range(low..=high)
@@ -98,17 +98,6 @@ pub fn scaled(seconds: f64) -> Duration {
         Speed::Max => Duration::ZERO,
         Speed::Times(n) => Duration::try_from_secs_f64(seconds / n).unwrap_or(Duration::MAX),
     }
-}
-
-/// The notes' `time.sleep(random.randint(1, 3))`, at the lesson's speed.
-/// Returns the seconds drawn.
-pub fn sleep_like_seed() -> u64 {
-    let seconds = randint(1, 3);
-    // What the seed drew, for anyone replaying or checking the run: the
-    // time it takes is the clock's, and drifts on a busy machine.
-    crate::log::record("sleep", serde_json::json!({ "seconds": seconds }));
-    sleep(scaled(seconds as f64));
-    seconds
 }
 
 /// A `timeval` (seconds and microseconds, as the kernel reports CPU time)

@@ -15,6 +15,9 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=2000))]
     workers: u32,
+    // --schedule, --every-schedule: common hands out turns at the sleep point.
+    #[command(flatten)]
+    turns: common::Turns,
     #[command(flatten)]
     options: Options,
 }

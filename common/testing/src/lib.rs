@@ -744,6 +744,7 @@ pub fn lock_holder(_path: &str) -> Option<i32> {
     None
 }
 
+pub mod schedules;
 pub mod stops;
 pub mod tickets;
 
