@@ -93,6 +93,12 @@ en[building]='Building the lessons once (cargo build --workspace)...'
 zh[building]='先把所有课程编译一次（cargo build --workspace）……'
 en[seed]="Every lesson gets --seed %s: with one seed each process sleeps as long in every run, so the three printers' times compare and any command shown replays its sleeps. Who runs first when several are ready stays the kernel's choice."
 zh[seed]='每一课都用 --seed %s：种子相同，每个进程每次睡的时间就相同，所以三个打印机版本的时间可以比较，下面显示的每条命令粘贴过去也会重现同样的睡眠时长。几个进程同时就绪时谁先运行，仍由内核决定。'
+en[every]='Is the oversell luck? Every schedule of the sleep points (the order in which 3 buyers pass them), each a real sale of 1 ticket, with --every-schedule:'
+zh[every]='超卖是运气吗？用 --every-schedule 把睡眠点的每一种调度（3 个买家通过睡眠点的先后顺序）都跑一遍，每种都是一次真实的售票，只有 1 张票：'
+en[replay_ticket-unsafe]='The shortest schedule that oversold, forced with --schedule %s: the same interleaving every time, with real processes.'
+zh[replay_ticket-unsafe]='超卖的调度里最短的一个，用 --schedule %s 强制执行：每次都是同样的交错顺序，用的是真实的进程。'
+en[replay_ticket-locked]='The same schedule under the lock, --schedule %s: the lock changes what each turn does, and the schedule cannot run; the lesson says which turn cannot be given, and why.'
+zh[replay_ticket-locked]='同一个调度放到有锁的版本里，--schedule %s：锁改变了每一轮做的事，这个调度跑不了；课程会说出哪一轮给不出去，以及为什么。'
 en[stopped]='Stopped.'
 zh[stopped]='已停止。'
 en[press]='Press Enter for %s (Ctrl-C to stop)...'
@@ -300,6 +306,55 @@ previous[printer-v2]=printer-v1
 previous[printer-v3]=printer-v2
 previous[ticket-locked]=ticket-unsafe
 
+# After a ticket lesson's plain run: every schedule of 3 buyers and 1
+# ticket, each a real sale; then the shortest that oversold without a lock
+# replayed, as --schedule, in this lesson (ticket-locked refuses it: under
+# the lock it cannot run, which is the point, and no failure).
+oversold_schedule=''
+every_schedule() {
+    local name=$1 status=0 trace=$walk/every-$name.jsonl
+    local base=(cargo run -q -p "$name" -- --seed "$seed" --buyers 3 --tickets 1 --file "$walk/every.json")
+    [ "$lang" = en ] || base+=(--lang "$lang")
+    # shellcheck disable=SC2059
+    printf "\n$(t every)\n" | course_wrap
+    run_shown "${base[@]}" --every-schedule --trace "$trace" || status=$?
+    [ "$status" = 0 ] || { lesson_failed "$name" "$status"; return; }
+    if [ "$name" = ticket-unsafe ]; then
+        # The tally's record: {"event":"tally",...,"shortest_oversold":"1,2,1,2,3"}
+        oversold_schedule=$(sed -n 's/.*"event":"tally".*"shortest_oversold":"\([0-9,]*\)".*/\1/p' "$trace")
+    fi
+    [ -n "$oversold_schedule" ] || return 0
+    # shellcheck disable=SC2059
+    printf "\n$(t "replay_$name")\n" "$oversold_schedule" | course_wrap
+    status=0
+    run_shown "${base[@]}" --schedule "$oversold_schedule" || status=$?
+    case $name:$status in
+        *:0 | ticket-locked:1) ;;
+        *) lesson_failed "$name" "$status" ;;
+    esac
+}
+
+# Shows a command as it can be pasted, then runs it; stops the walkthrough
+# if it was stopped.
+run_shown() {
+    printf '\n%s' "$dim"
+    printf '$ %s\n' "$(pasteable "$@")" | course_wrap --command
+    printf '%s' "$off"
+    local status=0
+    "$@" || status=$?
+    if [ "$interrupted" != 0 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
+        [ "$interrupted" != 0 ] || interrupted=$status
+        stop
+    fi
+    return "$status"
+}
+
+lesson_failed() {
+    # shellcheck disable=SC2059
+    printf "$bold$(t exited)$off\n" "$1" "$2"
+    failed+=("$1")
+}
+
 for name in "${lessons[@]}"; do
     if [ ${#only[@]} -gt 0 ] && [[ " ${only[*]} " != *" $name "* ]]; then
         continue
@@ -344,6 +399,7 @@ for name in "${lessons[@]}"; do
         printf "$bold$(t exited)$off\n" "$name" "$status"
         failed+=("$name")
     fi
+    case $name in ticket-*) every_schedule "$name" ;; esac
 done
 
 finish 0

@@ -127,7 +127,7 @@ fn every_lesson_of_the_walkthrough_gets_the_same_seed() {
 }
 
 /// The ticket commands the walkthrough shows can be pasted once it has
-/// ended: the ticket file they name is still there, valid JSON with a
+/// ended: the ticket files they name are still there, valid JSON with a
 /// "count", and the pasted command runs the sale again. (Its directory is
 /// kept until this user's next walkthrough: this one has a TMPDIR of its
 /// own, as the other tests here run walkthroughs at the same time.)
@@ -148,13 +148,18 @@ fn the_ticket_commands_shown_can_be_pasted_afterwards() {
         String::from_utf8_lossy(&out.stderr),
         out.status
     );
+    // Each lesson's sale, its every schedule, and the shortest schedule
+    // that oversold, replayed: held without the lock, refused with it.
     let commands = shown_commands(&text);
-    assert_eq!(commands.len(), 2, "{text}");
+    assert_eq!(commands.len(), 6, "{text}");
     assert_eq!(
         text.matches("\nReckoning: ").count(),
-        2,
-        "both sales were held\n{text}"
+        3,
+        "both sales and the replay were held\n{text}"
     );
+    assert_eq!(text.matches("\nEvery schedule: ").count(), 2, "{text}");
+    assert!(text.contains("cannot run under this version"), "{text}");
+    assert!(!text.contains("exited with status"), "{text}");
     for command in &commands {
         let file = value_of(command, "--file").unwrap_or_else(|| panic!("no --file: {command}"));
         let dir = Path::new(file).parent().expect("a directory");
