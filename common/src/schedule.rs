@@ -161,6 +161,8 @@ struct Scheduled {
     /// The write end of its pipe of turns: one byte, one turn.
     go: File,
     at: At,
+    /// The holder of the lock it was last said to wait for.
+    said_waiting_for: Option<i32>,
 }
 
 /// The state before one turn: who was at a sleep point, who waited for the
@@ -251,6 +253,7 @@ pub(crate) fn in_parent(pid: i32, name: &str, go: Option<(File, File)>) {
             name: name.to_owned(),
             go: write,
             at: At::Running,
+            said_waiting_for: None,
         });
     }
 }
@@ -525,10 +528,15 @@ fn read_said(run: &mut Run) -> Result<()> {
         }
         let word = u32::from_ne_bytes(word);
         let (number, what) = (word & 0xffff, word & !0xffff);
+        // A word read late says nothing main has not learnt since: a child
+        // seen blocked already said it would block, one seen ended (and
+        // maybe reaped) that it would end.
         if let Some(child) = run.children.iter_mut().find(|c| c.number == number) {
-            child.at = match what {
-                ARRIVED => At::Ready,
-                BLOCKING => At::AboutToBlock,
+            child.at = match (what, child.at) {
+                (_, At::Ended) => At::Ended,
+                (ARRIVED, _) => At::Ready,
+                (BLOCKING, At::Blocked { holder }) => At::Blocked { holder },
+                (BLOCKING, _) => At::AboutToBlock,
                 _ => At::Ending,
             };
         }
@@ -562,8 +570,12 @@ fn pause_a_moment(run: &mut Run) -> Result<()> {
 /// Asks the kernel about the children not at rest by their own word: which
 /// wait for a lock (`/proc/locks`), which have ended (`waitid`, `WNOHANG`:
 /// one killed or panicking says nothing).
+/// A child seen waiting is said, with its holder, as `/proc/locks` lists
+/// them (again when the holder changes): between two turns it is what the
+/// learner cannot see.
 fn look(run: &mut Run) {
     let waiting = lock_waiters();
+    let mut newly = Vec::new();
     for child in &mut run.children {
         let listed = waiting.iter().find(|(w, _)| *w == child.pid);
         child.at = match (child.at, listed) {
@@ -573,9 +585,27 @@ fn look(run: &mut Run) {
             (At::Blocked { .. }, None) => At::Running,
             (at, _) => at,
         };
+        match child.at {
+            At::Blocked { holder } if child.said_waiting_for != Some(holder) => {
+                child.said_waiting_for = Some(holder);
+                newly.push((child.name.clone(), child.pid, holder));
+            }
+            At::Blocked { .. } | At::Running | At::AboutToBlock => {}
+            _ => child.said_waiting_for = None,
+        }
         if child.at == At::Running && has_ended(child.pid) {
             child.at = At::Ended;
         }
+    }
+    for (name, pid, holder) in newly {
+        let by = holder_name(run, holder);
+        let fields = json!({"of": pid, "name": name, "holder": holder});
+        let text = tr!(
+            "{} waits in flock for the lock that {} holds (/proc/locks lists it so)",
+            name,
+            by
+        );
+        log::event("blocked", fields, text);
     }
 }
 
@@ -590,6 +620,8 @@ fn wait_until_ended(pid: i32) -> Result<()> {
     loop {
         match waitid(WaitId::Pid(id), options) {
             Err(rustix::io::Errno::INTR) => signals::check_stop()?,
+            // Reaped already, by a SIGCHLD handler or the kernel: ended.
+            Err(rustix::io::Errno::CHILD) => return Ok(()),
             Err(e) => return Err(anyhow!("waitid {pid}: {e}")),
             Ok(_) => return Ok(()),
         }
