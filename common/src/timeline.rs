@@ -58,6 +58,20 @@ pub fn draw(workers: u32) -> Result<()> {
     let (design, turns) = (design(&records), turns(&records));
     log::plain("");
     timeline(&turns, design).into_iter().for_each(log::plain);
+    if design.scheduled {
+        let order = schedule::turns_of(&records);
+        let names: Vec<&str> = records
+            .iter()
+            .filter(|r| r.event == "turn" && r.who == "main")
+            .filter_map(|r| r.fields.get("to")?.as_str())
+            .collect();
+        log::prose(tr!(
+            "Schedule: {} (--schedule {}), the order main gave the turns in: each bar ends when \
+             its colleague got its turn.",
+            list(&names, " → "),
+            schedule::commas(&order)
+        ));
+    }
     verdict(&turns, design).into_iter().for_each(log::prose);
     let missing = (workers as usize).saturating_sub(turns.len());
     if missing > 0 {
