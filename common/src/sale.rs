@@ -786,6 +786,10 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
             } else {
                 tr!("\nReckoning: {}", r.verdict())
             });
+            // The lock that did not keep them apart: the cause, said once.
+            if r.oversold() > 0 && oversold == 0 && schedule::lock_opened_before_fork() {
+                log::prose(shared_lock_cause());
+            }
         }
         let lost = crate::child::counts().trace_lost;
         if let Some(why) = log::trace_error()

@@ -26,7 +26,8 @@ use crate::{log, signals, timing};
 #[derive(Debug, Clone, clap::Args)]
 pub struct Turns {
     /// Force one interleaving: the numbers of the processes (1 for p1 or buyer-1, …) in the order
-    /// they pass their sleep points, like 1,2,1,2; once the list is used up, lowest number first
+    /// they pass their sleep points, like 1,2,1,2; once the list is used up, lowest number first.
+    /// With --seed too, it replays a run exactly
     #[arg(long, value_name = "LIST", value_parser = order, conflicts_with = "every_schedule")]
     pub schedule: Option<Order>,
 

@@ -117,3 +117,47 @@ fn ctrl_c_stops_every_schedule() {
 fn large_sizes_are_refused() {
     offices::large_sizes_are_refused(LESSON);
 }
+
+/// None oversells under the lock (choice 1); opened before fork, some do
+/// (choice 2), and the lock kept nobody apart (choice 2).
+#[test]
+fn the_quiz_asks_about_the_schedules_and_the_lock_opened_before_fork() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let args = [
+        "--file",
+        &file,
+        "--buyers",
+        "3",
+        "--tickets",
+        "1",
+        "--every-schedule",
+    ];
+    lesson_testing::quiz_scores_all(LESSON, &args, &[1]);
+    let shared = [&args[..], &["--lock-opened-before-fork"]].concat();
+    lesson_testing::quiz_scores_all(LESSON, &shared, &[2, 2]);
+}
+
+/// A plain sale with the lock opened before fork, made to oversell by its
+/// schedule, says why in its reckoning.
+#[test]
+fn a_plain_sale_with_the_lock_opened_before_fork_names_the_cause() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let args = [
+        "--file",
+        &file,
+        "--buyers",
+        "2",
+        "--tickets",
+        "1",
+        "--schedule",
+        "1,2,1,2",
+        "--lock-opened-before-fork",
+    ];
+    let done = run(LESSON, &args);
+    assert_eq!(done.code(), Some(0), "{}", done.output());
+    for says in ["OVERSOLD", "one open file description", "flock(2)"] {
+        assert!(done.stdout.contains(says), "{says}: {}", done.output());
+    }
+}

@@ -29,3 +29,20 @@ fn ctrl_c_stops_every_schedule() {
 fn large_sizes_are_refused() {
     offices::large_sizes_are_refused(LESSON);
 }
+
+/// Asked how many of the schedules oversell: some, not all (choice 2).
+#[test]
+fn the_quiz_asks_how_many_schedules_oversell() {
+    let dir = lesson_testing::Scratch::new();
+    let file = dir.path("ticket.json");
+    let args = [
+        "--file",
+        &file,
+        "--buyers",
+        "3",
+        "--tickets",
+        "1",
+        "--every-schedule",
+    ];
+    lesson_testing::quiz_scores_all(LESSON, &args, &[2]);
+}
