@@ -253,6 +253,9 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     let ordinal = state().counts.spawned;
     state().counts.spawned += 1;
     let parent = signals::pid() as i32;
+    if ordinal == 0 {
+        crate::schedule::check_lock_opened_before_fork()?;
+    }
     // With a schedule, the pipe its turns will come down.
     let turns = crate::schedule::before_fork()?;
     // Or what is still in a buffer would be printed by both processes.

@@ -96,6 +96,7 @@ impl Lock {
             true => Some(std::sync::Arc::new(open(path)?)),
             false => None,
         };
+        crate::schedule::lock_made();
         let fields = serde_json::json!({ "path": path, "opened_before_fork": shared });
         crate::log::record("lock", fields);
         // Said once, not for each of `--every-schedule`'s runs.

@@ -67,7 +67,8 @@ fn tickets_word(n: u64) -> String {
 fn tally(records: &[Record], explored: &Explored) -> Result<()> {
     let start = START.with_borrow(Clone::clone);
     let mut by = std::collections::BTreeMap::<u64, usize>::new();
-    let (mut exact, mut shortest, mut buyers, mut handed) = (0usize, None::<Vec<u32>>, 0, 0);
+    let (mut exact, mut lost, mut shortest) = (0usize, 0usize, None::<Vec<u32>>);
+    let (mut buyers, mut handed) = (0, 0);
     for run in schedule::runs(records)
         .into_iter()
         .filter(|r| schedule::counted(r))
@@ -83,6 +84,10 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
                 .unwrap_or(0)
         };
         let over = field("bought").saturating_sub(field("initial"));
+        let left = summary.fields.get("left").and_then(Value::as_u64);
+        // Sold within the stock, yet a sale written over: the file says
+        // more are left than were not sold.
+        let written_over = left != Some(field("initial").saturating_sub(field("bought")));
         buyers = run
             .iter()
             .find(|r| r.event == "sale")
@@ -91,6 +96,7 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
         handed += run.iter().filter(|r| r.event == "got_lock").count();
         let turns = schedule::turns_of(run);
         match over {
+            0 if written_over => lost += 1,
             0 => exact += 1,
             n => {
                 *by.entry(n).or_default() += 1;
@@ -107,13 +113,22 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
     let fields = json!({"runs": explored.runs, "oversold": oversold, "shortest_oversold": shortest_oversold});
     log::record("tally", fields);
     log::prose(tr!(
-        "Every schedule: {} schedules of the sleep points, each a real sale of {} to {}.",
-        explored.runs,
+        "Every schedule: {} of the sleep points, each a real sale of {} to {}.",
+        plural(explored.runs as u64, "schedule", "schedules"),
         tickets_word(initial),
         plural(buyers, "buyer", "buyers")
     ));
-    if oversold == 0 {
+    if lost > 0 {
+        log::prose(tr!(
+            "{} sold no more than there were, yet lost a sale: a buyer wrote back a count \
+             another had already lowered, and the file says more are left than were not sold.",
+            plural(lost as u64, "schedule", "schedules")
+        ));
+    }
+    if oversold == 0 && lost == 0 {
         log::prose(tr!("None oversold: every one sold exactly."));
+    } else if oversold == 0 {
+        log::prose(tr!("None oversold; {} sold exactly.", exact));
     } else {
         let amounts: Vec<String> = by
             .iter()
@@ -160,9 +175,9 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
         ));
         if explored.not_replayed > 0 {
             log::prose(tr!(
-                "{} schedules found could not be run again as found: the kernel gave the lock to \
-                 another buyer the second time.",
-                explored.not_replayed
+                "{} found could not be run again as found: the kernel gave the lock to another \
+                 buyer the second time.",
+                plural(explored.not_replayed as u64, "schedule", "schedules")
             ));
         }
     }
@@ -178,6 +193,18 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A sweep of every schedule ended half-way: the file as it was before
+/// the sweep, not as one schedule left it, and said.
+fn put_back(path: &Path, initial: u64, start: &Map<String, Value>) {
+    if schedule::every() && write(path, &text(start)).is_ok() {
+        log::prose(tr!(
+            "{} is back as it was at the start: {}.",
+            path.display(),
+            tickets_word(initial)
+        ));
+    }
 }
 
 /// Why a lock opened before `fork` kept nobody out.
@@ -729,6 +756,11 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     if schedule::every() && again.is_none() {
         check_every_schedule(options)?;
     }
+    if schedule::forced() && options.runs > 1 {
+        let why = tr!("--schedule forces one sale's turns: it takes no --runs");
+        return Err(crate::error::Usage(why).into());
+    }
+    schedule::check_lock_opened_before_fork()?;
     lesson::check_room(options.buyers, "--buyers")?;
     file::durable(options.fsync);
     let (initial, start) = match again {
@@ -760,14 +792,14 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         let ended = match sale() {
             Err(e) if crate::signals::stopping() => {
                 let e = stopped(path, initial, e);
-                // A sweep of every schedule stopped half-way: the file as
-                // it was before the sweep, not as one schedule left it.
-                if schedule::every() {
-                    let _ = write(path, &text(&start));
-                }
+                put_back(path, initial, &start);
                 return Err(e);
             }
-            ended => ended?,
+            Err(e) => {
+                put_back(path, initial, &start);
+                return Err(e);
+            }
+            Ok(ended) => ended,
         };
         for ended in ended {
             match ended {
@@ -1030,7 +1062,10 @@ pub const SCHEDULES: Question = Question {
         let (locked, shared) = lock_of(records);
         let why = match (shown, locked && !shared) {
             (0, true) => tr!("with the lock, no schedule can let two buyers take the same ticket."),
-            (0, false) => tr!("there were never more buyers than tickets, so none could oversell."),
+            (0, false) => tr!(
+                "there were never more buyers than tickets, so none could oversell (a sale may \
+                 still be written over: see the tally)."
+            ),
             (_, _) if shared => tr!(
                 "the lock opened before fork excluded nobody: as without a lock, two buyers \
                  could read the same count."

@@ -46,8 +46,9 @@ pub struct Turns {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order(pub Vec<u32>);
 
-/// Longer than any schedule of the lessons' sizes needs.
-const MAX_TURNS: usize = 100_000;
+/// Longer than any schedule of the lessons' sizes needs (and than fits
+/// in one argument of a command line).
+const MAX_TURNS: usize = 10_000;
 /// Above the lessons' largest number of children.
 const MAX_NUMBER: u32 = 4000;
 /// `--every-schedule`'s sizes: beyond them the runs number thousands.
@@ -126,9 +127,32 @@ pub(crate) fn on() -> bool {
     plan().every || plan().order.is_some()
 }
 
+/// `--schedule`.
+pub(crate) fn forced() -> bool {
+    plan().order.is_some()
+}
+
 /// `--lock-opened-before-fork`.
 pub(crate) fn lock_opened_before_fork() -> bool {
     plan().shared_lock
+}
+
+/// Set once the lesson has made a `Lock`.
+static LOCK_MADE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(crate) fn lock_made() {
+    LOCK_MADE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `--lock-opened-before-fork` in a lesson that has made no lock by the
+/// time it would fork (or stock its file): there is nothing to open.
+pub(crate) fn check_lock_opened_before_fork() -> Result<()> {
+    if lock_opened_before_fork() && !LOCK_MADE.load(std::sync::atomic::Ordering::Relaxed) {
+        let why =
+            tr!("--lock-opened-before-fork: this lesson makes no lock to open before it forks");
+        return Err(Usage(why).into());
+    }
+    Ok(())
 }
 
 /// What a child says down the pipe to main: its number, and this.
@@ -420,10 +444,13 @@ fn give(run: &mut Run, k: usize, number: u32) -> Result<()> {
         tr!("turn {}: {} passes its sleep point", k + 1, child.name),
     );
     child.at = At::Running;
-    child
-        .go
-        .write_all(&[1])
-        .map_err(|e| anyhow!(tr!("giving {} its turn: {}", child.name, e)))?;
+    match child.go.write_all(&[1]) {
+        // Its end of the pipe is closed: it was killed at its sleep point,
+        // and the next look finds it ended.
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(anyhow!(tr!("giving {} its turn: {}", child.name, e))),
+        Ok(()) => {}
+    }
     run.turns.push(number);
     Ok(())
 }
@@ -482,7 +509,14 @@ fn settle(run: &mut Run) -> Result<()> {
             wait_until_ended(child.pid)?;
             child.at = At::Ended;
         }
-        let moving = |at: At| matches!(at, At::Running | At::AboutToBlock);
+        // Waiting for a lock held outside this run (another run on the same
+        // file): not at rest, for no turn of this schedule can change that.
+        let ours: Vec<i32> = run.children.iter().map(|c| c.pid).collect();
+        let moving = |at: At| match at {
+            At::Running | At::AboutToBlock => true,
+            At::Blocked { holder } => !ours.contains(&holder),
+            _ => false,
+        };
         if !run.children.iter().any(|c| moving(c.at)) {
             // A waiter is woken when the holder lets go: it may have the lock
             // now. Looked up again, once the others are at rest.
@@ -594,7 +628,8 @@ fn look(run: &mut Run) {
             At::Blocked { .. } | At::Running | At::AboutToBlock => {}
             _ => child.said_waiting_for = None,
         }
-        if child.at == At::Running && has_ended(child.pid) {
+        // Killed (SIGKILL, say), a child says nothing, wherever it was.
+        if !matches!(child.at, At::Ending | At::Ended) && has_ended(child.pid) {
             child.at = At::Ended;
         }
     }
@@ -689,7 +724,18 @@ pub(crate) fn end_run() -> Ran {
 /// each schedule, quietly, and then says what they all showed.
 pub(crate) fn each_run(mut one: impl FnMut() -> Result) -> Result {
     if !every() {
-        return one();
+        one()?;
+        if let Some(run) = run().as_ref() {
+            let (given, forced) = (run.turns.len(), run.forced.len());
+            if given < forced {
+                log::say(tr!(
+                    "turns {} to {} of the schedule were not needed: every process had ended",
+                    given + 1,
+                    forced
+                ));
+            }
+        }
+        return Ok(());
     }
     log::quiet();
     let mut explorer = Explorer::new();
@@ -909,7 +955,19 @@ pub(crate) fn count_without_lock(buyers: u32, tickets: u64) -> u128 {
 }
 
 /// `--every-schedule` for `n` processes with one sleep point each: `n!`.
+/// Also a `--schedule` that names a process beyond the `n` there will be.
 pub(crate) fn check_size(n: u32, option: &str) -> Result<()> {
+    let beyond = plan().order.iter().flatten().copied().find(|&k| k > n);
+    if let Some(k) = beyond {
+        return Err(Usage(tr!(
+            "--schedule names process {}, but {} {} starts only {}",
+            k,
+            option,
+            n,
+            n
+        ))
+        .into());
+    }
     if every() && n > MAX_PROCESSES {
         let runs: u128 = (1..=u128::from(n.min(30))).product();
         return Err(Usage(tr!(

@@ -261,14 +261,34 @@ pub mod offices {
                 shortest.as_deref()
             );
         }
-        // Oversold as often as the model says, and said so.
+        // Oversold, or a sale written over, as often as the model says, and
+        // said so.
         let oversold = ran.values().filter(|(bought, _)| *bought > tickets).count();
+        let lost = ran
+            .values()
+            .filter(|&&(bought, left)| bought <= tickets && bought + left != tickets)
+            .count();
         if oversold > 0 {
             let said = format!("{oversold} oversold");
             assert!(done.stdout.contains(&said), "{said}: {}", done.output());
             assert!(done.stdout.contains("--schedule "), "{}", done.output());
         } else {
             assert!(done.stdout.contains("None oversold"), "{}", done.output());
+        }
+        let said = format!("{lost} schedules sold no more than there were, yet lost a sale");
+        let said_one = said.replace("schedules", "schedule");
+        match lost {
+            0 => assert!(
+                !done.stdout.contains("yet lost a sale"),
+                "{}",
+                done.output()
+            ),
+            1 => assert!(
+                done.stdout.contains(&said_one),
+                "{said_one}: {}",
+                done.output()
+            ),
+            _ => assert!(done.stdout.contains(&said), "{said}: {}", done.output()),
         }
         assert_eq!(count(&file), tickets, "the file back as it was");
     }
