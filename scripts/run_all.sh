@@ -312,7 +312,8 @@ previous[ticket-locked]=ticket-unsafe
 # the lock it cannot run, which is the point, and no failure).
 oversold_schedule=''
 every_schedule() {
-    local name=$1 status=0 trace=$walk/every-$name.jsonl
+    local name=$1 status=0
+    local trace=$walk/every-$name.jsonl
     local base=(cargo run -q -p "$name" -- --seed "$seed" --buyers 3 --tickets 1 --file "$walk/every.json")
     [ "$lang" = en ] || base+=(--lang "$lang")
     # shellcheck disable=SC2059
@@ -335,7 +336,9 @@ every_schedule() {
 }
 
 # Shows a command as it can be pasted, then runs it; stops the walkthrough
-# if it was stopped.
+# if it was stopped. A command too long for the terminal goes on over
+# lines, as it can be pasted: broken between arguments, each line but the
+# last ending in \.
 run_shown() {
     printf '\n%s' "$dim"
     printf '$ %s\n' "$(pasteable "$@")" | course_wrap --command
@@ -383,22 +386,9 @@ for name in "${lessons[@]}"; do
     # Each lesson's answers go to a trace of its own, to add up the score.
     [ "$quiz" = 0 ] || command+=(--quiz --trace "$answers/quiz-$name.jsonl")
     case $name in ticket-*) command+=(--tickets 3 --file "$walk/ticket.json") ;; esac
-    # A command too long for the terminal goes on over lines, as it can be
-    # pasted: broken between arguments, each line but the last ending in \.
-    printf '\n%s' "$dim"
-    printf '$ %s\n' "$(pasteable "${command[@]}")" | course_wrap --command
-    printf '%s' "$off"
     status=0
-    "${command[@]}" || status=$?
-    if [ "$interrupted" != 0 ] || [ "$status" = 130 ] || [ "$status" = 143 ]; then
-        [ "$interrupted" != 0 ] || interrupted=$status
-        stop
-    fi
-    if [ "$status" != 0 ]; then
-        # shellcheck disable=SC2059
-        printf "$bold$(t exited)$off\n" "$name" "$status"
-        failed+=("$name")
-    fi
+    run_shown "${command[@]}" || status=$?
+    [ "$status" = 0 ] || lesson_failed "$name" "$status"
     case $name in ticket-*) every_schedule "$name" ;; esac
 done
 
