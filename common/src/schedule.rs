@@ -372,8 +372,8 @@ pub(crate) fn until_ended(pid: Option<i32>) -> Result<()> {
                 .collect(),
         };
         if point.ready.is_empty() {
-            // All wait for a lock another process holds (another run
-            // sharing the file): until it lets go.
+            // None at a sleep point, yet not all ended: they wait for a lock
+            // the kernel is handing on between them. Looked at again.
             pause_a_moment(run)?;
             continue;
         }
@@ -591,6 +591,8 @@ fn wait_for_word(run: &mut Run, ms: u16) -> Result<bool> {
     }
 }
 
+/// Waits a moment for a word, then has every child seen waiting looked at
+/// again by the next `settle`.
 fn pause_a_moment(run: &mut Run) -> Result<()> {
     signals::check_stop()?;
     wait_for_word(run, 20)?;
