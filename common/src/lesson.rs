@@ -114,7 +114,7 @@ pub fn run<A: Parser>(
     let handled = signals::forward_stop_signals();
     let (name, matches, options, inputs, turns) = parse::<A>(zh);
     let begun = handled.and_then(|()| begin(&name, &options, &inputs, quiz));
-    if let Err(e) = begun.and_then(|()| schedule::init(turns.as_ref(), &options)) {
+    if let Err(e) = begun.and_then(|()| schedule::init(turns.as_ref(), options.pause)) {
         log::plain_error(format!("{name}: {e:#}"));
         scratch::remove();
         return ExitCode::from(if e.is::<Usage>() { 2 } else { 1 });

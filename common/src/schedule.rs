@@ -94,13 +94,13 @@ static PLAN: OnceLock<Plan> = OnceLock::new();
 
 /// Fixes the plan; with `--schedule`, its run begins. Called once the
 /// trace is open.
-pub(crate) fn init(turns: Option<&Turns>, options: &crate::Options) -> Result<()> {
+pub(crate) fn init(turns: Option<&Turns>, pause: bool) -> Result<()> {
     let plan = turns.map_or_else(Plan::default, |t| Plan {
         order: t.schedule.as_ref().map(|o| o.0.clone()),
         every: t.every_schedule,
         shared_lock: t.lock_opened_before_fork,
     });
-    if plan.every && options.pause {
+    if plan.every && pause {
         let why = tr!("--every-schedule runs every schedule on its own: it cannot --pause");
         return Err(Usage(why).into());
     }
