@@ -201,7 +201,10 @@ fn joined_before_each_start(records: &[Record]) -> bool {
 pub const OVERLAP: Question = Question {
     id: "printer.overlap",
     when: When::Start,
-    ask: |_| {
+    ask: |records| {
+        if schedule::every_in(records) {
+            return (String::new(), Vec::new());
+        }
         let question = tr!("Will two colleagues ever be printing at the same moment?");
         (question, vec![tr!("yes"), tr!("no")])
     },
@@ -211,7 +214,10 @@ pub const OVERLAP: Question = Question {
 pub const ORDER: Question = Question {
     id: "printer.order",
     when: When::Start,
-    ask: |_| {
+    ask: |records| {
+        if schedule::every_in(records) {
+            return (String::new(), Vec::new());
+        }
         let choices = vec![
             tr!("p1, p2, p3, …: the order they are started in"),
             tr!("in whatever order they get to the printer"),
@@ -225,11 +231,63 @@ pub const ORDER: Question = Question {
 pub const WAIT: Question = Question {
     id: "printer.wait",
     when: When::Start,
-    ask: |_| {
+    ask: |records| {
+        if schedule::every_in(records) {
+            return (String::new(), Vec::new());
+        }
         let question = tr!("Will any colleague have to wait for another?");
         (question, vec![tr!("yes"), tr!("no")])
     },
     judge: |records| judged(records, wait),
+};
+
+/// With `--every-schedule`: asked before the first run, judged from every
+/// run's own records once all have run.
+pub const SCHEDULES: Question = Question {
+    id: "printer.schedules",
+    when: When::Start,
+    ask: |records| {
+        if !schedule::every_in(records) {
+            return (String::new(), Vec::new());
+        }
+        let question = tr!(
+            "Every order in which the colleagues can pass their sleep points will run: in how \
+             many will two of them print at the same moment?"
+        );
+        let choices = vec![tr!("none"), tr!("some, not all"), tr!("every one")];
+        (question, choices)
+    },
+    judge: |records| {
+        let runs: Vec<&[Record]> = schedule::runs(records)
+            .into_iter()
+            .filter(|r| schedule::counted(r))
+            .collect();
+        let overlapping = runs
+            .iter()
+            .filter(|r| !overlaps(&turns(r)).is_empty())
+            .count();
+        let design = design(runs.first()?);
+        let shown = match overlapping {
+            0 => 0,
+            n if n == runs.len() => 2,
+            _ => 1,
+        };
+        let why = match shown {
+            0 if design.joined => {
+                tr!("main joins each colleague before it starts the next: only one ever prints.")
+            }
+            0 => tr!("with the lock, only its holder reaches its sleep point and prints."),
+            _ if design.shared => tr!(
+                "the lock opened before fork is one lock they all hold: nothing keeps them apart."
+            ),
+            2 => tr!(
+                "nothing keeps them apart: each starts printing before any has finished, in \
+                 every order."
+            ),
+            _ => tr!("in some orders their printing met, in others not."),
+        };
+        Some(Verdict::new(shown, &[shown], why))
+    },
 };
 
 /// Judges a prediction from the trace, as the timeline shows it: not at all

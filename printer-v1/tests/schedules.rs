@@ -32,3 +32,9 @@ fn a_schedule_orders_the_ends() {
     let ends: Vec<&str> = done.events("end").map(|r| r.who.as_str()).collect();
     assert_eq!(ends, ["p3", "p1", "p2"], "{}", done.output());
 }
+
+/// Asked in how many orders two print at once; judged from every run.
+#[test]
+fn the_quiz_asks_how_many_orders_overlap() {
+    lesson_testing::quiz_scores_all(LESSON, &["--workers", "3", "--every-schedule"], &[3]);
+}

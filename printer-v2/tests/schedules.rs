@@ -31,3 +31,9 @@ fn a_schedule_against_the_code_is_named_and_not_run() {
     );
     assert_eq!(done.events("turn").count(), 0, "{}", done.output());
 }
+
+/// Asked in how many orders two print at once; judged from every run.
+#[test]
+fn the_quiz_asks_how_many_orders_overlap() {
+    lesson_testing::quiz_scores_all(LESSON, &["--workers", "3", "--every-schedule"], &[1]);
+}

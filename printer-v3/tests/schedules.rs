@@ -54,3 +54,9 @@ fn a_turn_for_a_colleague_waiting_for_the_lock_is_refused() {
         _ => assert_eq!(done.code(), Some(0), "{}", done.output()),
     }
 }
+
+/// Asked in how many orders two print at once; judged from every run.
+#[test]
+fn the_quiz_asks_how_many_orders_overlap() {
+    lesson_testing::quiz_scores_all(LESSON, &["--workers", "3", "--every-schedule"], &[1]);
+}
