@@ -516,7 +516,9 @@ fn scheduled_until(pid: Option<i32>) -> Result<()> {
     let handed = crate::schedule::until_ended(pid);
     if handed.is_err() {
         let mut state = state();
-        for child in &mut state.live {
+        // Not one reaped already by a SIGCHLD handler: its pid may be a
+        // stranger's by now.
+        for child in state.live.iter_mut().filter(|c| is_mine(c.pid)) {
             child.killed_with = Some(Signal::SIGTERM);
             let _ = nix::sys::signal::kill(child.pid, Signal::SIGTERM);
         }

@@ -195,10 +195,17 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
     Ok(())
 }
 
-/// A sweep of every schedule ended half-way: the file as it was before
-/// the sweep, not as one schedule left it, and said.
+/// A run of every schedule ended half-way, or a forced schedule found
+/// impossible (it is not run): the file as it was before, not as a
+/// schedule cut short left it, and said.
 fn put_back(path: &Path, initial: u64, start: &Map<String, Value>) {
-    if schedule::every() && write(path, &text(start)).is_ok() {
+    let scheduled = schedule::every() || schedule::forced();
+    if !scheduled {
+        return;
+    }
+    // First every buyer reaped: none may rename its count in after.
+    crate::child::reap_all();
+    if write(path, &text(start)).is_ok() {
         log::prose(tr!(
             "{} is back as it was at the start: {}.",
             path.display(),
@@ -837,6 +844,11 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         if let Err(e) = left {
             let e = format!("{e:#}");
             return Err(anyhow!(tr!("the file went bad during the sale: {}", e)));
+        }
+        // Between two schedules the file is as at the start, whatever
+        // stops the run of them there.
+        if schedule::every() {
+            write(path, &text(&start))?;
         }
         oversold += usize::from(r.oversold() > 0);
         most = most.max(r.oversold());

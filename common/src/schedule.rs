@@ -27,7 +27,7 @@ use crate::{log, signals, timing};
 pub struct Turns {
     /// Force one interleaving: the numbers of the processes (1 for p1 or buyer-1, …) in the order
     /// they pass their sleep points, like 1,2,1,2; once the list is used up, lowest number first.
-    /// With --seed too, it replays a run exactly
+    /// With --seed too, it replays a run, but for who gets a lock several wait for
     #[arg(long, value_name = "LIST", value_parser = order, conflicts_with = "every_schedule")]
     pub schedule: Option<Order>,
 
@@ -46,8 +46,7 @@ pub struct Turns {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order(pub Vec<u32>);
 
-/// Longer than any schedule of the lessons' sizes needs (and than fits
-/// in one argument of a command line).
+/// Far longer than any schedule of the lessons' sizes needs.
 const MAX_TURNS: usize = 10_000;
 /// Above the lessons' largest number of children.
 const MAX_NUMBER: u32 = 4000;
@@ -833,7 +832,8 @@ pub(crate) fn turns_of(run: &[crate::log::Record]) -> Vec<u32> {
         .collect()
 }
 
-/// Whether a run repeated one already counted (`ran` says `new: false`).
+/// Whether a run is one to count: not a repeat of one counted already
+/// (its `ran` record says `new: true`).
 pub(crate) fn counted(run: &[crate::log::Record]) -> bool {
     let ran = run.iter().rev().find(|r| r.event == "ran");
     ran.is_some_and(|r| r.fields.get("new").and_then(serde_json::Value::as_bool) == Some(true))

@@ -276,7 +276,10 @@ pub const SCHEDULES: Question = Question {
             0 if design.joined => {
                 tr!("main joins each colleague before it starts the next: only one ever prints.")
             }
-            0 => tr!("with the lock, only its holder reaches its sleep point and prints."),
+            0 if design.locked => {
+                tr!("with the lock, only its holder reaches its sleep point and prints.")
+            }
+            0 => tr!("there was no other colleague to print at the same moment."),
             _ if design.shared => tr!(
                 "the lock opened before fork is one lock they all hold: nothing keeps them apart."
             ),
