@@ -69,10 +69,7 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
     let mut by = std::collections::BTreeMap::<u64, usize>::new();
     let (mut exact, mut lost, mut shortest) = (0usize, 0usize, None::<Vec<u32>>);
     let (mut buyers, mut handed) = (0, 0);
-    for run in schedule::runs(records)
-        .into_iter()
-        .filter(|r| schedule::counted(r))
-    {
+    for run in schedule::runs(records) {
         let Some(summary) = run.iter().find(|r| r.event == "summary") else {
             continue;
         };
@@ -184,34 +181,29 @@ fn tally(records: &[Record], explored: &Explored) -> Result<()> {
     if shared && oversold > 0 {
         log::prose(shared_lock_cause());
     }
-    if let Some((path, _, dic)) = start {
-        write(&path, &text(&dic))?;
-        log::prose(tr!(
-            "{} is back as it was at the start: {}.",
-            path.display(),
-            tickets_word(initial)
-        ));
+    match start {
+        Some((path, _, dic)) => put_back(&path, initial, &dic),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A run of every schedule ended half-way, or a forced schedule found
 /// impossible (it is not run): the file as it was before, not as a
 /// schedule cut short left it, and said.
-fn put_back(path: &Path, initial: u64, start: &Map<String, Value>) {
+fn put_back(path: &Path, initial: u64, start: &Map<String, Value>) -> Result<()> {
     let scheduled = schedule::every() || schedule::forced();
     if !scheduled {
-        return;
+        return Ok(());
     }
     // First every buyer reaped: none may rename its count in after.
     crate::child::reap_all();
-    if write(path, &text(start)).is_ok() {
-        log::prose(tr!(
-            "{} is back as it was at the start: {}.",
-            path.display(),
-            tickets_word(initial)
-        ));
-    }
+    write(path, &text(start))?;
+    log::prose(tr!(
+        "{} is back as it was at the start: {}.",
+        path.display(),
+        tickets_word(initial)
+    ));
+    Ok(())
 }
 
 /// Why a lock opened before `fork` kept nobody out.
@@ -320,7 +312,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
                 cut(&bytes, 60),
                 now
             ),
-            &format!("cat {}", pasteable(path)),
+            &format!("cat {}", schedule::shell_word(&path.display().to_string())),
         )?;
     }
     file::replace(path, &bytes)
@@ -470,17 +462,6 @@ fn check_new(path: &Path, bytes: &[u8]) -> Result<()> {
             ))
         })?;
     Ok(())
-}
-
-/// `path` as a shell takes it: in single quotes unless it needs none.
-fn pasteable(path: &Path) -> String {
-    let text = path.display().to_string();
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
-    if !text.is_empty() && text.chars().all(plain) {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 /// How much of a value a message quotes, in characters.
@@ -799,11 +780,11 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
         let ended = match sale() {
             Err(e) if crate::signals::stopping() => {
                 let e = stopped(path, initial, e);
-                put_back(path, initial, &start);
+                let _ = put_back(path, initial, &start);
                 return Err(e);
             }
             Err(e) => {
-                put_back(path, initial, &start);
+                let _ = put_back(path, initial, &start);
                 return Err(e);
             }
             Ok(ended) => ended,
@@ -1029,10 +1010,7 @@ pub const LEFT: Question = Question {
 /// How many of the sale's schedules oversold: 0 none, 1 some, 2 all; from
 /// each schedule's own `summary`.
 fn oversold_share(records: &[Record]) -> Option<usize> {
-    let runs: Vec<_> = schedule::runs(records)
-        .into_iter()
-        .filter(|r| schedule::counted(r))
-        .collect();
+    let runs = schedule::runs(records);
     let oversold = runs
         .iter()
         .filter(|run| {

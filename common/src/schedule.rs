@@ -810,16 +810,22 @@ pub fn every_in(records: &[crate::log::Record]) -> bool {
     first.is_some_and(|r| r.fields.get("every").and_then(serde_json::Value::as_bool) == Some(true))
 }
 
-/// The records of each run, from its `schedule` record on.
+/// The records of each run to count, from its `schedule` record on: not
+/// a repeat of one counted already (its `ran` record says `new: true`).
 pub(crate) fn runs(records: &[crate::log::Record]) -> Vec<&[crate::log::Record]> {
     let starts: Vec<usize> = (0..records.len())
         .filter(|&i| records[i].event == "schedule")
         .collect();
     let ends = starts.iter().skip(1).copied().chain([records.len()]);
+    let new = |run: &&[crate::log::Record]| {
+        let ran = run.iter().rev().find(|r| r.event == "ran");
+        ran.is_some_and(|r| r.fields.get("new").and_then(serde_json::Value::as_bool) == Some(true))
+    };
     starts
         .iter()
         .zip(ends)
         .map(|(&a, b)| &records[a..b])
+        .filter(new)
         .collect()
 }
 
@@ -830,13 +836,6 @@ pub(crate) fn turns_of(run: &[crate::log::Record]) -> Vec<u32> {
         .filter_map(|r| r.fields.get("number")?.as_u64())
         .map(|n| n as u32)
         .collect()
-}
-
-/// Whether a run is one to count: not a repeat of one counted already
-/// (its `ran` record says `new: true`).
-pub(crate) fn counted(run: &[crate::log::Record]) -> bool {
-    let ran = run.iter().rev().find(|r| r.event == "ran");
-    ran.is_some_and(|r| r.fields.get("new").and_then(serde_json::Value::as_bool) == Some(true))
 }
 
 /// The command that replays `schedule`: this one, with `--schedule`

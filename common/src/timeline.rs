@@ -105,10 +105,7 @@ fn design(records: &[Record]) -> Design {
 /// What every schedule's run showed, each from its own records: how many
 /// overlapped, how many of the orders could arise at all, and why.
 fn tally(records: &[Record], explored: &schedule::Explored) -> Result<()> {
-    let runs: Vec<&[Record]> = schedule::runs(records)
-        .into_iter()
-        .filter(|r| schedule::counted(r))
-        .collect();
+    let runs = schedule::runs(records);
     let Some(first) = runs.first() else {
         return Ok(());
     };
@@ -258,10 +255,7 @@ pub const SCHEDULES: Question = Question {
         (question, choices)
     },
     judge: |records| {
-        let runs: Vec<&[Record]> = schedule::runs(records)
-            .into_iter()
-            .filter(|r| schedule::counted(r))
-            .collect();
+        let runs = schedule::runs(records);
         let overlapping = runs
             .iter()
             .filter(|r| !overlaps(&turns(r)).is_empty())
