@@ -145,14 +145,15 @@ impl Opened {
     /// holds it, until the guard is dropped (or the process dies: the kernel
     /// lets go of a dead holder's lock).
     pub fn acquire(&mut self) -> Result<Guard<'_>> {
-        // No retry on EINTR: an acquirer is a child, which keeps the default
-        // signal dispositions (`signals::default_handling_in_child`), so a
-        // signal ends it or the kernel restarts the wait; none returns early.
         // With a schedule, main must learn that it waits: it says so first.
         let waited = crate::schedule::scheduled() && !self.try_flock()?;
         if waited {
             crate::schedule::about_to_block();
         }
+        // No retry on EINTR: an acquirer is a child, and a stop signal ends
+        // it in its handler (`signals::default_handling_in_child`). Only a
+        // SIGXFSZ sent from outside cuts the wait short: the child goes on
+        // after it, and says it could not lock.
         let held = self.file.write();
         if waited && held.is_ok() {
             crate::log::event(

@@ -41,8 +41,9 @@ const STOP_SIGNALS: &[Signal] = &[
     Signal::SIGSTKFLT,
 ];
 
-/// Those of them that would also leave a core file: a child ignores them
-/// (it gets SIGTERM from its parent instead).
+/// Those of them that would also leave a core file: main ends of SIGTERM
+/// instead, a child of the signal with no core file; a child ignores
+/// SIGXFSZ (see [`on_stop_signal`]).
 const CORE_SIGNALS: [Signal; 3] = [Signal::SIGQUIT, Signal::SIGXCPU, Signal::SIGXFSZ];
 
 /// Whether `signal` is one a lesson stops on.
@@ -156,14 +157,24 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
     if HANDLER_IN.load(SeqCst) != nix::unistd::getpid().as_raw() {
         // A child, which inherited the handler with its parent's memory and
         // has no children of its own: it ends of the signal as it would
-        // without a handler (getpid, sigaction, sigprocmask and raise are all
-        // async-signal-safe). Done here, when a signal comes, rather than at
-        // each fork, which would cost every child a `sigaction` for each
-        // stop signal.
-        if let Ok(signal) = Signal::try_from(signal) {
-            set_disposition(signal, SigHandler::SigDfl);
-            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
-            let _ = nix::sys::signal::raise(signal);
+        // without a handler, but leaves no core file (getpid, sigaction,
+        // sigprocmask, raise and prctl are all async-signal-safe). Done
+        // here, when a signal comes, rather than at each fork, which would
+        // cost every child a `sigaction` for each stop signal.
+        match Signal::try_from(signal) {
+            // The kernel's answer to a write past `ulimit -f`: the write
+            // fails with EFBIG, which the child reports, as a program that
+            // ignores SIGXFSZ does; ignored from then on.
+            Ok(Signal::SIGXFSZ) => set_disposition(Signal::SIGXFSZ, SigHandler::SigIgn),
+            Ok(signal) => {
+                if CORE_SIGNALS.contains(&signal) {
+                    no_core_file();
+                }
+                set_disposition(signal, SigHandler::SigDfl);
+                let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
+                let _ = nix::sys::signal::raise(signal);
+            }
+            Err(_) => {}
         }
         Errno::set_raw(saved);
         return;
@@ -195,15 +206,20 @@ fn pass_stop_on(pid: i32) {
 
 /// In a freshly forked child: a stop signal ends it, as for any program,
 /// until it starts children of its own (the inherited handler sees that it
-/// is not the process that installed it); one that would leave a core file
-/// is ignored (the parent passes SIGTERM on). A SIGCHLD handler of its
-/// parent's is not its own.
+/// is not the process that installed it, and ends it then). A SIGCHLD
+/// handler of its parent's is not its own.
 pub(crate) fn default_handling_in_child() {
-    // Ignored before they come, so that none interrupts a call of the child's.
-    for signal in CORE_SIGNALS {
-        set_disposition(signal, SigHandler::SigIgn);
-    }
     set_disposition(Signal::SIGCHLD, SigHandler::SigDfl);
+}
+
+/// A signal that ends this process from now on leaves no core file: not
+/// even to a `core_pattern` pipe, which `ulimit -c 0` does not stop (Linux);
+/// elsewhere, `ulimit -c 0`.
+fn no_core_file() {
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_dumpable(false);
+    #[cfg(not(target_os = "linux"))]
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
 }
 
 fn set_disposition(signal: Signal, handler: SigHandler) {

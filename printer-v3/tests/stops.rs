@@ -18,6 +18,11 @@ fn two_stops_in_a_row_are_one() {
 }
 
 #[test]
+fn a_core_signal_ends_a_child_without_a_core_file() {
+    stops::a_core_signal_ends_a_child_without_a_core_file(LESSON, SLOW, "start");
+}
+
+#[test]
 fn a_stop_wakes_stopped_children() {
     stops::a_stop_wakes_stopped_children(LESSON, SLOW, "start");
 }

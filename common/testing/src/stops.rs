@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use common::log::read_trace;
 use common::system::children_of;
 
-use crate::{Scratch, start_in, start_piped};
+use crate::{Scratch, start, start_in, start_piped};
 
 /// The signals a lesson stops on, other than SIGINT, as a test sends them.
 const STOPS: [Signal; 6] = [
@@ -92,6 +92,45 @@ pub fn a_stop_wakes_stopped_children(program: &str, args: &[&str], event: &str) 
     let run = lesson.finish();
     assert_eq!(run.code(), Some(143), "{}", run.output());
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
+}
+
+/// SIGQUIT sent to one child alone, as `kill -QUIT` does (Ctrl-\ reaches
+/// every process of the job): the child ends of it, as a program with no
+/// handler does, but leaves no core file where `ulimit -c` would let it
+/// (checked where `core_pattern` names a file in the working directory);
+/// the lesson says how it ended.
+pub fn a_core_signal_ends_a_child_without_a_core_file(program: &str, args: &[&str], event: &str) {
+    let tmp = Scratch::new();
+    let dir = tmp.path("");
+    let script = r#"ulimit -c unlimited && cd "$1" && shift && exec env TMPDIR="$PWD" "$@""#;
+    let lesson = start(
+        "sh",
+        &[&["-c", script, "sh", dir.as_str(), program], args].concat(),
+    );
+    lesson.wait_for(event, 1);
+    let child = children_of(lesson.pid())
+        .last()
+        .expect("no child to signal")
+        .pid;
+    kill(Pid::from_raw(child), Signal::SIGQUIT).expect("kill -QUIT");
+    let run = lesson.finish();
+    assert!(
+        run.stderr
+            .contains(&format!("(pid {child}) was killed by SIGQUIT")),
+        "{}",
+        run.output()
+    );
+    let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+    if pattern.starts_with('|') || pattern.contains('/') {
+        eprintln!("core files not checked: core_pattern is {pattern:?}");
+    } else {
+        assert_eq!(
+            leftovers(&tmp, &[]),
+            Vec::<String>::new(),
+            "{}",
+            run.output()
+        );
+    }
 }
 
 /// The cgroup v1 freezer, where there is one: a frozen process runs again
