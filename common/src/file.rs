@@ -44,10 +44,34 @@ pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
             MAX_SIZE
         )));
     }
-    let mut bytes = Vec::new();
-    file.take(MAX_SIZE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
+    let bytes = read_whole(&file, meta.len()).map_err(cannot)?;
+    LAST_OPENED.with_borrow_mut(|last| *last = Some((path.to_owned(), file, meta)));
+    Ok(bytes)
+}
+
+thread_local! {
+    /// The file [`read_small`] read last, still open, as `fstat` found it: a
+    /// new version of it copies its extended attributes from it, if it is
+    /// still the file at its path ([`existing`]), instead of opening it again.
+    static LAST_OPENED: std::cell::RefCell<Option<(PathBuf, File, Metadata)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The bytes of `file`, which `fstat` says holds `size`: in one `read`
+/// where it does (a byte more is asked for, so that its end needs no second
+/// one), to its end otherwise (it grew or shrank meanwhile).
+fn read_whole(mut file: &File, size: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = vec![0; size.min(MAX_SIZE) as usize + 1];
+    let n = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            read => break read?,
+        }
+    };
+    bytes.truncate(n);
+    if n as u64 != size {
+        file.take(MAX_SIZE + 1 - n as u64).read_to_end(&mut bytes)?;
+    }
     Ok(bytes)
 }
 
@@ -152,6 +176,21 @@ type Attribute = (CString, Vec<u8>);
 /// The file at `path` as a new version must copy it: its metadata and its
 /// extended attributes; `None` if there is no file.
 fn existing(path: &Path) -> io::Result<Option<(Metadata, Vec<Attribute>)>> {
+    let read = LAST_OPENED.with_borrow_mut(|last| match last.take() {
+        Some((read, file, meta)) if read == path => Some((file, meta)),
+        _ => None,
+    });
+    if let Some((file, read)) = read {
+        // Its metadata as it is now, and still the file at `path` (not one
+        // renamed there since): then its open descriptor serves.
+        match fs::metadata(path) {
+            Ok(now) if (now.dev(), now.ino()) == (read.dev(), read.ino()) => {
+                return Ok(Some((now, attributes(&file)?)));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            _ => {}
+        }
+    }
     match open_checked(path, OpenOptions::new().read(true), Follow::Links) {
         Ok((file, meta)) => Ok(Some((meta, attributes(&file)?))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
