@@ -94,9 +94,42 @@ pub(crate) fn pid() -> u32 {
     }
 }
 
-/// In a freshly forked child: its pid is its own, not its parent's.
+/// In a freshly forked child: its pid is its own, not its parent's, and its
+/// parent is the process that forked it.
 pub(crate) fn forked() {
     PID.store(std::process::id(), SeqCst);
+    PARENT.store(0, SeqCst);
+}
+
+/// In a lesson's main process: the kernel sends it SIGURG when its parent
+/// dies (`PR_SET_PDEATHSIG`), whose handler forgets the parent that
+/// `getppid` gave once, so that the next record asks again. SIGURG, which
+/// the kernel sends otherwise only for a socket's urgent data (this process
+/// has no socket), ends nothing; with `SA_RESTART`, it cuts no wait short.
+#[cfg(target_os = "linux")]
+pub(crate) fn learn_of_parent_death() {
+    let action = SigAction::new(
+        SigHandler::Handler(on_parent_death),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic.
+    let learned = unsafe { sigaction(Signal::SIGURG, &action) }.is_ok()
+        && nix::sys::prctl::set_pdeathsig(Signal::SIGURG).is_ok();
+    if !learned {
+        return;
+    }
+    let parent = std::os::unix::process::parent_id() as i32;
+    PARENT.store(parent, SeqCst);
+    // Dead between the two calls, and the signal not yet handled: ask each time.
+    if std::os::unix::process::parent_id() as i32 != parent {
+        PARENT.store(0, SeqCst);
+    }
+}
+
+#[cfg(target_os = "linux")]
+extern "C" fn on_parent_death(_: libc::c_int) {
+    PARENT.store(0, SeqCst);
 }
 
 /// The kernel will signal this process when `pid`, its parent, dies
