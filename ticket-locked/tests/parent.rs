@@ -1,7 +1,9 @@
 //! The `ppid` of main's records is the parent the kernel gives it, also
 //! once the parent that started it has died and it was adopted. A test
 //! binary of its own: it makes this test process a subreaper, which adopts
-//! the lesson, and no other test's orphans may come to it.
+//! the lesson, and no other test's orphans may come to it. Linux only:
+//! elsewhere there is no subreaper, and no signal of a parent's death.
+#![cfg(target_os = "linux")]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
