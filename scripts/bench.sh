@@ -163,7 +163,10 @@ fi
 # Once untimed first: each `cargo run -p LESSON` may build its own set of
 # the workspace's features, which `cargo build --workspace` does not.
 echo
-scripts/run_all.sh --fast >/dev/null 2>&1
+if ! scripts/run_all.sh --fast >/dev/null 2>&1; then
+    echo "bench.sh: failed: scripts/run_all.sh --fast" >&2
+    exit 1
+fi
 now
 start=$t
 scripts/run_all.sh --fast >/dev/null 2>&1

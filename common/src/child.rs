@@ -331,8 +331,9 @@ fn end_child(status: i32) -> ! {
         reap_all();
     }
     // Stopped by Ctrl-C after it had children of its own (and so a handler
-    // of its own), it ends of the signal all the same, as a child without
-    // one does: its parent counts it with the rest, in one line.
+    // of its own), it ends of the signal all the same, with no core file, as
+    // a child without one does: its parent counts it with the rest, in one
+    // line.
     if let Some(signal) = signals::stop_signal().filter(|_| signals::installed_here()) {
         flush_std();
         signals::die_of(signal);

@@ -150,10 +150,9 @@ impl Opened {
         if waited {
             crate::schedule::about_to_block();
         }
-        // No retry on EINTR: an acquirer is a child, and a stop signal ends
-        // it in its handler (`signals::default_handling_in_child`). Only a
-        // SIGXFSZ sent from outside cuts the wait short: the child goes on
-        // after it, and says it could not lock.
+        // No retry on EINTR: an acquirer is a child, which a stop signal
+        // ends in its handler, and which ignores SIGXFSZ, the one other
+        // (`signals::default_handling_in_child`): none returns early.
         let held = self.file.write();
         if waited && held.is_ok() {
             crate::log::event(

@@ -41,9 +41,8 @@ const STOP_SIGNALS: &[Signal] = &[
     Signal::SIGSTKFLT,
 ];
 
-/// Those of them that would also leave a core file: main ends of SIGTERM
-/// instead, a child of the signal with no core file; a child ignores
-/// SIGXFSZ (see [`on_stop_signal`]).
+/// Those of them that would also leave a core file: a child that ends of
+/// one leaves none ([`die_of`]).
 const CORE_SIGNALS: [Signal; 3] = [Signal::SIGQUIT, Signal::SIGXCPU, Signal::SIGXFSZ];
 
 /// Whether `signal` is one a lesson stops on.
@@ -105,7 +104,9 @@ pub(crate) fn forked() {
 /// dies (`PR_SET_PDEATHSIG`), whose handler forgets the parent that
 /// `getppid` gave once, so that the next record asks again. SIGURG, which
 /// the kernel sends otherwise only for a socket's urgent data (this process
-/// has no socket), ends nothing; with `SA_RESTART`, it cuts no wait short.
+/// has no socket), ends nothing; with `SA_RESTART`, it cuts no wait short
+/// but a `poll`'s, which the kernel never restarts (the schedule's polls
+/// look again).
 #[cfg(target_os = "linux")]
 pub(crate) fn learn_of_parent_death() {
     let action = SigAction::new(
@@ -190,24 +191,11 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
     if HANDLER_IN.load(SeqCst) != nix::unistd::getpid().as_raw() {
         // A child, which inherited the handler with its parent's memory and
         // has no children of its own: it ends of the signal as it would
-        // without a handler, but leaves no core file (getpid, sigaction,
-        // sigprocmask, raise and prctl are all async-signal-safe). Done
-        // here, when a signal comes, rather than at each fork, which would
-        // cost every child a `sigaction` for each stop signal.
-        match Signal::try_from(signal) {
-            // The kernel's answer to a write past `ulimit -f`: the write
-            // fails with EFBIG, which the child reports, as a program that
-            // ignores SIGXFSZ does; ignored from then on.
-            Ok(Signal::SIGXFSZ) => set_disposition(Signal::SIGXFSZ, SigHandler::SigIgn),
-            Ok(signal) => {
-                if CORE_SIGNALS.contains(&signal) {
-                    no_core_file();
-                }
-                set_disposition(signal, SigHandler::SigDfl);
-                let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
-                let _ = nix::sys::signal::raise(signal);
-            }
-            Err(_) => {}
+        // without a handler, but leaves no core file. Done here, when a
+        // signal comes, rather than at each fork, which would cost every
+        // child a `sigaction` for each stop signal.
+        if let Ok(signal) = Signal::try_from(signal) {
+            die_of(signal);
         }
         Errno::set_raw(saved);
         return;
@@ -239,9 +227,13 @@ fn pass_stop_on(pid: i32) {
 
 /// In a freshly forked child: a stop signal ends it, as for any program,
 /// until it starts children of its own (the inherited handler sees that it
-/// is not the process that installed it, and ends it then). A SIGCHLD
-/// handler of its parent's is not its own.
+/// is not the process that installed it, and ends it then). SIGXFSZ, the
+/// kernel's answer to a write past `ulimit -f`, is ignored, as before it
+/// comes: the write fails with EFBIG, which the child reports, and one sent
+/// from outside cuts no wait short (an `flock` would fail of EINTR). A
+/// SIGCHLD handler of its parent's is not its own.
 pub(crate) fn default_handling_in_child() {
+    set_disposition(Signal::SIGXFSZ, SigHandler::SigIgn);
     set_disposition(Signal::SIGCHLD, SigHandler::SigDfl);
 }
 
@@ -348,13 +340,13 @@ pub(crate) fn reported() {
     HELD.store(false, SeqCst);
 }
 
-/// Ends this process of `signal`, as the signal ends a process by default
-/// (of SIGTERM instead of one that would leave a core file).
+/// Ends this child of `signal`, as the signal ends a process by default,
+/// but with no core file. Async-signal-safe: it makes system calls only
+/// (prctl, sigaction, sigprocmask, raise, _exit).
 pub(crate) fn die_of(signal: Signal) -> ! {
-    let signal = match CORE_SIGNALS.contains(&signal) {
-        true => Signal::SIGTERM,
-        false => signal,
-    };
+    if CORE_SIGNALS.contains(&signal) {
+        no_core_file();
+    }
     set_disposition(signal, SigHandler::SigDfl);
     let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
     let _ = nix::sys::signal::raise(signal);
