@@ -18,14 +18,13 @@ use rustix::process::{WaitId, WaitIdOptions};
 use anyhow::bail;
 use serde_json::json;
 
-use crate::error::{Context as _, Result, Usage, anyhow};
+use crate::error::{Context as _, EXIT_PANIC, Result, Usage, anyhow};
 use crate::signals::{self, MAX_CHILDREN};
 use crate::{log, timing};
 
 pub use crate::signals::reaped_elsewhere;
 
 const EXIT_ERROR: i32 = 1;
-const EXIT_PANIC: i32 = 101; // Rust's own convention
 /// Added to the exit status (if below it) of a child that could not write
 /// all of its trace records (a full disk): its parent learns both. Clear of
 /// the lessons' own statuses, `EXIT_PANIC` and 128 + a signal.

@@ -6,6 +6,9 @@ pub use anyhow::{Context, Error, anyhow};
 
 pub type Result<T = ()> = anyhow::Result<T>;
 
+/// The exit status of a child that panicked: Rust's own convention.
+pub(crate) const EXIT_PANIC: i32 = 101;
+
 /// A value the command line allowed but this system cannot take: reported
 /// like a bad option, with exit status 2.
 #[derive(Debug)]

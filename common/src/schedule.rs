@@ -18,7 +18,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde_json::json;
 
-use crate::error::{Result, Usage, anyhow};
+use crate::error::{EXIT_PANIC, Result, Usage, anyhow};
 use crate::{log, signals, timing};
 
 /// The options of the lessons with sleep points: flatten them into the
@@ -336,6 +336,8 @@ pub fn sleep_like_seed() -> u64 {
 enum Refused {
     NotStarted,
     Ended,
+    /// Ended early, of the panic `--panic-in` asked for.
+    Panicked,
     Waiting(String),
 }
 
@@ -390,6 +392,9 @@ pub(crate) fn until_ended(pid: Option<i32>) -> Result<()> {
             Some(n) => {
                 let why = match run.children.iter().find(|c| c.number == n) {
                     None => Refused::NotStarted,
+                    Some(c) if c.at == At::Ended && exit_status(c.pid) == Some(EXIT_PANIC) => {
+                        Refused::Panicked
+                    }
                     Some(c) if c.at == At::Ended => Refused::Ended,
                     Some(c) => Refused::Waiting(match c.at {
                         At::Blocked { holder } => holder_name(run, holder),
@@ -476,6 +481,13 @@ fn impossible(run: &Run, k: usize, number: u32, why: Refused) -> crate::error::E
             "ended",
             tr!("{} has ended: it has no sleep point left", name),
         ),
+        Refused::Panicked => (
+            "ended",
+            tr!(
+                "{} has ended early, of the panic --panic-in asked for",
+                name
+            ),
+        ),
         Refused::Waiting(holder) => (
             "waiting",
             tr!(
@@ -487,13 +499,22 @@ fn impossible(run: &Run, k: usize, number: u32, why: Refused) -> crate::error::E
     };
     let fields = json!({"turn": k + 1, "to": name, "number": number, "why": reason});
     log::record("impossible", fields);
-    anyhow!(tr!(
-        "the schedule {} cannot run under this version: turn {} is {}'s, and {}",
-        schedule,
-        k + 1,
-        name,
-        because
-    ))
+    match why {
+        Refused::Panicked => anyhow!(tr!(
+            "the schedule {} cannot run in this run: turn {} is {}'s, and {}",
+            schedule,
+            k + 1,
+            name,
+            because
+        )),
+        _ => anyhow!(tr!(
+            "the schedule {} cannot run under this version: turn {} is {}'s, and {}",
+            schedule,
+            k + 1,
+            name,
+            because
+        )),
+    }
 }
 
 /// Waits until every child of the run is at rest: at a sleep point, waiting
@@ -663,6 +684,15 @@ fn wait_until_ended(pid: i32) -> Result<()> {
             Ok(_) => return Ok(()),
         }
     }
+}
+
+/// The exit status of the ended child `pid`, which stays unreaped
+/// (`WNOWAIT`); `None` if it has not ended, or ended of a signal.
+fn exit_status(pid: i32) -> Option<i32> {
+    use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
+    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
+    let status = waitid(WaitId::Pid(Pid::from_raw(pid)?), options).ok()??;
+    status.exit_status()
 }
 
 fn has_ended(pid: i32) -> bool {
@@ -972,8 +1002,8 @@ pub(crate) fn check_size(n: u32, option: &str) -> Result<()> {
     if every() && n > MAX_PROCESSES {
         let runs: u128 = (1..=u128::from(n.min(30))).product();
         return Err(Usage(tr!(
-            "--every-schedule runs every schedule, one run each: at most {} processes ({} {} would \
-             take {} runs)",
+            "--every-schedule runs every schedule, one run each: at most {} processes ({} {} could \
+             take up to {} runs)",
             MAX_PROCESSES,
             option,
             n,

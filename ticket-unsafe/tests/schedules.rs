@@ -30,6 +30,11 @@ fn large_sizes_are_refused() {
     offices::large_sizes_are_refused(LESSON);
 }
 
+#[test]
+fn a_panic_asked_for_is_named_as_the_cause() {
+    offices::a_panic_asked_for_is_named_as_the_cause(LESSON);
+}
+
 /// Asked how many of the schedules oversell: some, not all (choice 2).
 #[test]
 fn the_quiz_asks_how_many_schedules_oversell() {

@@ -409,6 +409,31 @@ pub mod offices {
             );
         }
     }
+
+    /// A turn given to a buyer that `--panic-in` ended: the schedule cannot
+    /// run in this run, for that panic, not under this version.
+    pub fn a_panic_asked_for_is_named_as_the_cause(lesson: &str) {
+        let dir = Scratch::new();
+        let file = dir.path("ticket.json");
+        let args = [
+            "--file",
+            &file,
+            "--buyers",
+            "3",
+            "--tickets",
+            "3",
+            "--panic-in",
+            "buyer-2",
+            "--schedule",
+            "1,2,2,3",
+        ];
+        let done = run(lesson, &args);
+        assert_eq!(done.code(), Some(1), "{}", done.output());
+        let said = "cannot run in this run: turn 2 is buyer-2's, and buyer-2 has ended early, \
+                    of the panic --panic-in asked for";
+        assert!(done.stderr.contains(said), "{}", done.output());
+        assert!(!done.stderr.contains("this version"), "{}", done.output());
+    }
 }
 
 /// The checks the printers share: each colleague has one sleep point.
