@@ -45,17 +45,22 @@ pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
         )));
     }
     let bytes = read_whole(&file, meta.len()).map_err(cannot)?;
-    LAST_OPENED.with_borrow_mut(|last| *last = Some((path.to_owned(), file, meta)));
+    let inode = (meta.dev(), meta.ino());
+    LAST_OPENED.with_borrow_mut(|last| *last = Some((path.to_owned(), file, inode)));
     Ok(bytes)
 }
 
 thread_local! {
-    /// The file [`read_small`] read last, still open, as `fstat` found it: a
-    /// new version of it copies its extended attributes from it, if it is
-    /// still the file at its path ([`existing`]), instead of opening it again.
-    static LAST_OPENED: std::cell::RefCell<Option<(PathBuf, File, Metadata)>> =
+    /// The file [`read_small`] read last, its path, still open, and its
+    /// device and inode: a new version of it copies its extended attributes
+    /// from it, if it is still the file at its path ([`existing`]), instead
+    /// of opening it again.
+    static LAST_OPENED: std::cell::RefCell<Option<(PathBuf, File, Inode)>> =
         const { std::cell::RefCell::new(None) };
 }
+
+/// A file's device and inode numbers: which file it is.
+type Inode = (u64, u64);
 
 /// The bytes of `file`, which `fstat` says holds `size`: in one `read`
 /// where it does (a byte more is asked for, so that its end needs no second
@@ -177,14 +182,14 @@ type Attribute = (CString, Vec<u8>);
 /// extended attributes; `None` if there is no file.
 fn existing(path: &Path) -> io::Result<Option<(Metadata, Vec<Attribute>)>> {
     let read = LAST_OPENED.with_borrow_mut(|last| match last.take() {
-        Some((read, file, meta)) if read == path => Some((file, meta)),
+        Some((read, file, inode)) if read == path => Some((file, inode)),
         _ => None,
     });
-    if let Some((file, read)) = read {
+    if let Some((file, inode)) = read {
         // Its metadata as it is now, and still the file at `path` (not one
         // renamed there since): then its open descriptor serves.
         match fs::metadata(path) {
-            Ok(now) if (now.dev(), now.ino()) == (read.dev(), read.ino()) => {
+            Ok(now) if (now.dev(), now.ino()) == inode => {
                 return Ok(Some((now, attributes(&file)?)));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

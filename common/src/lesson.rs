@@ -112,7 +112,6 @@ pub fn run<A: Parser>(
     // First of all: a stop signal from now on stops the lesson, with its
     // line and its cleaning up, even one that comes as its files are made.
     let handled = signals::forward_stop_signals();
-    #[cfg(target_os = "linux")]
     signals::learn_of_parent_death();
     let (name, matches, options, inputs, turns) = parse::<A>(zh);
     let begun = handled.and_then(|()| begin(&name, &options, &inputs, quiz));

@@ -392,7 +392,11 @@ pub(crate) fn until_ended(pid: Option<i32>) -> Result<()> {
             Some(n) => {
                 let why = match run.children.iter().find(|c| c.number == n) {
                     None => Refused::NotStarted,
-                    Some(c) if c.at == At::Ended && exit_status(c.pid) == Some(EXIT_PANIC) => {
+                    Some(c)
+                        if c.at == At::Ended
+                            && how_ended(c.pid).and_then(|e| e.exit_status())
+                                == Some(EXIT_PANIC) =>
+                    {
                         Refused::Panicked
                     }
                     Some(c) if c.at == At::Ended => Refused::Ended,
@@ -499,22 +503,19 @@ fn impossible(run: &Run, k: usize, number: u32, why: Refused) -> crate::error::E
     };
     let fields = json!({"turn": k + 1, "to": name, "number": number, "why": reason});
     log::record("impossible", fields);
-    match why {
-        Refused::Panicked => anyhow!(tr!(
-            "the schedule {} cannot run in this run: turn {} is {}'s, and {}",
-            schedule,
-            k + 1,
-            name,
-            because
-        )),
-        _ => anyhow!(tr!(
-            "the schedule {} cannot run under this version: turn {} is {}'s, and {}",
-            schedule,
-            k + 1,
-            name,
-            because
-        )),
-    }
+    // A panic asked for is this run's doing; anything else, the version's.
+    let blame = match why {
+        Refused::Panicked => tr!("in this run"),
+        _ => tr!("under this version"),
+    };
+    anyhow!(tr!(
+        "the schedule {} cannot run {}: turn {} is {}'s, and {}",
+        schedule,
+        blame,
+        k + 1,
+        name,
+        because
+    ))
 }
 
 /// Waits until every child of the run is at rest: at a sleep point, waiting
@@ -686,22 +687,16 @@ fn wait_until_ended(pid: i32) -> Result<()> {
     }
 }
 
-/// The exit status of the ended child `pid`, which stays unreaped
-/// (`WNOWAIT`); `None` if it has not ended, or ended of a signal.
-fn exit_status(pid: i32) -> Option<i32> {
+/// How the child `pid` ended, which stays unreaped (`WNOWAIT`); `None`
+/// while it runs.
+fn how_ended(pid: i32) -> Option<rustix::process::WaitIdStatus> {
     use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
     let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
-    let status = waitid(WaitId::Pid(Pid::from_raw(pid)?), options).ok()??;
-    status.exit_status()
+    waitid(WaitId::Pid(Pid::from_raw(pid)?), options).ok()?
 }
 
 fn has_ended(pid: i32) -> bool {
-    use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
-    let Some(pid) = Pid::from_raw(pid) else {
-        return false;
-    };
-    let options = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
-    matches!(waitid(WaitId::Pid(pid), options), Ok(Some(_)))
+    how_ended(pid).is_some()
 }
 
 /// Every process `/proc/locks` lists as waiting for a lock, and the pid of

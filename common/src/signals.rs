@@ -107,8 +107,14 @@ pub(crate) fn forked() {
 /// has no socket), ends nothing; with `SA_RESTART`, it cuts no wait short
 /// but a `poll`'s, which the kernel never restarts (the schedule's polls
 /// look again).
-#[cfg(target_os = "linux")]
+/// Elsewhere there is no such signal: every record asks.
 pub(crate) fn learn_of_parent_death() {
+    #[cfg(target_os = "linux")]
+    parent_death_forgets_parent();
+}
+
+#[cfg(target_os = "linux")]
+fn parent_death_forgets_parent() {
     let action = SigAction::new(
         SigHandler::Handler(on_parent_death),
         SaFlags::SA_RESTART,

@@ -98,8 +98,7 @@ pub fn a_stop_wakes_stopped_children(program: &str, args: &[&str], event: &str) 
 /// every process of the job): the child ends of it, as a program with no
 /// handler does, but leaves no core file where `ulimit -c` would let it
 /// (checked where `core_pattern` names a file in the working directory and
-/// the hard limit allows one);
-/// the lesson says how it ended.
+/// the hard limit allows one); the lesson says how it ended.
 pub fn a_core_signal_ends_a_child_without_a_core_file(program: &str, args: &[&str], event: &str) {
     let tmp = Scratch::new();
     let dir = tmp.path("");
