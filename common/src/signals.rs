@@ -240,6 +240,14 @@ fn pass_stop_on(pid: i32) {
 /// SIGCHLD handler of its parent's is not its own.
 pub(crate) fn default_handling_in_child() {
     set_disposition(Signal::SIGXFSZ, SigHandler::SigIgn);
+    default_sigchld();
+}
+
+/// SIGCHLD's default disposition, in place of an ignored SIGCHLD kept
+/// through `exec` from the program that started this one (a shell's
+/// `trap '' CHLD`): ignored, the kernel reaps every child itself as it
+/// ends, leaving neither a zombie to show nor an exit status to learn.
+pub(crate) fn default_sigchld() {
     set_disposition(Signal::SIGCHLD, SigHandler::SigDfl);
 }
 

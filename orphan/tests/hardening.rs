@@ -1,11 +1,11 @@
 //! The orphan lesson killed outright (SIGKILL): its orphan C is the one
 //! child meant to outlive its parent, and it still ends: with the lesson
-//! that adopted it, or on its own.
+//! that adopted it, or on its own. And started with SIGCHLD ignored.
 
 use std::time::{Duration, Instant};
 
 use common::system::process;
-use lesson_testing::{Running, Scratch, start_in};
+use lesson_testing::{Running, Scratch, run_ignoring_sigchld, start_in};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_orphan");
@@ -95,4 +95,14 @@ fn a_pause_in_a_child_fed_a_line_that_never_ends_goes_on() {
         LESSON,
         &["--pause", "--speed", "max"],
     );
+}
+
+/// Started with SIGCHLD ignored (a shell's `trap '' CHLD`, kept through
+/// `exec`), the kernel would reap P and C itself, and the lesson could learn
+/// neither's exit: it puts SIGCHLD back to its default first.
+#[test]
+fn started_with_sigchld_ignored_it_still_reaps_its_orphan() {
+    let run = run_ignoring_sigchld(LESSON, &["--speed", "max"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert_eq!(run.events("adopted").count(), 1, "{}", run.output());
 }

@@ -1,9 +1,10 @@
-//! The ticket office's processes when the lesson is killed outright.
+//! The ticket office's processes when the lesson is killed outright, and
+//! when it starts with SIGCHLD ignored.
 
 use std::time::{Duration, Instant};
 
 use common::system::{ProcessInfo, processes};
-use lesson_testing::{Scratch, start_in};
+use lesson_testing::{Scratch, run_ignoring_sigchld, start_in};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
@@ -46,4 +47,16 @@ fn sigkill_of_the_main_process_leaves_no_buyer_running() {
     let (run, left) = lesson.finish_leaving();
     assert_eq!(run.status.code(), None, "{}", run.output());
     assert!(left.iter().all(ProcessInfo::is_zombie), "{left:#?}");
+}
+
+/// Started with SIGCHLD ignored (a shell's `trap '' CHLD`, kept through
+/// `exec`), the kernel would reap the buyers itself, and the lesson could
+/// not learn how each ended: it puts SIGCHLD back to its default first.
+#[test]
+fn started_with_sigchld_ignored_every_buyer_is_reaped_by_the_lesson() {
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let run = run_ignoring_sigchld(LESSON, &["--file", &file, "--speed", "max"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert_eq!(run.events("bought").count(), 3, "{}", run.output());
 }

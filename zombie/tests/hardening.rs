@@ -1,12 +1,13 @@
 //! The zombie lesson under hostile conditions: its main process killed
 //! during the flood, Ctrl-C during the flood, too few descriptors, a
-//! process limit too low for the flood.
+//! process limit too low for the flood, SIGCHLD ignored as it starts.
 
 use std::time::{Duration, Instant};
 
 use common::system::{ProcessInfo, children_of, processes};
 use lesson_testing::{
-    Scratch, refuses_beyond_the_process_limit, refuses_too_few_descriptors, start, start_in,
+    Scratch, refuses_beyond_the_process_limit, refuses_too_few_descriptors, run_ignoring_sigchld,
+    start, start_in,
 };
 use nix::sys::signal::Signal;
 
@@ -153,4 +154,17 @@ fn a_pause_fed_a_line_that_never_ends_goes_on() {
 #[test]
 fn too_little_address_space_is_refused_at_the_start() {
     lesson_testing::refuses_too_little_address_space(LESSON, &[]);
+}
+
+/// Started with SIGCHLD ignored (a shell's `trap '' CHLD`, kept through
+/// `exec`), the kernel would reap each child as it ends: the lesson puts
+/// SIGCHLD back to its default first, so its child is still a zombie, in
+/// state Z, until it is reaped.
+#[test]
+fn started_with_sigchld_ignored_it_still_shows_a_zombie() {
+    let run = run_ignoring_sigchld(LESSON, &["--speed", "max", "--flood", "3", "--cpu-ms", "0"]);
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    let kill: Vec<_> = run.events("kill").collect();
+    assert_eq!(kill.len(), 1, "{}", run.output());
+    assert_eq!(kill[0].fields["state"], "Z", "{}", run.output());
 }
