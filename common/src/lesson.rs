@@ -113,7 +113,7 @@ pub fn run<A: Parser>(
     // line and its cleaning up, even one that comes as its files are made.
     let handled = signals::forward_stop_signals();
     signals::learn_of_parent_death();
-    signals::default_sigchld();
+    signals::undo_inherited();
     let (name, matches, options, inputs, turns) = parse::<A>(zh);
     let begun = handled.and_then(|()| begin(&name, &options, &inputs, quiz));
     if let Err(e) = begun.and_then(|()| schedule::init(turns.as_ref(), options.pause)) {

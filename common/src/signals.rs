@@ -243,11 +243,24 @@ pub(crate) fn default_handling_in_child() {
     default_sigchld();
 }
 
-/// SIGCHLD's default disposition, in place of an ignored SIGCHLD kept
-/// through `exec` from the program that started this one (a shell's
-/// `trap '' CHLD`): ignored, the kernel reaps every child itself as it
-/// ends, leaving neither a zombie to show nor an exit status to learn.
-pub(crate) fn default_sigchld() {
+/// Undoes what `exec` keeps of the program that started this one, and a
+/// lesson cannot work with. SIGCHLD ignored (bash's `trap '' CHLD`): the
+/// kernel would reap every child itself as it ends, leaving neither a
+/// zombie to show nor an exit status to learn. The stop signals, SIGCHLD
+/// or SIGURG blocked (the signal mask is kept too): Ctrl-C and SIGTERM
+/// would stop nothing, and the children, which inherit the mask, would not
+/// end of their parent's death. One that came while blocked arrives now.
+pub(crate) fn undo_inherited() {
+    default_sigchld();
+    let ours: SigSet = STOP_SIGNALS
+        .iter()
+        .copied()
+        .chain([Signal::SIGCHLD, Signal::SIGURG])
+        .collect();
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&ours), None);
+}
+
+fn default_sigchld() {
     set_disposition(Signal::SIGCHLD, SigHandler::SigDfl);
 }
 

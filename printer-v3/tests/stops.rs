@@ -1,5 +1,6 @@
 //! Stopping printer-v3: by any signal that ends a process by default, by two
-//! at once, with its children stopped or frozen.
+//! at once, with its children stopped or frozen, started with its signals
+//! blocked.
 
 use lesson_testing::stops;
 
@@ -10,6 +11,11 @@ const SLOW: &[&str] = &["--speed", "1", "--workers", "3"];
 #[test]
 fn every_stop_signal_ends_it_as_sigterm_does() {
     stops::every_stop_signal_ends_it_as_sigterm_does(LESSON, SLOW, "start", 1);
+}
+
+#[test]
+fn blocked_stop_signals_stop_it_all_the_same() {
+    stops::blocked_stop_signals_stop_it_all_the_same(LESSON, SLOW, "start");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Stopping a sale: Ctrl-C while it is held at a pause, and SIGHUP to its
-//! whole process group, mid-sale.
+//! Stopping a sale: Ctrl-C while it is held at a pause, SIGHUP to its
+//! whole process group, mid-sale, and SIGTERM to one started with its
+//! signals blocked.
 
 use lesson_testing::stops;
 
@@ -8,6 +9,14 @@ const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
 #[test]
 fn a_stopped_sale_reckons_what_its_buyers_reported() {
     stops::a_stopped_sale_reckons_what_its_buyers_reported(LESSON, true);
+}
+
+#[test]
+fn blocked_stop_signals_stop_it_all_the_same() {
+    let dir = lesson_testing::Scratch::new();
+    let file = dir.path("ticket.json");
+    let args = ["--file", &file, "--buyers", "3", "--speed", "1"];
+    stops::blocked_stop_signals_stop_it_all_the_same(LESSON, &args, "search");
 }
 
 #[test]

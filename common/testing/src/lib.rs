@@ -74,21 +74,21 @@ pub struct Running {
 
 /// Starts `program` with `args`, tracing to a file of its own, without colours.
 pub fn start(program: &str, args: &[&str]) -> Running {
-    start_with(Command::new(program), program, args, None)
+    start_with(program, args, None)
 }
 
 /// Runs `program` with `args` to the end, as [`run`] does, started with
 /// SIGCHLD ignored: bash's `trap '' CHLD`, which `exec` keeps (dash's
 /// keeps SIGCHLD for itself).
 pub fn run_ignoring_sigchld(program: &str, args: &[&str]) -> Run {
-    let mut bash = Command::new("bash");
-    bash.args(["-c", "trap '' CHLD; exec \"$0\" \"$@\"", program]);
-    start_with(bash, program, args, None).finish()
+    // bash execs the lesson: the same pid, and `start` still adds --trace.
+    let script = r#"trap '' CHLD; exec "$0" "$@""#;
+    start("bash", &[&["-c", script, program], args].concat()).finish()
 }
 
 /// Like [`start`], with `input` on standard input (a file of it, so that
-/// nothing blocks), instead of nothing. `command` runs `program`.
-fn start_with(mut command: Command, program: &str, args: &[&str], input: Option<&[u8]>) -> Running {
+/// nothing blocks), instead of nothing.
+fn start_with(program: &str, args: &[&str], input: Option<&[u8]>) -> Running {
     let n = RUNS.fetch_add(1, Ordering::SeqCst);
     let base = std::env::temp_dir().join(format!("lesson-test-{}-{n}", std::process::id()));
     let path = |ext: &str| base.with_extension(ext);
@@ -107,7 +107,7 @@ fn start_with(mut command: Command, program: &str, args: &[&str], input: Option<
         }
     };
     let child = spawn(
-        command
+        Command::new(program)
             .args(args)
             .arg("--trace")
             .arg(&trace)
@@ -139,13 +139,7 @@ pub fn quiz(program: &str, args: &[&str], answers: &[u32]) -> Run {
     let input: String = answers.iter().map(|a| format!("{a}\n")).collect();
     let mut args = args.to_vec();
     args.push("--quiz");
-    start_with(
-        Command::new(program),
-        program,
-        &args,
-        Some(input.as_bytes()),
-    )
-    .finish()
+    start_with(program, &args, Some(input.as_bytes())).finish()
 }
 
 impl Running {

@@ -64,6 +64,38 @@ pub fn every_stop_signal_ends_it_as_sigterm_does(
     }
 }
 
+/// Started with the signals it relies on blocked (a signal mask is kept
+/// through `exec`; GNU env's `--block-signal` leaves one), the lesson
+/// unblocks them: SIGTERM stops it as ever, and its children end of the
+/// SIGTERM passed on, none killed after the grace. Skipped where `env` has
+/// no `--block-signal` (before coreutils 8.31, macOS).
+pub fn blocked_stop_signals_stop_it_all_the_same(program: &str, args: &[&str], event: &str) {
+    let blocks = std::process::Command::new("env")
+        .args(["--block-signal=TERM", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !blocks {
+        println!("skipped: this env has no --block-signal");
+        return;
+    }
+    let tmp = Scratch::new();
+    let tmpdir = format!("TMPDIR={}", tmp.path(""));
+    let block = "--block-signal=INT,TERM,HUP,QUIT,CHLD,URG";
+    let lesson = start("env", &[&[block, tmpdir.as_str(), program], args].concat());
+    lesson.wait_for(event, 1);
+    lesson.signal(Signal::SIGTERM);
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(143), "{}", run.output());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.output());
+    assert!(
+        run.stderr.contains("stopped by SIGTERM"),
+        "{}",
+        run.output()
+    );
+    assert!(!run.stderr.contains("SIGKILL"), "{}", run.output());
+    assert_eq!(leftovers(&tmp, &[]), Vec::<String>::new());
+}
+
 /// SIGINT, then SIGTERM at once: one stop, under the first one's name.
 pub fn two_stops_in_a_row_are_one(program: &str, args: &[&str], event: &str) {
     let tmp = Scratch::new();
