@@ -26,6 +26,20 @@ static DURABLE: AtomicBool = AtomicBool::new(false);
 /// (and said so): the writes then flush their files alone.
 static FLUSH_DIRECTORY: AtomicBool = AtomicBool::new(true);
 
+/// Keeps of the umask `exec` passed on only what it takes from group and
+/// others: one that takes the owner's own bits too (`umask 277`) would
+/// leave the lesson's directory, trace and locks, which it and each child
+/// open again, unreadable or unwritable to it, and the run would fail
+/// half-made. A file the lesson makes for the user (a missing ticket file,
+/// the trace) is then theirs to read and write, and still nobody else's
+/// where the umask says so.
+pub(crate) fn spare_the_owner_in_umask() {
+    use nix::sys::stat::{Mode, umask};
+    let group_and_others = Mode::S_IRWXG | Mode::S_IRWXO;
+    let inherited = umask(group_and_others);
+    umask(inherited & group_and_others);
+}
+
 pub(crate) fn durable(on: bool) {
     DURABLE.store(on, Ordering::SeqCst);
 }

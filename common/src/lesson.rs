@@ -114,6 +114,7 @@ pub fn run<A: Parser>(
     let handled = signals::forward_stop_signals();
     signals::learn_of_parent_death();
     signals::undo_inherited();
+    file::spare_the_owner_in_umask();
     let (name, matches, options, inputs, turns) = parse::<A>(zh);
     let begun = handled.and_then(|()| begin(&name, &options, &inputs, quiz));
     if let Err(e) = begun.and_then(|()| schedule::init(turns.as_ref(), options.pause)) {

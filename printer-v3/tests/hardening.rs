@@ -1,6 +1,6 @@
 //! Version 3 under hostile conditions: its main process killed outright, two
 //! runs on one trace, a full filesystem, the scratch directories of dead
-//! runs, too few descriptors.
+//! runs, too few descriptors, a umask that spares not even the owner.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use common::log::read_trace;
 use common::system::{ProcessInfo, processes};
 use common::timeline::{overlaps, turns};
-use lesson_testing::{Scratch, left_behind, output, refuses_too_few_descriptors, run, start_in};
+use lesson_testing::{
+    Scratch, left_behind, output, refuses_too_few_descriptors, run,
+    runs_under_a_umask_that_spares_not_the_owner, start_in,
+};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -307,4 +310,11 @@ fn a_pause_in_a_child_fed_a_line_that_never_ends_goes_on() {
         LESSON,
         &["--pause", "--speed", "max"],
     );
+}
+
+/// Each child opens the lock file again: a umask of 277 would have made it
+/// unwritable, and the trace unreadable, to the lesson itself.
+#[test]
+fn under_umask_277_it_runs_and_leaves_nothing() {
+    runs_under_a_umask_that_spares_not_the_owner(LESSON, &[]);
 }

@@ -1,10 +1,13 @@
-//! The ticket office's processes when the lesson is killed outright, and
-//! when it starts with SIGCHLD ignored.
+//! The ticket office's processes when the lesson is killed outright, when
+//! it starts with SIGCHLD ignored, and under a umask that spares not even
+//! the owner.
 
 use std::time::{Duration, Instant};
 
 use common::system::{ProcessInfo, processes};
-use lesson_testing::{Scratch, run_ignoring_sigchld, start_in};
+use lesson_testing::{
+    Scratch, run_ignoring_sigchld, runs_under_a_umask_that_spares_not_the_owner, start_in,
+};
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
@@ -59,4 +62,11 @@ fn started_with_sigchld_ignored_every_buyer_is_reaped_by_the_lesson() {
     let run = run_ignoring_sigchld(LESSON, &["--file", &file, "--speed", "max"]);
     assert_eq!(run.code(), Some(0), "{}", run.output());
     assert_eq!(run.events("bought").count(), 3, "{}", run.output());
+}
+
+/// Each buyer opens the ticket file and its lock again: a umask of 277
+/// would have made a missing one, made by the lesson, unwritable to it.
+#[test]
+fn under_umask_277_it_runs_and_leaves_nothing() {
+    runs_under_a_umask_that_spares_not_the_owner(LESSON, &["--file", "ticket.json"]);
 }

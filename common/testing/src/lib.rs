@@ -980,6 +980,45 @@ pub fn refuses_beyond_the_process_limit(program: &str, args: &[&str]) {
     );
 }
 
+/// Under a umask that takes the owner's own bits (`umask 277`), which would
+/// leave a lesson's directory, trace and locks unreadable or unwritable to
+/// it, the lesson runs to its end and leaves nothing behind but the files
+/// it was asked for. Run as the user nobody where the test runs as root,
+/// whom no file mode stops; in a directory of its own, where `args` may
+/// name `ticket.json`.
+pub fn runs_under_a_umask_that_spares_not_the_owner(program: &str, args: &[&str]) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Scratch::new();
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let trace = dir.path("trace.jsonl");
+    let mut command = Command::new("bash");
+    command.args(["-c", r#"umask 277; exec "$0" "$@""#]);
+    if nix::unistd::getuid().is_root() {
+        command
+            .arg(runnable_by_anyone(program))
+            .uid(NOBODY)
+            .gid(NOBODY);
+    } else {
+        command.arg(program);
+    }
+    command
+        .args(args)
+        .args(["--speed", "max", "--trace", &trace])
+        .current_dir(dir.path(""))
+        .env("TMPDIR", dir.path(""))
+        .env_remove("LESSON_SPEED");
+    let out = output(&mut command);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let asked = ["trace.jsonl", "ticket.json", "ticket.json.lock"];
+    let left: Vec<String> = std::fs::read_dir(dir.path(""))
+        .expect("the test's directory")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| !asked.contains(&name.as_str()))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "{stderr}");
+}
+
 /// A printer lesson's timeline stands where it stands in English under
 /// `--lang zh`: every row's bar starts at the same column, whatever the
 /// width of the words around (three colleagues, the default).
