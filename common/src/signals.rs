@@ -41,6 +41,13 @@ const STOP_SIGNALS: &[Signal] = &[
     Signal::SIGSTKFLT,
 ];
 
+/// Those of them a shell or `nohup` leaves ignored on purpose: SIGINT and
+/// SIGQUIT in a job a script starts with `&`, SIGHUP under `nohup`. Ignored
+/// as the lesson starts, they stay ignored, as in any Unix program (and in
+/// Python). The others it always handles: SIGTERM above all, which it
+/// passes on and its children get when their parent dies.
+const KEPT_IF_IGNORED: [Signal; 3] = [Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT];
+
 /// Those of them that would also leave a core file: a child that ends of
 /// one leaves none ([`die_of`]).
 const CORE_SIGNALS: [Signal; 3] = [Signal::SIGQUIT, Signal::SIGXCPU, Signal::SIGXFSZ];
@@ -177,7 +184,12 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
     for &signal in STOP_SIGNALS {
         // SAFETY: the handler only touches atomics and calls kill(2), which
         // is async-signal-safe.
-        unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
+        let old = unsafe { sigaction(signal, &action) }
+            .context(format!("installing a {signal} handler"))?;
+        if matches!(old.handler(), SigHandler::SigIgn) && KEPT_IF_IGNORED.contains(&signal) {
+            // SAFETY: puts SIG_IGN back: no handler code.
+            let _ = unsafe { sigaction(signal, &old) };
+        }
     }
     HANDLER_IN.store(pid() as i32, SeqCst);
     Ok(())

@@ -1,6 +1,6 @@
 //! Stopping printer-v3: by any signal that ends a process by default, by two
 //! at once, with its children stopped or frozen, started with its signals
-//! blocked.
+//! blocked; and not by a hangup it was started to ignore.
 
 use lesson_testing::stops;
 
@@ -16,6 +16,11 @@ fn every_stop_signal_ends_it_as_sigterm_does() {
 #[test]
 fn blocked_stop_signals_stop_it_all_the_same() {
     stops::blocked_stop_signals_stop_it_all_the_same(LESSON, SLOW, "start");
+}
+
+#[test]
+fn an_ignored_hangup_stays_ignored() {
+    stops::an_ignored_hangup_stays_ignored(LESSON, SLOW, "start");
 }
 
 #[test]

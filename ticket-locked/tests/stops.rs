@@ -1,6 +1,6 @@
 //! Stopping a sale: Ctrl-C while it is held at a pause, SIGHUP to its
 //! whole process group, mid-sale, and SIGTERM to one started with its
-//! signals blocked.
+//! signals blocked; and not SIGHUP to one started to ignore it.
 
 use lesson_testing::stops;
 
@@ -17,6 +17,14 @@ fn blocked_stop_signals_stop_it_all_the_same() {
     let file = dir.path("ticket.json");
     let args = ["--file", &file, "--buyers", "3", "--speed", "1"];
     stops::blocked_stop_signals_stop_it_all_the_same(LESSON, &args, "search");
+}
+
+#[test]
+fn an_ignored_hangup_stays_ignored() {
+    let dir = lesson_testing::Scratch::new();
+    let file = dir.path("ticket.json");
+    let args = ["--file", &file, "--buyers", "3", "--speed", "5"];
+    stops::an_ignored_hangup_stays_ignored(LESSON, &args, "search");
 }
 
 #[test]

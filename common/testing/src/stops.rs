@@ -96,6 +96,19 @@ pub fn blocked_stop_signals_stop_it_all_the_same(program: &str, args: &[&str], e
     assert_eq!(leftovers(&tmp, &[]), Vec::<String>::new());
 }
 
+/// Started with SIGHUP ignored (`nohup`; bash's `trap '' HUP`, which
+/// `exec` keeps), the lesson leaves it ignored: a hangup of its whole
+/// process group stops nothing, and the run ends as it would have.
+pub fn an_ignored_hangup_stays_ignored(program: &str, args: &[&str], event: &str) {
+    let script = r#"trap '' HUP; exec "$0" "$@""#;
+    let lesson = start("bash", &[&["-c", script, program], args].concat());
+    lesson.wait_for(event, 1);
+    killpg(Pid::from_raw(lesson.pid()), Signal::SIGHUP).expect("killpg");
+    let run = lesson.finish();
+    assert_eq!(run.code(), Some(0), "{}", run.output());
+    assert!(!run.stderr.contains("stopped"), "{}", run.output());
+}
+
 /// SIGINT, then SIGTERM at once: one stop, under the first one's name.
 pub fn two_stops_in_a_row_are_one(program: &str, args: &[&str], event: &str) {
     let tmp = Scratch::new();
