@@ -172,6 +172,10 @@ check_nothing_left() {
 # One seed for the whole course: the three printers sleep alike, so their
 # times compare, and every command shown can be pasted to replay it.
 [ -n "$seed" ] || seed=$((RANDOM % 99999 + 1))
+# As the lessons do, keep of the umask only what it takes from group and
+# others: one that takes the owner's own bits (umask 277) would leave the
+# walkthrough's own directories unwritable to it.
+umask "$(printf '%04o' $((8#$(umask) & 8#077)))"
 # The ticket office keeps its database in a directory of this user's, not
 # in the checkout.
 office=${TMPDIR:-/tmp}/unix-process-lessons-$(id -u)

@@ -43,9 +43,10 @@ const STOP_SIGNALS: &[Signal] = &[
 
 /// Those of them a shell or `nohup` leaves ignored on purpose: SIGINT and
 /// SIGQUIT in a job a script starts with `&`, SIGHUP under `nohup`. Ignored
-/// as the lesson starts, they stay ignored, as in any Unix program (and in
-/// Python). The others it always handles: SIGTERM above all, which it
-/// passes on and its children get when their parent dies.
+/// as the lesson starts, they stay ignored, as a careful Unix program
+/// leaves them (in its children too, which inherit the ignore). The others
+/// it always handles: SIGTERM above all, which it passes on and its
+/// children get when their parent dies.
 const KEPT_IF_IGNORED: [Signal; 3] = [Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT];
 
 /// Those of them that would also leave a core file: a child that ends of
@@ -182,17 +183,27 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
     let set = STOP_SIGNALS.iter().copied().collect();
     let action = SigAction::new(SigHandler::Handler(on_stop_signal), SaFlags::empty(), set);
     for &signal in STOP_SIGNALS {
+        // Asked before, not put back after: a hangup in between would stop
+        // a lesson that `nohup` started.
+        if KEPT_IF_IGNORED.contains(&signal) && ignored(signal) {
+            continue;
+        }
         // SAFETY: the handler only touches atomics and calls kill(2), which
         // is async-signal-safe.
-        let old = unsafe { sigaction(signal, &action) }
-            .context(format!("installing a {signal} handler"))?;
-        if matches!(old.handler(), SigHandler::SigIgn) && KEPT_IF_IGNORED.contains(&signal) {
-            // SAFETY: puts SIG_IGN back: no handler code.
-            let _ = unsafe { sigaction(signal, &old) };
-        }
+        unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
     }
     HANDLER_IN.store(pid() as i32, SeqCst);
     Ok(())
+}
+
+/// Whether `signal` is ignored (SIG_IGN), read without changing it.
+fn ignored(signal: Signal) -> bool {
+    let mut now = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: with no new action, sigaction only writes the current one.
+    let read =
+        unsafe { libc::sigaction(signal as libc::c_int, std::ptr::null(), now.as_mut_ptr()) };
+    // SAFETY: written by the call, which succeeded.
+    read == 0 && unsafe { now.assume_init() }.sa_sigaction == libc::SIG_IGN
 }
 
 /// True in a process that installed the handler itself: one that has started

@@ -19,7 +19,24 @@ fn run_all() -> Command {
         .env("NO_COLOR", "1")
         .env("LESSON_LANG", "en")
         .current_dir(std::env::temp_dir());
+    as_at_a_terminal(&mut command);
     command
+}
+
+/// SIGINT at its default, as a terminal's job has it, whatever this test
+/// process inherited (a script that runs the suite with `&` leaves it
+/// ignored, and bash and the lessons would keep that).
+#[allow(unsafe_code)]
+fn as_at_a_terminal(command: &mut Command) {
+    use nix::libc;
+    // SAFETY: signal(2) is async-signal-safe, as the time between fork and
+    // exec asks, and SIG_DFL runs no code of ours.
+    let reset = || {
+        unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+        Ok(())
+    };
+    // SAFETY: `reset` allocates nothing and takes no lock.
+    unsafe { command.pre_exec(reset) };
 }
 
 #[test]

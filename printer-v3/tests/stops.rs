@@ -1,6 +1,6 @@
 //! Stopping printer-v3: by any signal that ends a process by default, by two
 //! at once, with its children stopped or frozen, started with its signals
-//! blocked; and not by a hangup it was started to ignore.
+//! blocked; and not by SIGHUP, SIGINT or SIGQUIT it was started to ignore.
 
 use lesson_testing::stops;
 
@@ -19,8 +19,8 @@ fn blocked_stop_signals_stop_it_all_the_same() {
 }
 
 #[test]
-fn an_ignored_hangup_stays_ignored() {
-    stops::an_ignored_hangup_stays_ignored(LESSON, SLOW, "start");
+fn ignored_terminal_signals_stay_ignored() {
+    stops::ignored_terminal_signals_stay_ignored(LESSON, SLOW);
 }
 
 #[test]

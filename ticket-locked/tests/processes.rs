@@ -1,6 +1,6 @@
-//! The ticket office's processes when the lesson is killed outright, when
-//! it starts with SIGCHLD ignored, and under a umask that spares not even
-//! the owner.
+//! The ticket office's processes when the lesson is killed outright (also
+//! one started with SIGTERM blocked), when it starts with SIGCHLD ignored,
+//! and under a umask that spares not even the owner.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,48 @@ fn sigkill_of_the_main_process_leaves_no_buyer_running() {
         ],
     );
     lesson.wait_for("search", 1);
+    lesson.signal(Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let running = loop {
+        let running: Vec<ProcessInfo> = processes()
+            .into_iter()
+            .filter(|p| p.pgid == lesson.pid() && !p.is_zombie())
+            .collect();
+        if running.is_empty() || Instant::now() > deadline {
+            break running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(running.is_empty(), "still running 5 s on: {running:#?}");
+    let (run, left) = lesson.finish_leaving();
+    assert_eq!(run.status.code(), None, "{}", run.output());
+    assert!(left.iter().all(ProcessInfo::is_zombie), "{left:#?}");
+}
+
+/// Started with SIGTERM blocked (a signal mask is kept through `exec`), the
+/// buyers would inherit the mask, and the SIGTERM their parent's death
+/// sends them would wait: the lesson unblocks it as it starts. Killed as
+/// its buyers begin their first sleep, 10 to 30 s long at this speed: a
+/// buyer left running would still be asleep when looked for.
+#[test]
+fn sigkill_of_a_main_started_with_sigterm_blocked_leaves_no_buyer_running() {
+    if !lesson_testing::stops::env_blocks_signals() {
+        return;
+    }
+    let dir = Scratch::new();
+    let file = dir.path("ticket.json");
+    let tmpdir = format!("TMPDIR={}", dir.path(""));
+    let args = [
+        "--block-signal=TERM",
+        &tmpdir,
+        LESSON,
+        "--file",
+        &file,
+        "--speed",
+        "0.1",
+    ];
+    let lesson = lesson_testing::start("env", &args);
+    lesson.wait_for("sleep", 1);
     lesson.signal(Signal::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(5);
     let running = loop {

@@ -1,6 +1,7 @@
 //! Stopping a sale: Ctrl-C while it is held at a pause, SIGHUP to its
 //! whole process group, mid-sale, and SIGTERM to one started with its
-//! signals blocked; and not SIGHUP to one started to ignore it.
+//! signals blocked; and not SIGHUP, SIGINT or SIGQUIT to one started to
+//! ignore them.
 
 use lesson_testing::stops;
 
@@ -20,11 +21,11 @@ fn blocked_stop_signals_stop_it_all_the_same() {
 }
 
 #[test]
-fn an_ignored_hangup_stays_ignored() {
+fn ignored_terminal_signals_stay_ignored() {
     let dir = lesson_testing::Scratch::new();
     let file = dir.path("ticket.json");
     let args = ["--file", &file, "--buyers", "3", "--speed", "5"];
-    stops::an_ignored_hangup_stays_ignored(LESSON, &args, "search");
+    stops::ignored_terminal_signals_stay_ignored(LESSON, &args);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::libc;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
@@ -260,6 +261,7 @@ pub fn left_behind(pid: i32) -> Vec<system::ProcessInfo> {
 fn spawn(command: &mut Command) -> std::process::Child {
     adopt_orphans();
     command.process_group(0);
+    as_at_a_terminal(command);
     // The tests read English, whatever the locale, unless one asks otherwise.
     if !command.get_envs().any(|(k, _)| k == "LESSON_LANG") {
         command.env("LESSON_LANG", "en");
@@ -270,7 +272,7 @@ fn spawn(command: &mut Command) -> std::process::Child {
     let mut tries = 0;
     loop {
         match command.spawn() {
-            Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) && tries < 100 => {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
                 tries += 1;
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -280,6 +282,25 @@ fn spawn(command: &mut Command) -> std::process::Child {
             }
         }
     }
+}
+
+/// SIGHUP, SIGINT and SIGQUIT at their defaults in the lesson, as a
+/// terminal's job has them, whatever this test process inherited: `nohup`,
+/// or a script that runs the suite with `&`, leaves them ignored, and a
+/// lesson keeps an ignore it inherits, as any Unix program does. A test
+/// that wants one ignored asks for it in the command it runs.
+#[allow(unsafe_code)]
+fn as_at_a_terminal(command: &mut Command) {
+    let reset = || {
+        for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+            // SAFETY: signal(2) is async-signal-safe, as the time between
+            // fork and exec asks, and SIG_DFL runs no code of ours.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+        Ok(())
+    };
+    // SAFETY: `reset` allocates nothing and takes no lock.
+    unsafe { command.pre_exec(reset) };
 }
 
 /// Makes this test process the subreaper of everything it starts (Linux):
@@ -1010,13 +1031,25 @@ pub fn runs_under_a_umask_that_spares_not_the_owner(program: &str, args: &[&str]
     let out = output(&mut command);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let asked = ["trace.jsonl", "ticket.json", "ticket.json.lock"];
-    let left: Vec<String> = std::fs::read_dir(dir.path(""))
+    let names: Vec<String> = std::fs::read_dir(dir.path(""))
         .expect("the test's directory")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|name| !asked.contains(&name.as_str()))
         .collect();
-    assert_eq!(left, Vec::<String>::new(), "{stderr}");
+    let asked = ["trace.jsonl", "ticket.json", "ticket.json.lock"];
+    let left: Vec<&String> = names
+        .iter()
+        .filter(|n| !asked.contains(&n.as_str()))
+        .collect();
+    assert_eq!(left, Vec::<&String>::new(), "{stderr}");
+    assert!(names.iter().any(|n| n == "trace.jsonl"), "{names:?}");
+    // The owner's bits given back, and no more than that: nobody else's.
+    for name in &names {
+        let mode = std::fs::metadata(dir.path(name))
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o600, "{name}: {mode:o}");
+    }
 }
 
 /// A printer lesson's timeline stands where it stands in English under
