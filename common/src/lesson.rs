@@ -110,7 +110,8 @@ pub fn run<A: Parser>(
     lesson: impl Fn(A) -> Result,
 ) -> ExitCode {
     // First of all: a stop signal from now on stops the lesson, with its
-    // line and its cleaning up, even one that comes as its files are made.
+    // line and its cleaning up, even one that comes as its files are made
+    // (but SIGHUP, SIGINT or SIGQUIT it was started to ignore).
     let handled = signals::forward_stop_signals();
     signals::learn_of_parent_death();
     signals::undo_inherited();

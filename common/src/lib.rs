@@ -17,7 +17,7 @@
 //! and `timeline` (the printers' drawing); `sale` (the ticket office's
 //! reckoning).
 
-#![allow(unsafe_code)] // the only crate allowed to: fork, signal handlers, _exit
+#![allow(unsafe_code)] // the only lesson crate allowed to: fork, signal handlers, _exit
 
 // First, so that its `tr!` is in scope in every module after it.
 #[macro_use]

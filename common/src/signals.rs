@@ -172,7 +172,8 @@ pub fn check_stop() -> Result<()> {
 }
 
 /// Installs, once per process, the handler that passes the stop signals
-/// on. Without `SA_RESTART`, so a parent blocked in a wait notices.
+/// on, but for SIGHUP, SIGINT or SIGQUIT found ignored ([`KEPT_IF_IGNORED`]).
+/// Without `SA_RESTART`, so a parent blocked in a wait notices.
 pub(crate) fn forward_stop_signals() -> Result<()> {
     if installed_here() {
         return Ok(());
@@ -188,8 +189,9 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
         if KEPT_IF_IGNORED.contains(&signal) && ignored(signal) {
             continue;
         }
-        // SAFETY: the handler only touches atomics and calls kill(2), which
-        // is async-signal-safe.
+        // SAFETY: the handler touches only atomics and makes only
+        // async-signal-safe calls: kill(2) in main; in a child, `die_of`'s
+        // prctl, sigaction, sigprocmask, raise and _exit.
         unsafe { sigaction(signal, &action) }.context(format!("installing a {signal} handler"))?;
     }
     HANDLER_IN.store(pid() as i32, SeqCst);

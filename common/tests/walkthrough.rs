@@ -23,19 +23,25 @@ fn run_all() -> Command {
     command
 }
 
-/// SIGINT at its default, as a terminal's job has it, whatever this test
-/// process inherited (a script that runs the suite with `&` leaves it
-/// ignored, and bash and the lessons would keep that).
+/// SIGINT at its default and unblocked, as a terminal's job has it,
+/// whatever this test process inherited (a script that runs the suite with
+/// `&` leaves it ignored, `env --block-signal` blocked, and bash and the
+/// lessons would keep an ignore, bash a mask too): Ctrl-C is what the
+/// walkthrough is tested with.
 #[allow(unsafe_code)]
 fn as_at_a_terminal(command: &mut Command) {
     use nix::libc;
-    // SAFETY: signal(2) is async-signal-safe, as the time between fork and
-    // exec asks, and SIG_DFL runs no code of ours.
-    let reset = || {
+    use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+    let unblock: SigSet = [Signal::SIGINT].into_iter().collect();
+    let reset = move || {
+        // SAFETY: signal(2) is async-signal-safe, as the time between fork
+        // and exec asks, and SIG_DFL runs no code of ours.
         unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
+        sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&unblock), None)?;
         Ok(())
     };
-    // SAFETY: `reset` allocates nothing and takes no lock.
+    // SAFETY: `reset` makes only async-signal-safe calls, allocates nothing
+    // and takes no lock.
     unsafe { command.pre_exec(reset) };
 }
 

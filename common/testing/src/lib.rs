@@ -284,22 +284,49 @@ fn spawn(command: &mut Command) -> std::process::Child {
     }
 }
 
-/// SIGHUP, SIGINT and SIGQUIT at their defaults in the lesson, as a
-/// terminal's job has them, whatever this test process inherited: `nohup`,
-/// or a script that runs the suite with `&`, leaves them ignored, and a
-/// lesson keeps an ignore it inherits, as any Unix program does. A test
-/// that wants one ignored asks for it in the command it runs.
+/// The signals a terminal sends its foreground job.
+const TERMINAL: [Signal; 3] = [Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT];
+
+/// SIGHUP, SIGINT and SIGQUIT at their defaults and unblocked in the
+/// lesson, as a terminal's job has them, whatever this test process
+/// inherited: `nohup`, or a script that runs the suite with `&`, leaves
+/// them ignored (and a lesson keeps such an ignore, as a careful Unix
+/// program does), `env --block-signal` blocked. Only where it inherited so:
+/// a `pre_exec` makes std fork this multi-threaded process where it would
+/// otherwise `posix_spawn`. A test that wants one ignored asks for it in
+/// the command it runs.
 #[allow(unsafe_code)]
 fn as_at_a_terminal(command: &mut Command) {
-    let reset = || {
-        for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+    static ALTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let altered = *ALTERED.get_or_init(|| {
+        let mask = nix::sys::signal::SigSet::thread_get_mask();
+        TERMINAL.iter().any(|&signal| {
+            let mut now = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+            // SAFETY: with no new action, sigaction only writes the current one.
+            let read = unsafe {
+                libc::sigaction(signal as libc::c_int, std::ptr::null(), now.as_mut_ptr())
+            };
+            // SAFETY: written by the call, which succeeded.
+            let ignored = read != 0 || unsafe { now.assume_init() }.sa_sigaction == libc::SIG_IGN;
+            ignored || mask.as_ref().map_or(true, |m| m.contains(signal))
+        })
+    });
+    if !altered {
+        return;
+    }
+    let unblock: nix::sys::signal::SigSet = TERMINAL.iter().copied().collect();
+    let reset = move || {
+        for signal in TERMINAL {
             // SAFETY: signal(2) is async-signal-safe, as the time between
             // fork and exec asks, and SIG_DFL runs no code of ours.
-            unsafe { libc::signal(signal, libc::SIG_DFL) };
+            unsafe { libc::signal(signal as libc::c_int, libc::SIG_DFL) };
         }
+        let how = nix::sys::signal::SigmaskHow::SIG_UNBLOCK;
+        nix::sys::signal::sigprocmask(how, Some(&unblock), None)?;
         Ok(())
     };
-    // SAFETY: `reset` allocates nothing and takes no lock.
+    // SAFETY: `reset` makes only async-signal-safe calls, allocates nothing
+    // and takes no lock.
     unsafe { command.pre_exec(reset) };
 }
 
