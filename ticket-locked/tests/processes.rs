@@ -6,11 +6,32 @@ use std::time::{Duration, Instant};
 
 use common::system::{ProcessInfo, processes};
 use lesson_testing::{
-    Scratch, run_ignoring_sigchld, runs_under_a_umask_that_spares_not_the_owner, start_in,
+    Running, Scratch, run_ignoring_sigchld, runs_under_a_umask_that_spares_not_the_owner, start_in,
 };
 use nix::sys::signal::Signal;
 
 const LESSON: &str = env!("CARGO_BIN_EXE_ticket-locked");
+
+/// Kills the lesson's main process (SIGKILL), then checks that every buyer
+/// ended of it within 5 s: none may be left running, only zombies.
+fn killed_leaves_no_buyer_running(lesson: Running) {
+    lesson.signal(Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let running = loop {
+        let running: Vec<ProcessInfo> = processes()
+            .into_iter()
+            .filter(|p| p.pgid == lesson.pid() && !p.is_zombie())
+            .collect();
+        if running.is_empty() || Instant::now() > deadline {
+            break running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(running.is_empty(), "still running 5 s on: {running:#?}");
+    let (run, left) = lesson.finish_leaving();
+    assert_eq!(run.status.code(), None, "{}", run.output());
+    assert!(left.iter().all(ProcessInfo::is_zombie), "{left:#?}");
+}
 
 /// SIGKILL cannot be caught, so the main process cannot pass it on: the
 /// buyers, which asked for SIGTERM on their parent's death, must end of it,
@@ -34,22 +55,7 @@ fn sigkill_of_the_main_process_leaves_no_buyer_running() {
         ],
     );
     lesson.wait_for("search", 1);
-    lesson.signal(Signal::SIGKILL);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let running = loop {
-        let running: Vec<ProcessInfo> = processes()
-            .into_iter()
-            .filter(|p| p.pgid == lesson.pid() && !p.is_zombie())
-            .collect();
-        if running.is_empty() || Instant::now() > deadline {
-            break running;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    assert!(running.is_empty(), "still running 5 s on: {running:#?}");
-    let (run, left) = lesson.finish_leaving();
-    assert_eq!(run.status.code(), None, "{}", run.output());
-    assert!(left.iter().all(ProcessInfo::is_zombie), "{left:#?}");
+    killed_leaves_no_buyer_running(lesson);
 }
 
 /// Started with SIGTERM blocked (a signal mask is kept through `exec`), the
@@ -76,22 +82,7 @@ fn sigkill_of_a_main_started_with_sigterm_blocked_leaves_no_buyer_running() {
     ];
     let lesson = lesson_testing::start("env", &args);
     lesson.wait_for("sleep", 1);
-    lesson.signal(Signal::SIGKILL);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let running = loop {
-        let running: Vec<ProcessInfo> = processes()
-            .into_iter()
-            .filter(|p| p.pgid == lesson.pid() && !p.is_zombie())
-            .collect();
-        if running.is_empty() || Instant::now() > deadline {
-            break running;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    assert!(running.is_empty(), "still running 5 s on: {running:#?}");
-    let (run, left) = lesson.finish_leaving();
-    assert_eq!(run.status.code(), None, "{}", run.output());
-    assert!(left.iter().all(ProcessInfo::is_zombie), "{left:#?}");
+    killed_leaves_no_buyer_running(lesson);
 }
 
 /// Started with SIGCHLD ignored (a shell's `trap '' CHLD`, kept through
