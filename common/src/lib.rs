@@ -51,4 +51,4 @@ pub use lock::{Guard, Lock, Opened};
 pub use log::{event, record, say};
 pub use pause::pause;
 pub use schedule::{Turns, sleep_like_seed};
-pub use signals::{check_stop, stopping};
+pub use signals::{check_stop, ignored, stopping};

@@ -392,14 +392,12 @@ pub(crate) fn until_ended(pid: Option<i32>) -> Result<()> {
             Some(n) => {
                 let why = match run.children.iter().find(|c| c.number == n) {
                     None => Refused::NotStarted,
-                    Some(c)
-                        if c.at == At::Ended
-                            && how_ended(c.pid).and_then(|e| e.exit_status())
-                                == Some(EXIT_PANIC) =>
-                    {
-                        Refused::Panicked
+                    Some(c) if c.at == At::Ended => {
+                        match how_ended(c.pid).and_then(|e| e.exit_status()) {
+                            Some(EXIT_PANIC) => Refused::Panicked,
+                            _ => Refused::Ended,
+                        }
                     }
-                    Some(c) if c.at == At::Ended => Refused::Ended,
                     Some(c) => Refused::Waiting(match c.at {
                         At::Blocked { holder } => holder_name(run, holder),
                         _ => String::new(),

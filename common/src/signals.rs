@@ -198,8 +198,9 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
     Ok(())
 }
 
-/// Whether `signal` is ignored (SIG_IGN), read without changing it.
-fn ignored(signal: Signal) -> bool {
+/// Whether `signal` is ignored (SIG_IGN) in this process, read without
+/// changing it.
+pub fn ignored(signal: Signal) -> bool {
     let mut now = std::mem::MaybeUninit::<libc::sigaction>::uninit();
     // SAFETY: with no new action, sigaction only writes the current one.
     let read =

@@ -70,17 +70,8 @@ fn sigkill_of_a_main_started_with_sigterm_blocked_leaves_no_buyer_running() {
     }
     let dir = Scratch::new();
     let file = dir.path("ticket.json");
-    let tmpdir = format!("TMPDIR={}", dir.path(""));
-    let args = [
-        "--block-signal=TERM",
-        &tmpdir,
-        LESSON,
-        "--file",
-        &file,
-        "--speed",
-        "0.1",
-    ];
-    let lesson = lesson_testing::start("env", &args);
+    let args = ["--file", &file, "--speed", "0.1"];
+    let lesson = lesson_testing::start_in_blocking(&dir, "TERM", LESSON, &args);
     lesson.wait_for("sleep", 1);
     killed_leaves_no_buyer_running(lesson);
 }

@@ -301,14 +301,7 @@ fn as_at_a_terminal(command: &mut Command) {
     let altered = *ALTERED.get_or_init(|| {
         let mask = nix::sys::signal::SigSet::thread_get_mask();
         TERMINAL.iter().any(|&signal| {
-            let mut now = std::mem::MaybeUninit::<libc::sigaction>::uninit();
-            // SAFETY: with no new action, sigaction only writes the current one.
-            let read = unsafe {
-                libc::sigaction(signal as libc::c_int, std::ptr::null(), now.as_mut_ptr())
-            };
-            // SAFETY: written by the call, which succeeded.
-            let ignored = read != 0 || unsafe { now.assume_init() }.sa_sigaction == libc::SIG_IGN;
-            ignored || mask.as_ref().map_or(true, |m| m.contains(signal))
+            common::ignored(signal) || mask.as_ref().map_or(true, |m| m.contains(signal))
         })
     });
     if !altered {
@@ -941,9 +934,24 @@ pub fn event_shapes(run: &Run) -> std::collections::BTreeSet<(String, Vec<String
 /// [`start`], with the lesson's scratch directory in `tmp` (`TMPDIR`): one
 /// that a run killed by SIGKILL leaves behind stays out of the shared one.
 pub fn start_in(tmp: &Scratch, program: &str, args: &[&str]) -> Running {
+    start_in_under(tmp, &[], program, args)
+}
+
+/// [`start_in`], with `signals` (`TERM,INT`) blocked as the lesson starts:
+/// GNU env's `--block-signal` leaves the mask so, which `exec` keeps. See
+/// [`stops::env_blocks_signals`] for where it cannot.
+pub fn start_in_blocking(tmp: &Scratch, signals: &str, program: &str, args: &[&str]) -> Running {
+    let block = format!("--block-signal={signals}");
+    start_in_under(tmp, &[block.as_str()], program, args)
+}
+
+fn start_in_under(tmp: &Scratch, env_options: &[&str], program: &str, args: &[&str]) -> Running {
     let tmpdir = format!("TMPDIR={}", tmp.path(""));
     // `env` execs the lesson: the same pid, and `start` still adds its --trace.
-    start("env", &[&[tmpdir.as_str(), program], args].concat())
+    start(
+        "env",
+        &[env_options, &[tmpdir.as_str(), program], args].concat(),
+    )
 }
 
 /// Too few descriptors would fail a lesson half-way (`ulimit -n 6`): it

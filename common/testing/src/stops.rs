@@ -11,7 +11,7 @@ use nix::unistd::Pid;
 use common::log::read_trace;
 use common::system::children_of;
 
-use crate::{Scratch, start, start_in, start_piped};
+use crate::{Scratch, start, start_in, start_in_blocking, start_piped};
 
 /// The signals a lesson stops on, other than SIGINT, as a test sends them.
 const STOPS: [Signal; 6] = [
@@ -74,9 +74,7 @@ pub fn blocked_stop_signals_stop_it_all_the_same(program: &str, args: &[&str], e
         return;
     }
     let tmp = Scratch::new();
-    let tmpdir = format!("TMPDIR={}", tmp.path(""));
-    let block = "--block-signal=INT,TERM,HUP,QUIT,CHLD,URG";
-    let lesson = start("env", &[&[block, tmpdir.as_str(), program], args].concat());
+    let lesson = start_in_blocking(&tmp, "INT,TERM,HUP,QUIT,CHLD,URG", program, args);
     lesson.wait_for(event, 1);
     lesson.signal(Signal::SIGTERM);
     let run = lesson.finish();
