@@ -25,6 +25,20 @@ echo "building (release)..."
 cargo build --release --workspace --quiet
 bin=$PWD/target/release
 
+# Whether this build laid the children's code out together (see
+# common/link-order/build.rs), and how many of the listed names it holds:
+# they carry the hashes of a toolchain and of the dependencies' versions.
+listed=common/link-order/symbols.txt
+lessons=(zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked)
+held=$(for name in "${lessons[@]}"; do tr '\0' '\n' <"$bin/$name"; done | grep -Fxf "$listed" | sort -u | wc -l)
+# shellcheck disable=SC2012 # the newest of cargo's hashed directories
+newest=$(ls -td "$bin"/build/printer-v1-*/output 2>/dev/null | head -n 1)
+if [ -n "$newest" ] && grep -q symbol-ordering-file "$newest"; then
+    echo "link order: applied; $held of the $(wc -l <"$listed") functions listed are in the lessons (scripts/link_order.sh lists them anew)"
+else
+    echo "link order: not applied (the linker is not lld); the lessons' code lies where the linker put it"
+fi
+
 # Everything made here goes when the bench ends. The lessons' scratch
 # directories go into one of the bench's own: a lesson starting elsewhere
 # on this machine sweeps the temporary directory of runs it takes for dead.

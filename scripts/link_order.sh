@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Writes common/link-order/symbols.txt: the functions each lesson's children
+# run, then those its parent runs from its first fork on, then those of its
+# start, as valgrind's callgrind saw them in a short release run of each
+# lesson. A lesson's release build lays these out first, in this order (see
+# common/link-order/build.rs), so that a forked child faults in a few pages
+# of code instead of most of them. Run it again after a toolchain or
+# dependency update: the names carry their hashes, and scripts/bench.sh
+# shows how many of them the binaries still hold.
+# Needs valgrind and nm (binutils). Usage: scripts/link_order.sh
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+for tool in valgrind callgrind_annotate nm; do
+    command -v "$tool" >/dev/null || { echo "link_order.sh: needs $tool" >&2; exit 1; }
+done
+symbols=common/link-order/symbols.txt
+
+echo "building (release)..."
+cargo build --release --workspace --quiet
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release
+lessons=(zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked)
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR=$scratch/tmp
+mkdir "$TMPDIR" "$scratch/cg"
+
+# profile NAME ARGS...: one run under callgrind, a profile dumped at every
+# fork, so that what a child runs is apart from what it inherited.
+profile() {
+    local name=$1 out=$scratch/cg/$1
+    shift
+    mkdir "$out"
+    echo "profiling $name $*"
+    valgrind --tool=callgrind --demangle=no --dump-after=fork \
+        --callgrind-out-file="$out/cg.%p" "$bin/$name" "$@" >/dev/null 2>"$out/valgrind.log" &
+    echo $! >"$out/main.pid"
+    # The zombie's process limit is not valgrind's to keep: that part fails
+    # under it, and what ran before is profiled all the same.
+    wait $! || true
+}
+profile zombie --flood 3 --speed max --cpu-ms 0
+profile orphan --speed max
+for name in printer-v1 printer-v2 printer-v3; do
+    profile "$name" --workers 3 --speed max --trace "$scratch/$name.trace"
+done
+for name in ticket-unsafe ticket-locked; do
+    profile "$name" --buyers 3 --tickets 2 --speed max --file "$scratch/$name.json"
+done
+
+# The names a part of a profile defines; a recursive call's carries 'N.
+names() { sed -n -E "s/^c?fn=\([0-9]+\) ([^']*).*/\1/p" "$@"; }
+for part in children loop start; do : >"$scratch/$part"; done
+for name in "${lessons[@]}"; do
+    out=$scratch/cg/$name main=$(cat "$scratch/cg/$name/main.pid")
+    for part in "$out"/cg.*; do
+        pid=${part#"$out"/cg.} pid=${pid%%.*}
+        case $pid:$part in
+            "$main":*.1) names "$part" >>"$scratch/start" ;;
+            "$main":*) names "$part" >>"$scratch/loop" ;;
+            *.1) ;; # a child's first part is what it inherited
+            *) names "$part" >>"$scratch/children" ;;
+        esac
+    done
+done
+
+# Only the lessons' own functions, each once, where it first comes.
+for name in "${lessons[@]}"; do
+    nm --defined-only "$bin/$name" | awk '$2 ~ /^[tTwW]$/ { print $3 }'
+done | sort -u >"$scratch/defined"
+cat "$scratch/children" "$scratch/loop" "$scratch/start" |
+    awk 'NR == FNR { defined[$0] = 1; next } defined[$0] && !seen[$0]++' "$scratch/defined" - >"$symbols"
+echo "wrote $symbols: $(wc -l <"$symbols") functions, $(awk 'NR == FNR { c[$0] = 1; next } c[$0]' \
+    <(sort -u "$scratch/children") "$symbols" | wc -l) of them a child's"
