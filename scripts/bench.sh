@@ -36,7 +36,7 @@ newest=$(ls -td "$bin"/build/printer-v1-*/output 2>/dev/null | head -n 1)
 if [ -n "$newest" ] && grep -q symbol-ordering-file "$newest"; then
     echo "link order: applied; $held of the $(wc -l <"$listed") functions listed are in the lessons (scripts/link_order.sh lists them anew)"
 else
-    echo "link order: not applied (the linker is not lld); the lessons' code lies where the linker put it"
+    echo "link order: not applied (see common/link-order/build.rs); the lessons' code lies where the linker put it"
 fi
 
 # Everything made here goes when the bench ends. The lessons' scratch

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-for tool in valgrind callgrind_annotate nm; do
+for tool in valgrind nm pgrep; do
     command -v "$tool" >/dev/null || { echo "link_order.sh: needs $tool" >&2; exit 1; }
 done
 symbols=common/link-order/symbols.txt
@@ -39,30 +39,37 @@ profile() {
     # The zombie's process limit is not valgrind's to keep: that part fails
     # under it, and what ran before is profiled all the same.
     wait $! || true
+    # A process the lesson left to its adopter (the orphan) may still be
+    # writing its profile.
+    while pgrep -f -- "--callgrind-out-file=$out/" >/dev/null; do sleep 0.1; done
 }
-profile zombie --flood 3 --speed max --cpu-ms 0
-profile orphan --speed max
+profile zombie --flood 3 --speed max --cpu-ms 0 --seed 1
+profile orphan --speed max --seed 1
 for name in printer-v1 printer-v2 printer-v3; do
-    profile "$name" --workers 3 --speed max --trace "$scratch/$name.trace"
+    profile "$name" --workers 3 --speed max --seed 1 --trace "$scratch/$name.trace"
 done
 for name in ticket-unsafe ticket-locked; do
-    profile "$name" --buyers 3 --tickets 2 --speed max --file "$scratch/$name.json"
+    profile "$name" --buyers 3 --tickets 2 --speed max --seed 1 --file "$scratch/$name.json"
 done
 
-# The names a part of a profile defines; a recursive call's carries 'N.
-names() { sed -n -E "s/^c?fn=\([0-9]+\) ([^']*).*/\1/p" "$@"; }
+# The names a part of a profile defines (a recursive call's carries 'N),
+# sorted: callgrind writes them in an order that moves with the addresses.
+names() { sed -n -E "s/^c?fn=\([0-9]+\) ([^']*).*/\1/p" "$@" | LC_ALL=C sort -u; }
 for part in children loop start; do : >"$scratch/$part"; done
 for name in "${lessons[@]}"; do
     out=$scratch/cg/$name main=$(cat "$scratch/cg/$name/main.pid")
-    for part in "$out"/cg.*; do
-        pid=${part#"$out"/cg.} pid=${pid%%.*}
-        case $pid:$part in
-            "$main":*.1) names "$part" >>"$scratch/start" ;;
-            "$main":*) names "$part" >>"$scratch/loop" ;;
-            *.1) ;; # a child's first part is what it inherited
-            *) names "$part" >>"$scratch/children" ;;
-        esac
-    done
+    # By pid, then by part, the last part (no number) last: the same runs
+    # give the same list.
+    (cd "$out" && printf '%s\n' cg.*) |
+        awk -F. '{ print $2, ($3 == "" ? 1e9 : $3), $0 }' | sort -k1,1n -k2,2n |
+        while read -r pid _ file; do
+            case $pid:$file in
+                "$main":*.1) names "$out/$file" >>"$scratch/start" ;;
+                "$main":*) names "$out/$file" >>"$scratch/loop" ;;
+                *.1) ;; # a child's first part is what it inherited
+                *) names "$out/$file" >>"$scratch/children" ;;
+            esac
+        done
 done
 
 # Only the lessons' own functions, each once, where it first comes.

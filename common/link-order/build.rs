@@ -8,13 +8,17 @@
 //! taking the lock, exiting) lay scattered over 1.2 MB of code, so every
 //! child faulted in most of it and unmapped it again as it exited.
 //! `symbols.txt`, made by `scripts/link_order.sh`, lists them, then the
-//! parent's fork loop, then its start; lld's `--symbol-ordering-file` puts
-//! them first, in that order.
+//! code its parent runs from its first fork on, then its start; lld's
+//! `--symbol-ordering-file` puts them first, in that order.
 //!
 //! Nothing a lesson does changes, only where its code lies. The names carry
-//! hashes of this toolchain and these dependencies; a name not in the binary
-//! is passed over, so a stale list costs speed, never a build. Where the
-//! linker is not lld (macOS's, GNU ld) this does nothing.
+//! hashes of this toolchain, these dependencies and the release profile
+//! (LTO renames most); a name not in the binary is passed over, so a stale
+//! list costs speed, not a build. Where the linker is not lld (macOS's, GNU
+//! ld) this does nothing: an empty program is linked with the flags first,
+//! as cargo will link the lesson. Only a linker switched behind cargo's
+//! back, by flags that reach the last rustc alone (`cargo rustc -- -C
+//! linker-features=-lld`), gets the flags and refuses them.
 use std::env;
 use std::ffi::OsString;
 use std::fs;
@@ -30,9 +34,13 @@ fn main() {
     if env::var("PROFILE").as_deref() != Ok("release") || !symbols.is_file() {
         return;
     }
+    // -Xlinker, not -Wl: -Wl splits its argument at commas, and a path may
+    // hold one.
     let link_args = [
-        format!("-Wl,--symbol-ordering-file={}", symbols.display()),
-        "-Wl,--no-warn-symbol-ordering".to_string(),
+        "-Xlinker".to_string(),
+        format!("--symbol-ordering-file={}", symbols.display()),
+        "-Xlinker".to_string(),
+        "--no-warn-symbol-ordering".to_string(),
     ];
     if linker_takes(&link_args) {
         for arg in link_args {
@@ -58,7 +66,7 @@ fn linker_takes(link_args: &[String]) -> bool {
     }
     let mut probe = Command::new(rustc);
     probe
-        .args(["--target", &target, "-o"])
+        .args(["--target", &target, "--cap-lints=allow", "-o"])
         .arg(out_dir.join("probe"))
         .arg(&source);
     if let Some(linker) = env::var_os("RUSTC_LINKER") {
