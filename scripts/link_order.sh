@@ -19,19 +19,20 @@ symbols=common/link-order/symbols.txt
 echo "building (release)..."
 cargo build --release --workspace --quiet
 bin=${CARGO_TARGET_DIR:-$PWD/target}/release
-lessons=(zombie orphan printer-v1 printer-v2 printer-v3 ticket-unsafe ticket-locked)
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export TMPDIR=$scratch/tmp
 mkdir "$TMPDIR" "$scratch/cg"
 
+profiled=()
 # profile NAME ARGS...: one run under callgrind, a profile dumped at every
 # fork, so that what a child runs is apart from what it inherited.
 profile() {
     local name=$1 out=$scratch/cg/$1
     shift
     mkdir "$out"
+    profiled+=("$name")
     echo "profiling $name $*"
     valgrind --tool=callgrind --demangle=no --dump-after=fork \
         --callgrind-out-file="$out/cg.%p" "$bin/$name" "$@" >/dev/null 2>"$out/valgrind.log" &
@@ -56,7 +57,7 @@ done
 # sorted: callgrind writes them in an order that moves with the addresses.
 names() { sed -n -E "s/^c?fn=\([0-9]+\) ([^']*).*/\1/p" "$@" | LC_ALL=C sort -u; }
 for part in children loop start; do : >"$scratch/$part"; done
-for name in "${lessons[@]}"; do
+for name in "${profiled[@]}"; do
     out=$scratch/cg/$name main=$(cat "$scratch/cg/$name/main.pid")
     # By pid, then by part, the last part (no number) last: the same runs
     # give the same list.
@@ -73,7 +74,7 @@ for name in "${lessons[@]}"; do
 done
 
 # Only the lessons' own functions, each once, where it first comes.
-for name in "${lessons[@]}"; do
+for name in "${profiled[@]}"; do
     nm --defined-only "$bin/$name" | awk '$2 ~ /^[tTwW]$/ { print $3 }'
 done | sort -u >"$scratch/defined"
 cat "$scratch/children" "$scratch/loop" "$scratch/start" |
