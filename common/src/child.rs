@@ -259,16 +259,27 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     let turns = crate::schedule::before_fork()?;
     // Or what is still in a buffer would be printed by both processes.
     flush_std();
-    // Held back until the child's pid is on the list: a Ctrl-C in between
-    // would otherwise miss the newborn child, and the child would run its
-    // parent's handler.
-    let old_mask = signals::hold_back()?;
+    // A SIGCHLD handler (the zombie's, part 4) could reap the newborn before
+    // its pid is on the list, and leave it there for a stranger to get:
+    // with one, the signals are held back until it is listed. The stop
+    // handlers need no such wait: they read the list's atomics only, a stop
+    // that comes before the child is listed is passed on to it as it is
+    // (`list`), and in the child the inherited handler ends it.
+    let sigchld_taken = !signals::sigchld_by_default();
+    let old_mask = sigchld_taken.then(signals::hold_back).transpose()?;
     // SAFETY: the lessons are single-threaded, so the child gets a consistent
     // copy of memory; its branch ends by `_exit` (see `InChild`).
-    match unsafe { nix::unistd::fork() } {
+    let forked = unsafe { nix::unistd::fork() };
+    let restore = || old_mask.as_ref().map(signals::restore);
+    match forked {
         Ok(ForkResult::Child) => {
             crate::schedule::in_child(turns);
-            Ok(Fork::Child(become_child(&name, ordinal, parent, &old_mask)))
+            Ok(Fork::Child(become_child(
+                &name,
+                ordinal,
+                parent,
+                old_mask.as_ref(),
+            )))
         }
         Ok(ForkResult::Parent { child: pid }) => {
             crate::schedule::in_parent(pid.as_raw(), &name, turns);
@@ -277,11 +288,11 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
                 log::record("fork", json!({"of": pid.as_raw(), "name": &*name}));
             }
             let listed = list(pid, name.clone(), ordinal);
-            signals::restore(&old_mask);
+            restore();
             listed.map(Fork::Parent)
         }
         Err(errno) => {
-            signals::restore(&old_mask);
+            restore();
             let name = name.to_string();
             Err(ForkFailed { name, errno }.into())
         }
@@ -300,19 +311,23 @@ fn spawn_as<R: IntoExitStatus>(name: Arc<str>, target: impl FnOnce() -> R) -> Re
     }
 }
 
-fn become_child(name: &str, ordinal: usize, parent: i32, old_mask: &SigSet) -> InChild {
+/// `old_mask`: the signal mask to go back to, where `fork_as` held signals
+/// back, which it does for a parent that takes SIGCHLD (see there).
+fn become_child(name: &str, ordinal: usize, parent: i32, old_mask: Option<&SigSet>) -> InChild {
     // Named first, so that it is found under its own name in `ps` from the
     // start, and every line it writes carries it.
     log::become_child(name, ordinal);
     signals::forked();
-    signals::default_handling_in_child();
+    signals::default_handling_in_child(old_mask.is_some());
     let _ = prctl_set_pdeathsig(Some(Signal::SIGTERM), Pid::from_raw(parent));
     // A list of its own, empty: the parent's copy is forgotten, not dropped,
     // so that its pages stay shared with the parent instead of being copied.
     std::mem::forget(std::mem::take(&mut state().live));
     state().counts = Counts::default();
     timing::draws_for(name);
-    signals::restore(old_mask);
+    if let Some(old_mask) = old_mask {
+        signals::restore(old_mask);
+    }
     let me = InChild(());
     if state().panic_in.as_deref() == Some(name) {
         // Unwinds into nothing of the parent's: `me` ends the process.

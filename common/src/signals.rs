@@ -101,10 +101,11 @@ pub(crate) fn pid() -> u32 {
     }
 }
 
-/// In a freshly forked child: its pid is its own, not its parent's, and its
-/// parent is the process that forked it.
+/// In a freshly forked child: its pid is its own, not its parent's (asked
+/// when first wanted: a child that only exits never asks), and its parent
+/// is the process that forked it.
 pub(crate) fn forked() {
-    PID.store(std::process::id(), SeqCst);
+    PID.store(0, SeqCst);
     PARENT.store(0, SeqCst);
 }
 
@@ -201,12 +202,24 @@ pub(crate) fn forward_stop_signals() -> Result<()> {
 /// Whether `signal` is ignored (SIG_IGN) in this process, read without
 /// changing it.
 pub fn ignored(signal: Signal) -> bool {
+    disposition(signal) == Some(libc::SIG_IGN)
+}
+
+/// Whether this process takes SIGCHLD as the kernel does by default: no
+/// handler, not ignored. Asked of the kernel; an answer it refuses is a no.
+pub(crate) fn sigchld_by_default() -> bool {
+    disposition(Signal::SIGCHLD) == Some(libc::SIG_DFL)
+}
+
+/// How this process takes `signal` (SIG_DFL, SIG_IGN or a handler's
+/// address), read without changing it.
+fn disposition(signal: Signal) -> Option<libc::sighandler_t> {
     let mut now = std::mem::MaybeUninit::<libc::sigaction>::uninit();
     // SAFETY: with no new action, sigaction only writes the current one.
     let read =
         unsafe { libc::sigaction(signal as libc::c_int, std::ptr::null(), now.as_mut_ptr()) };
     // SAFETY: written by the call, which succeeded.
-    read == 0 && unsafe { now.assume_init() }.sa_sigaction == libc::SIG_IGN
+    (read == 0).then(|| unsafe { now.assume_init() }.sa_sigaction)
 }
 
 /// True in a process that installed the handler itself: one that has started
@@ -263,10 +276,13 @@ fn pass_stop_on(pid: i32) {
 /// kernel's answer to a write past `ulimit -f`, is ignored, as before it
 /// comes: the write fails with EFBIG, which the child reports, and one sent
 /// from outside cuts no wait short (an `flock` would fail of EINTR). A
-/// SIGCHLD handler of its parent's is not its own.
-pub(crate) fn default_handling_in_child() {
+/// SIGCHLD handler of its parent's, or its SIG_IGN (`sigchld_taken`), is not
+/// its own.
+pub(crate) fn default_handling_in_child(sigchld_taken: bool) {
     set_disposition(Signal::SIGXFSZ, SigHandler::SigIgn);
-    default_sigchld();
+    if sigchld_taken {
+        default_sigchld();
+    }
 }
 
 /// Undoes what `exec` keeps of the program that started this one, and a
@@ -315,6 +331,12 @@ pub(crate) fn forward_to(pid: i32, ordinal: usize) -> Option<usize> {
         .chain(0..start)
         .find(|&i| FORWARD_TO[i].load(SeqCst) == 0)?;
     FORWARD_TO[slot].store(pid, SeqCst);
+    // A stop that came before it was on the list (between its fork and now)
+    // did not reach it: passed on here. One that comes just as it is listed
+    // may reach it twice, as two Ctrl-Cs would.
+    if stopping() {
+        pass_stop_on(pid);
+    }
     Some(slot)
 }
 
