@@ -36,19 +36,38 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
     parse_stat(&read_proc(&format!("/proc/{pid}/stat"))?)
 }
 
-/// A file of `/proc`, read whole in a page-sized `read` or two. Not with
-/// `std::fs::read_to_string`: the size `/proc` gives is 0, so it reads in
-/// steps from 32 bytes up, a dozen calls for each process of a scan.
+/// A file of `/proc` that the kernel writes in one go (`stat`, `status`, a
+/// setting), read whole in one page-sized `read`: one that leaves room in
+/// the page has it all, so no second `read` is made to find the end (a
+/// scan makes one for each process). Not with `std::fs::read_to_string`:
+/// the size `/proc` gives is 0, so it reads in steps from 32 bytes up.
 fn read_proc(path: &str) -> Option<String> {
+    read_proc_until(path, |got, room| got < room)
+}
+
+/// A file of `/proc` that the kernel writes a piece at a time (a list of
+/// children), which a `read` may return part of: read until one finds none.
+fn read_proc_to_end(path: &str) -> Option<String> {
+    read_proc_until(path, |_, _| false)
+}
+
+/// Reads `path` until a `read` returns nothing, or `done(got, room)` says
+/// the `read` that returned `got` bytes into `room` had the rest.
+fn read_proc_until(path: &str, done: impl Fn(usize, usize) -> bool) -> Option<String> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).ok()?;
     let (mut text, mut len) = (vec![0; 4096], 0);
     loop {
-        match file.read(&mut text[len..]) {
+        let room = text.len() - len;
+        let got = match file.read(&mut text[len..]) {
             Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return None,
+        };
+        len += got;
+        if done(got, room) {
+            break;
         }
         if len == text.len() {
             text.resize(2 * len, 0);
@@ -191,7 +210,7 @@ fn kernels_children(pid: i32) -> Option<Vec<i32>> {
     };
     for thread in threads {
         let tid = thread.ok()?.file_name();
-        let list = read_proc(&format!("/proc/{pid}/task/{}/children", tid.to_str()?))?;
+        let list = read_proc_to_end(&format!("/proc/{pid}/task/{}/children", tid.to_str()?))?;
         pids.extend(
             list.split_whitespace()
                 .filter_map(|p| p.parse::<i32>().ok()),
