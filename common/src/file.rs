@@ -8,7 +8,8 @@ use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use nix::libc;
@@ -206,6 +207,10 @@ fn existing(path: &Path) -> io::Result<Option<(Metadata, Vec<Attribute>)>> {
             Ok(now) if (now.dev(), now.ino()) == inode => {
                 return Ok(Some((now, attributes(&file)?)));
             }
+            // Another version renamed there since (a sale without a lock),
+            // the one to copy: its attributes are asked for by its name, as
+            // its metadata were, with no descriptor to open and close.
+            Ok(now) => return Ok(Some((now, attributes_at(path)?))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             _ => {}
         }
@@ -255,28 +260,76 @@ fn new_version(
     Ok(new)
 }
 
-/// [`RANDOM`] letters and digits, drawn from the system for each name: a
-/// generator kept in memory (`tempfile`'s own) is copied by `fork`, and
-/// every buyer would draw the names the others draw.
+/// [`RANDOM`] letters and digits, each process's own: drawn with a key the
+/// system gave once (see [`names_key`]), mixed with this process's pid and
+/// a count of the names it drew. Not with a generator kept in memory
+/// (`tempfile`'s own): `fork` copies it, and every buyer would draw the
+/// names the others draw.
 fn random() -> io::Result<String> {
     use rand::distr::Alphanumeric;
-    use rand::rngs::{StdRng, SysRng};
+    use rand::rngs::StdRng;
     use rand::{RngExt, SeedableRng};
-    let mut rng = StdRng::try_from_rng(&mut SysRng).map_err(io::Error::other)?;
+    static DRAWN: AtomicU64 = AtomicU64::new(0);
+    let mut seed = *names_key()?;
+    let pid = u64::from(signals::pid());
+    let drawn = DRAWN.fetch_add(1, Ordering::SeqCst);
+    for (at, part) in [pid, drawn].into_iter().enumerate() {
+        for (byte, mixed) in seed[8 * at..].iter_mut().zip(part.to_le_bytes()) {
+            *byte ^= mixed;
+        }
+    }
+    let mut rng = StdRng::from_seed(seed);
     Ok((0..RANDOM)
         .map(|_| char::from(rng.sample(Alphanumeric)))
         .collect())
 }
 
+/// The key the names of new versions are drawn with, asked of the system
+/// (`getrandom`) by the first process that wants it. Main asks before it
+/// forks the buyers ([`crate::sale::hold`]), which then keep it with the rest
+/// of its memory instead of each asking for one; another user, who cannot
+/// read that memory, cannot foresee a name.
+pub(crate) fn names_key() -> io::Result<&'static [u8; 32]> {
+    use rand::TryRng;
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    if let Some(key) = KEY.get() {
+        return Ok(key);
+    }
+    let mut key = [0; 32];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut key)
+        .map_err(io::Error::other)?;
+    Ok(KEY.get_or_init(|| key))
+}
+
 /// The extended attributes of `file` (none where the file system keeps none).
 fn attributes(file: &File) -> io::Result<Vec<Attribute>> {
-    let names = fetch(|buf| rustix::fs::flistxattr(file, buf))?;
+    attributes_by(
+        |buf| rustix::fs::flistxattr(file, buf),
+        |name, buf| rustix::fs::fgetxattr(file, name, buf),
+    )
+}
+
+/// The extended attributes of the file at `path`, links followed.
+fn attributes_at(path: &Path) -> io::Result<Vec<Attribute>> {
+    attributes_by(
+        |buf| rustix::fs::listxattr(path, buf),
+        |name, buf| rustix::fs::getxattr(path, name, buf),
+    )
+}
+
+/// The extended attributes that `list` names, each with the value `get` gives.
+fn attributes_by(
+    list: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>,
+    mut get: impl FnMut(&CStr, &mut [u8]) -> rustix::io::Result<usize>,
+) -> io::Result<Vec<Attribute>> {
+    let names = fetch(list)?;
     names
         .split(|&b| b == 0)
         .filter(|name| !name.is_empty())
         .map(|name| {
             let name = CString::new(name).map_err(io::Error::other)?;
-            let value = fetch(|buf| rustix::fs::fgetxattr(file, name.as_c_str(), buf))?;
+            let value = fetch(|buf| get(name.as_c_str(), buf))?;
             Ok((name, value))
         })
         .collect()

@@ -751,6 +751,9 @@ pub fn hold(options: &Office, mut sale: impl FnMut() -> Result<Vec<Ended>>) -> R
     schedule::check_lock_opened_before_fork()?;
     lesson::check_room(options.buyers, "--buyers")?;
     file::durable(options.fsync);
+    // Drawn before the buyers are forked; should the system refuse, each
+    // buyer asks again, and says so if it is refused too.
+    let _ = file::names_key();
     let (initial, start) = match again {
         Some((_, initial, start)) => {
             write(path, &text(&start))?;
