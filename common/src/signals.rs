@@ -238,9 +238,13 @@ extern "C" fn on_stop_signal(signal: libc::c_int) {
         // has no children of its own: it ends of the signal as it would
         // without a handler, but leaves no core file. Done here, when a
         // signal comes, rather than at each fork, which would cost every
-        // child a `sigaction` for each stop signal.
-        if let Ok(signal) = Signal::try_from(signal) {
-            die_of(signal);
+        // child a `sigaction` for each stop signal. But SIGXFSZ, which a
+        // child ignores (`default_handling_in_child`), is ignored here too:
+        // it came as the child was born, before it could say so.
+        match Signal::try_from(signal) {
+            Ok(Signal::SIGXFSZ) => {}
+            Ok(signal) => die_of(signal),
+            Err(_) => {}
         }
         Errno::set_raw(saved);
         return;
