@@ -47,6 +47,7 @@ fn read_proc(path: &str) -> Option<String> {
 
 /// A file of `/proc` that the kernel writes a piece at a time (a list of
 /// children), which a `read` may return part of: read until one finds none.
+#[cfg(target_os = "linux")]
 fn read_proc_to_end(path: &str) -> Option<String> {
     read_proc_until(path, |_, _| false)
 }
