@@ -209,8 +209,14 @@ fn existing(path: &Path) -> io::Result<Option<(Metadata, Vec<Attribute>)>> {
             }
             // Another version renamed there since (a sale without a lock),
             // the one to copy: its attributes are asked for by its name, as
-            // its metadata were, with no descriptor to open and close.
-            Ok(now) => return Ok(Some((now, attributes_at(path)?))),
+            // its metadata were, with no descriptor to open and close. Should
+            // yet another be renamed in between, and an attribute listed be
+            // gone (ENODATA), it is read through a descriptor, as below.
+            Ok(now) => {
+                if let Ok(attributes) = attributes_at(path) {
+                    return Ok(Some((now, attributes)));
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             _ => {}
         }
