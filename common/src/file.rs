@@ -266,8 +266,8 @@ fn new_version(
     Ok(new)
 }
 
-/// [`RANDOM`] letters and digits, each process's own: drawn with a key the
-/// system gave once (see [`names_key`]), mixed with this process's pid and
+/// [`RANDOM`] letters and digits, each process's own: drawn from a seed made
+/// of a key the system gave once (see [`names_key`]), this process's pid and
 /// a count of the names it drew. Not with a generator kept in memory
 /// (`tempfile`'s own): `fork` copies it, and every buyer would draw the
 /// names the others draw.
@@ -276,14 +276,10 @@ fn random() -> io::Result<String> {
     use rand::rngs::StdRng;
     use rand::{RngExt, SeedableRng};
     static DRAWN: AtomicU64 = AtomicU64::new(0);
-    let mut seed = *names_key()?;
-    let pid = u64::from(signals::pid());
-    let drawn = DRAWN.fetch_add(1, Ordering::SeqCst);
-    for (at, part) in [pid, drawn].into_iter().enumerate() {
-        for (byte, mixed) in seed[8 * at..].iter_mut().zip(part.to_le_bytes()) {
-            *byte ^= mixed;
-        }
-    }
+    let mut seed = [0; 32];
+    seed[..16].copy_from_slice(names_key()?);
+    seed[16..24].copy_from_slice(&u64::from(signals::pid()).to_le_bytes());
+    seed[24..].copy_from_slice(&DRAWN.fetch_add(1, Ordering::SeqCst).to_le_bytes());
     let mut rng = StdRng::from_seed(seed);
     Ok((0..RANDOM)
         .map(|_| char::from(rng.sample(Alphanumeric)))
@@ -295,13 +291,13 @@ fn random() -> io::Result<String> {
 /// forks the buyers ([`crate::sale::hold`]), which then keep it with the rest
 /// of its memory instead of each asking for one; another user, who cannot
 /// read that memory, cannot foresee a name.
-pub(crate) fn names_key() -> io::Result<&'static [u8; 32]> {
+pub(crate) fn names_key() -> io::Result<&'static [u8; 16]> {
     use rand::TryRng;
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    static KEY: OnceLock<[u8; 16]> = OnceLock::new();
     if let Some(key) = KEY.get() {
         return Ok(key);
     }
-    let mut key = [0; 32];
+    let mut key = [0; 16];
     rand::rngs::SysRng
         .try_fill_bytes(&mut key)
         .map_err(io::Error::other)?;

@@ -42,19 +42,19 @@ pub fn process(pid: i32) -> Option<ProcessInfo> {
 /// scan makes one for each process). Not with `std::fs::read_to_string`:
 /// the size `/proc` gives is 0, so it reads in steps from 32 bytes up.
 fn read_proc(path: &str) -> Option<String> {
-    read_proc_until(path, |got, room| got < room)
+    read_proc_until(path, true)
 }
 
 /// A file of `/proc` that the kernel writes a piece at a time (a list of
 /// children), which a `read` may return part of: read until one finds none.
 #[cfg(target_os = "linux")]
 fn read_proc_to_end(path: &str) -> Option<String> {
-    read_proc_until(path, |_, _| false)
+    read_proc_until(path, false)
 }
 
-/// Reads `path` until a `read` returns nothing, or `done(got, room)` says
-/// the `read` that returned `got` bytes into `room` had the rest.
-fn read_proc_until(path: &str, done: impl Fn(usize, usize) -> bool) -> Option<String> {
+/// Reads `path` until a `read` returns nothing, or, with `short_read_ends`,
+/// until one returns less than it had room for.
+fn read_proc_until(path: &str, short_read_ends: bool) -> Option<String> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).ok()?;
     let (mut text, mut len) = (vec![0; 4096], 0);
@@ -67,7 +67,7 @@ fn read_proc_until(path: &str, done: impl Fn(usize, usize) -> bool) -> Option<St
             Err(_) => return None,
         };
         len += got;
-        if done(got, room) {
+        if short_read_ends && got < room {
             break;
         }
         if len == text.len() {
