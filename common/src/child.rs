@@ -275,7 +275,7 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
         Ok(ForkResult::Child) => {
             crate::schedule::in_child(turns);
             Ok(Fork::Child(become_child(
-                &name,
+                name,
                 ordinal,
                 parent,
                 old_mask.as_ref(),
@@ -313,9 +313,11 @@ fn spawn_as<R: IntoExitStatus>(name: Arc<str>, target: impl FnOnce() -> R) -> Re
 
 /// `old_mask`: the signal mask to go back to, where `fork_as` held signals
 /// back, which it does for a parent that takes SIGCHLD (see there).
-fn become_child(name: &str, ordinal: usize, parent: i32, old_mask: Option<&SigSet>) -> InChild {
-    // Named first, so that it is found under its own name in `ps` from the
-    // start, and every line it writes carries it.
+fn become_child(name: Arc<str>, ordinal: usize, parent: i32, old_mask: Option<&SigSet>) -> InChild {
+    let panics = state().panic_in.as_deref() == Some(&*name);
+    timing::draws_for(&name);
+    // Named first of what others can see, so that it is found under its own
+    // name in `ps` from the start, and every line it writes carries it.
     log::become_child(name, ordinal);
     signals::forked();
     signals::default_handling_in_child(old_mask.is_some());
@@ -324,13 +326,13 @@ fn become_child(name: &str, ordinal: usize, parent: i32, old_mask: Option<&SigSe
     // so that its pages stay shared with the parent instead of being copied.
     std::mem::forget(std::mem::take(&mut state().live));
     state().counts = Counts::default();
-    timing::draws_for(name);
     if let Some(old_mask) = old_mask {
         signals::restore(old_mask);
     }
     let me = InChild(());
-    if state().panic_in.as_deref() == Some(name) {
+    if panics {
         // Unwinds into nothing of the parent's: `me` ends the process.
+        let name = log::who();
         panic!("{name} panics on purpose (--panic-in {name})");
     }
     me

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -36,13 +36,14 @@ static SETUP: OnceLock<Setup> = OnceLock::new();
 /// Who this process is: "main" in the lesson process, the name it was
 /// spawned with in a child. Each process has its own copy after `fork`.
 static WHO: Mutex<Who> = Mutex::new(Who {
-    name: String::new(),
+    name: None,
     colour: None,
     line: Vec::new(),
 });
 
 struct Who {
-    name: String,
+    /// `None` in the lesson's main process.
+    name: Option<Arc<str>>,
     colour: Option<u8>,
     /// The buffer its records are made in: one, not an allocation a record,
     /// each a page a child may have to copy from its parent.
@@ -76,14 +77,27 @@ pub(crate) fn init(trace: File, path: &Path, copy: Option<File>) {
 /// main process keeps. The kernel keeps 15 bytes of a name and drops the
 /// rest; the lessons' longest is `buyer-4000`, 10 bytes. macOS has no such
 /// call: there every child keeps the program's name.
-pub(crate) fn become_child(name: &str, ordinal: usize) {
+pub(crate) fn become_child(name: Arc<str>, ordinal: usize) {
     #[cfg(target_os = "linux")]
-    if let Ok(name) = std::ffi::CString::new(name) {
-        let _ = nix::sys::prctl::set_name(&name);
-    }
+    prctl_set_name(&name);
     let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-    who.name = name.to_owned();
+    // Moved in, not copied: this child's heap is its parent's until it
+    // writes to it, and every page it writes to is copied. So the parent's
+    // name is forgotten, not dropped, which would write its count.
+    std::mem::forget(who.name.replace(name));
     who.colour = Some(PALETTE[ordinal % PALETTE.len()]);
+}
+
+/// The name in a buffer on the stack, not in a `CString`: see above.
+#[cfg(target_os = "linux")]
+fn prctl_set_name(name: &str) {
+    let mut comm = [0; 16];
+    for (to, from) in comm[..15].iter_mut().zip(name.bytes()) {
+        *to = from;
+    }
+    if let Ok(comm) = std::ffi::CStr::from_bytes_until_nul(&comm) {
+        let _ = nix::sys::prctl::set_name(comm);
+    }
 }
 
 /// Seconds since the lesson started.
@@ -94,11 +108,7 @@ fn elapsed() -> f64 {
 /// The short name of the calling process ("main" for the lesson itself).
 pub(crate) fn who() -> String {
     let who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-    if who.name.is_empty() {
-        "main".to_owned()
-    } else {
-        who.name.clone()
-    }
+    who.name.as_deref().unwrap_or("main").to_owned()
 }
 
 /// Prints one line for the learner, prefixed with time, pid and name.
@@ -296,11 +306,7 @@ fn write_line(line: &mut Vec<u8>, who: &Who, t: f64, event: &str, fields: &impl 
         line,
         "{{\"t\":{t:.6},\"pid\":{pid},\"ppid\":{ppid},\"who\":"
     );
-    let name = if who.name.is_empty() {
-        "main"
-    } else {
-        &who.name
-    };
+    let name = who.name.as_deref().unwrap_or("main");
     let _ = serde_json::to_writer(&mut *line, name);
     line.extend_from_slice(b",\"event\":");
     let _ = serde_json::to_writer(&mut *line, event);
