@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::child::{Child, adopt};
 use common::flood;
 use common::log::plural;
+use common::system::ProcessInfo;
 use common::{Channel, Context, Fork, Options, Result, event, fork, heading, record};
 use common::{say, spawn, system, timing, tr, waitid_wnowait};
 use nix::sys::signal::{Signal, kill};
@@ -52,9 +53,9 @@ fn main() -> ExitCode {
         let adopting = !args.no_subreaper && common::child::prctl_set_child_subreaper();
         every_child_is_a_zombie_until_reaped(Duration::from_millis(args.cpu_ms))?;
         between_parts()?;
-        let parent = zombies_pile_up(args.flood)?;
+        let (parent, zombies) = zombies_pile_up(args.flood)?;
         between_parts()?;
-        kill_the_parent(parent, adopting)?;
+        kill_the_parent(parent, &zombies, adopting)?;
         between_parts()?;
         fixes::what_real_programs_do()
     })
@@ -150,7 +151,8 @@ fn still_there_after_kill(pid: Pid) {
     event("kill", fields, text);
 }
 
-fn zombies_pile_up(n: u32) -> Result<Child> {
+/// Returns the parent, and its zombies as the process table lists them.
+fn zombies_pile_up(n: u32) -> Result<(Child, Vec<ProcessInfo>)> {
     heading(
         &tr!("2. The harm: zombies pile up"),
         &tr!(
@@ -167,11 +169,12 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
         .recv()?
         .with_context(|| tr!("the parent ended before its children did"))?;
     let ppid = parent.pid();
-    let zombies = system::zombies_of(ppid.as_raw()).len();
-    let listed = plural(zombies as u64, "zombie", "zombies");
+    let listed = system::zombies_of(ppid.as_raw());
+    let zombies = listed.len();
+    let how_many = plural(zombies as u64, "zombie", "zombies");
     let text = tr!(
         "the process table lists {} whose parent is pid {}",
-        listed,
+        how_many,
         ppid
     );
     event("flood", json!({"zombies": zombies}), text);
@@ -191,7 +194,7 @@ fn zombies_pile_up(n: u32) -> Result<Child> {
     );
     let look = format!("ps -o pid,ppid,stat,comm --ppid {ppid}");
     common::pause("flood", &what, &look)?;
-    Ok(parent)
+    Ok((parent, listed))
 }
 
 /// The parent of part 2: it forks `n` children and never reaps them.
@@ -242,7 +245,9 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
     Ok(())
 }
 
-fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
+/// `zombies`: the children of `parent` that part 2 listed, zombies still:
+/// only their parent could reap them, and it never does.
+fn kill_the_parent(mut parent: Child, zombies: &[ProcessInfo], adopting: bool) -> Result<()> {
     heading(
         &tr!("3. The fix: kill the parent"),
         &if adopting {
@@ -258,7 +263,6 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
             )
         },
     )?;
-    let zombies = system::zombies_of(parent.pid().as_raw());
     let killed_at = Instant::now();
     parent.kill(Signal::SIGKILL)?;
     parent.wait4()?;
@@ -272,7 +276,7 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
     };
     // The kernel gave them all to one adopter, as their parent died.
     let adopter = system::process(first.pid).map_or(1, |z| z.ppid);
-    for z in &zombies {
+    for z in zombies {
         record("adopted", json!({"of": z.pid, "by": adopter}));
     }
     let ms = || killed_at.elapsed().as_secs_f64() * 1e3;
@@ -283,7 +287,7 @@ fn kill_the_parent(mut parent: Child, adopting: bool) -> Result<()> {
             n,
             adopter
         ));
-        for z in &zombies {
+        for z in zombies {
             let reaped = adopt(Pid::from_raw(z.pid), "zombie")?.wait4()?;
             record("reaped", reaped.fields());
         }
