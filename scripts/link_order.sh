@@ -79,5 +79,16 @@ for name in "${profiled[@]}"; do
 done | sort -u >"$scratch/defined"
 cat "$scratch/children" "$scratch/loop" "$scratch/start" |
     awk 'NR == FNR { defined[$0] = 1; next } defined[$0] && !seen[$0]++' "$scratch/defined" - >"$symbols"
-echo "wrote $symbols: $(wc -l <"$symbols") functions, $(awk 'NR == FNR { c[$0] = 1; next } c[$0]' \
+# Then the lessons' own writable statics, common's and each lesson's, the
+# smallest first: a child writes to several of them (its name, its pid, its
+# draws, its list of children), each page it writes to is copied, and so
+# the small ones share a page, the table of children to pass a stop on to
+# (16 kB) after them.
+for name in "${profiled[@]}"; do
+    # nm gives each size in hexadecimal, as wide as the others.
+    nm --defined-only -S "$bin/$name" |
+        awk -v lesson="${name//-/_}" '$3 ~ /^[bBdD]$/ && ($4 ~ "^_ZN6common" || $4 ~ "^_ZN" length(lesson) lesson) {
+            print $2, $4 }'
+done | LC_ALL=C sort | awk '!seen[$2]++ { print $2 }' >>"$symbols"
+echo "wrote $symbols: $(wc -l <"$symbols") functions and statics, $(awk 'NR == FNR { c[$0] = 1; next } c[$0]' \
     <(sort -u "$scratch/children") "$symbols" | wc -l) of them a child's"
