@@ -267,12 +267,17 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     // (`list`), and in the child the inherited handler ends it.
     let sigchld_taken = !signals::sigchld_by_default();
     let old_mask = sigchld_taken.then(signals::hold_back).transpose()?;
+    // The list's copy of the name (`list`), counted before the fork: after
+    // it, the count's write would copy the page it lies in, which the child
+    // shares until then. The child forgets it, for the same reason.
+    let listed = name.clone();
     // SAFETY: the lessons are single-threaded, so the child gets a consistent
     // copy of memory; its branch ends by `_exit` (see `InChild`).
     let forked = unsafe { nix::unistd::fork() };
     let restore = || old_mask.as_ref().map(signals::restore);
     match forked {
         Ok(ForkResult::Child) => {
+            std::mem::forget(listed);
             crate::schedule::in_child(turns);
             Ok(Fork::Child(become_child(
                 name,
@@ -287,7 +292,7 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
                 // What `--panic-in` is checked against at the end.
                 log::record("fork", json!({"of": pid.as_raw(), "name": &*name}));
             }
-            let listed = list(pid, name.clone(), ordinal);
+            let listed = list(pid, (name, listed), ordinal);
             restore();
             listed.map(Fork::Parent)
         }
@@ -365,18 +370,20 @@ fn end_child(status: i32) -> ! {
     signals::_exit(status)
 }
 
-/// Puts `pid` on the list of children to reap and to pass Ctrl-C on to.
-fn list(pid: Pid, name: Arc<str>, ordinal: usize) -> Result<Child> {
+/// Puts `pid` on the list of children to reap and to pass Ctrl-C on to;
+/// `names`: its name twice, the list's copy and the one returned.
+fn list(pid: Pid, names: (Arc<str>, Arc<str>), ordinal: usize) -> Result<Child> {
+    let (name, listed_name) = names;
     let slot = signals::forward_to(pid.as_raw(), ordinal)
         .with_context(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
-    let child = Child {
+    let child = |name| Child {
         pid,
         name,
         slot,
         killed_with: None,
     };
-    state().live.push(child.clone());
-    Ok(child)
+    state().live.push(child(listed_name));
+    Ok(child(name))
 }
 
 impl Child {
@@ -473,7 +480,8 @@ impl<'a> Process<'a> {
 pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
     signals::forward_stop_signals()?;
     let ordinal = state().counts.spawned;
-    list(pid, Arc::from(name), ordinal)
+    let name: Arc<str> = Arc::from(name);
+    list(pid, (name.clone(), name), ordinal)
 }
 
 /// The kernel sends this child `signal` (`None`: nothing) when its parent

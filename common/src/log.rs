@@ -37,14 +37,15 @@ static SETUP: OnceLock<Setup> = OnceLock::new();
 /// spawned with in a child. Each process has its own copy after `fork`.
 static WHO: Mutex<Who> = Mutex::new(Who {
     name: None,
-    colour: None,
+    ordinal: None,
     line: Vec::new(),
 });
 
 struct Who {
     /// `None` in the lesson's main process.
     name: Option<Arc<str>>,
-    colour: Option<u8>,
+    /// Which child it was started as, which gives its lines their colour.
+    ordinal: Option<usize>,
     /// The buffer its records are made in: one, not an allocation a record,
     /// each a page a child may have to copy from its parent.
     line: Vec<u8>,
@@ -85,16 +86,22 @@ pub(crate) fn become_child(name: Arc<str>, ordinal: usize) {
     // writes to it, and every page it writes to is copied. So the parent's
     // name is forgotten, not dropped, which would write its count.
     std::mem::forget(who.name.replace(name));
-    who.colour = Some(PALETTE[ordinal % PALETTE.len()]);
+    who.ordinal = Some(ordinal);
 }
 
-/// The name in a buffer on the stack, not in a `CString`: see above.
+/// The name in a buffer on the stack, not in a `CString`: see above. Made
+/// a byte at a time, not copied by `memcpy`, whose page of code a child
+/// that only starts and exits would otherwise map for this alone.
 #[cfg(target_os = "linux")]
 fn prctl_set_name(name: &str) {
-    let mut comm = [0; 16];
-    for (to, from) in comm[..15].iter_mut().zip(name.bytes()) {
-        *to = from;
-    }
+    let name = name.as_bytes();
+    let comm: [u8; 16] = std::array::from_fn(|i| {
+        if i < 15 {
+            name.get(i).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    });
     if let Ok(comm) = std::ffi::CStr::from_bytes_until_nul(&comm) {
         let _ = nix::sys::prctl::set_name(comm);
     }
@@ -129,7 +136,8 @@ pub(crate) fn warn(text: impl std::fmt::Display) {
 }
 
 fn emit(t: f64, to_stderr: bool, text: &str, command: Option<&str>) {
-    let colour = WHO.lock().unwrap_or_else(|e| e.into_inner()).colour;
+    let ordinal = WHO.lock().unwrap_or_else(|e| e.into_inner()).ordinal;
+    let colour = ordinal.map(|i| PALETTE[i % PALETTE.len()]);
     let prefix = format!("{:>7.3}s {:>7} {:<9} ", t, crate::signals::pid(), who());
     // Wrapped lines go on under the text, past time, pid and name.
     let indent = " ".repeat(wrap::columns(&prefix));

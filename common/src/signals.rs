@@ -283,7 +283,7 @@ fn pass_stop_on(pid: i32) {
 /// SIGCHLD handler of its parent's, or its SIG_IGN (`sigchld_taken`), is not
 /// its own.
 pub(crate) fn default_handling_in_child(sigchld_taken: bool) {
-    set_disposition(Signal::SIGXFSZ, SigHandler::SigIgn);
+    set_disposition(Signal::SIGXFSZ, libc::SIG_IGN);
     if sigchld_taken {
         default_sigchld();
     }
@@ -307,7 +307,7 @@ pub(crate) fn undo_inherited() {
 }
 
 fn default_sigchld() {
-    set_disposition(Signal::SIGCHLD, SigHandler::SigDfl);
+    set_disposition(Signal::SIGCHLD, libc::SIG_DFL);
 }
 
 /// A signal that ends this process from now on leaves no core file: not
@@ -320,10 +320,19 @@ fn no_core_file() {
     let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
 }
 
-fn set_disposition(signal: Signal, handler: SigHandler) {
-    let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installs the default disposition, or SIG_IGN: no handler code.
-    let _ = unsafe { sigaction(signal, &action) };
+/// `disposition`: `SIG_IGN` or `SIG_DFL`.
+fn set_disposition(signal: Signal, disposition: libc::sighandler_t) {
+    // Through libc, not nix: nix makes the empty mask with sigemptyset(3)
+    // and copies the old action back with memcpy, two pages of libc's code
+    // that a child which only starts and exits would map for this alone.
+    // SAFETY: an all-zero action has no flags and the empty mask (Linux,
+    // macOS); with SIG_IGN or SIG_DFL it runs no code of ours; no old
+    // action is asked for.
+    let _ = unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = disposition;
+        libc::sigaction(signal as libc::c_int, &action, std::ptr::null_mut())
+    };
 }
 
 /// Takes a free place in the list a stop signal is passed on to, for `pid`,
@@ -426,7 +435,7 @@ pub(crate) fn die_of(signal: Signal) -> ! {
     if CORE_SIGNALS.contains(&signal) {
         no_core_file();
     }
-    set_disposition(signal, SigHandler::SigDfl);
+    set_disposition(signal, libc::SIG_DFL);
     let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&signal.into()), None);
     let _ = nix::sys::signal::raise(signal);
     // At once, should the signal not.
