@@ -35,7 +35,7 @@ done | grep -Fxf "$listed" | sort -u | wc -l)
 # shellcheck disable=SC2012 # the newest of cargo's hashed directories
 newest=$(ls -td "$bin"/build/printer-v1-*/output 2>/dev/null | head -n 1)
 if [ -n "$newest" ] && grep -q symbol-ordering-file "$newest"; then
-    echo "link order: applied; $held of the $(wc -l <"$listed") functions listed are in the lessons (scripts/link_order.sh lists them anew)"
+    echo "link order: applied; $held of the $(wc -l <"$listed") functions and statics listed are in the lessons (scripts/link_order.sh lists them anew)"
 else
     echo "link order: not applied (see common/link-order/build.rs); the lessons' code lies where the linker put it"
 fi

@@ -9,7 +9,7 @@ mod quiz;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use common::child::{Child, adopt};
+use common::child::{Child, Ended, adopt};
 use common::flood;
 use common::log::plural;
 use common::system::ProcessInfo;
@@ -265,7 +265,14 @@ fn kill_the_parent(mut parent: Child, zombies: &[ProcessInfo], adopting: bool) -
     )?;
     let killed_at = Instant::now();
     parent.kill(Signal::SIGKILL)?;
-    parent.wait4()?;
+    // A parent stopped during the pause by a signal it catches (Ctrl-C,
+    // SIGTERM) reaped its children itself as it ended, as every child of
+    // these lessons does: it leaves no orphans. SIGKILL, mine or yours,
+    // leaves them all.
+    let zombies = match parent.wait4()?.ended {
+        Ended::Killed(Signal::SIGKILL) => zombies,
+        _ => &[],
+    };
     let orphans = plural(zombies.len() as u64, "zombie is", "zombies are");
     say(tr!(
         "killed the parent (SIGKILL) and reaped it: its {} orphans now",

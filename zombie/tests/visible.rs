@@ -228,6 +228,48 @@ fn pause_holds_each_step_until_enter_and_only_with_pause() {
     assert!(!lesson.lines().contains("PAUSED"), "{}", lesson.output());
 }
 
+/// The flood's parent, signalled from another terminal while the flood is
+/// paused: killed (SIGKILL), it leaves its zombies to this lesson, which
+/// part 3 then reaps, all of them; stopped by a signal it catches
+/// (SIGTERM), it reaps them itself as it ends, and part 3 finds no orphan
+/// and reaps none that is gone. Either way nothing is left behind.
+#[test]
+fn a_flood_parent_signalled_during_the_pause_leaves_part_3_the_truth() {
+    for (signal, orphans, code) in [
+        (nix::sys::signal::Signal::SIGKILL, 3, 0),
+        // The parent's end of a signal it did not expect is reported as a
+        // failure, and so the lesson's status is 1.
+        (nix::sys::signal::Signal::SIGTERM, 0, 1),
+    ] {
+        let mut lesson = start_piped(
+            LESSON,
+            &["--pause", "--speed", "20", "--flood", "3", "--cpu-ms", "0"],
+        );
+        lesson.wait_for("PAUSED", 1);
+        lesson.enter();
+        let flood = lesson.wait_for("PAUSED", 2);
+        let parent = number_after(&flood, " under pid ");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(parent), signal).expect("kill");
+        // Ended (a zombie of the lesson's, unreaped until part 3), having
+        // reaped its own or not.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !system::process(parent).is_some_and(|p| p.is_zombie()) {
+            assert!(std::time::Instant::now() < deadline, "{}", lesson.output());
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        lesson.enter();
+        lesson.close_stdin();
+        let status = lesson.finish();
+        let output = lesson.output();
+        assert_eq!(status.code(), Some(code), "{signal}: {output}");
+        let said = format!("its {orphans} zombies are orphans now");
+        assert!(output.contains(&said), "{signal}: {output}");
+        if orphans > 0 {
+            assert!(output.contains("zombies left: 0"), "{signal}: {output}");
+        }
+    }
+}
+
 /// A flood whose zombies fill more than a page of their parent's list of
 /// children (a thousand pids) is seen whole: every zombie is adopted and
 /// reaped in part 3, none is left for the last sweep to find.
