@@ -292,7 +292,7 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
                 // What `--panic-in` is checked against at the end.
                 log::record("fork", json!({"of": pid.as_raw(), "name": &*name}));
             }
-            let listed = list(pid, (name, listed), ordinal);
+            let listed = list(pid, name, listed, ordinal);
             restore();
             listed.map(Fork::Parent)
         }
@@ -371,9 +371,8 @@ fn end_child(status: i32) -> ! {
 }
 
 /// Puts `pid` on the list of children to reap and to pass Ctrl-C on to;
-/// `names`: its name twice, the list's copy and the one returned.
-fn list(pid: Pid, names: (Arc<str>, Arc<str>), ordinal: usize) -> Result<Child> {
-    let (name, listed_name) = names;
+/// `listed_name` is the list's copy of `name`.
+fn list(pid: Pid, name: Arc<str>, listed_name: Arc<str>, ordinal: usize) -> Result<Child> {
     let slot = signals::forward_to(pid.as_raw(), ordinal)
         .with_context(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
     let child = |name| Child {
@@ -481,7 +480,7 @@ pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
     signals::forward_stop_signals()?;
     let ordinal = state().counts.spawned;
     let name: Arc<str> = Arc::from(name);
-    list(pid, (name.clone(), name), ordinal)
+    list(pid, name.clone(), name, ordinal)
 }
 
 /// The kernel sends this child `signal` (`None`: nothing) when its parent

@@ -95,13 +95,7 @@ pub(crate) fn become_child(name: Arc<str>, ordinal: usize) {
 #[cfg(target_os = "linux")]
 fn prctl_set_name(name: &str) {
     let name = name.as_bytes();
-    let comm: [u8; 16] = std::array::from_fn(|i| {
-        if i < 15 {
-            name.get(i).copied().unwrap_or(0)
-        } else {
-            0
-        }
-    });
+    let comm: [u8; 16] = std::array::from_fn(|i| name.get(i).filter(|_| i < 15).map_or(0, |&b| b));
     if let Ok(comm) = std::ffi::CStr::from_bytes_until_nul(&comm) {
         let _ = nix::sys::prctl::set_name(comm);
     }

@@ -250,8 +250,9 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
     Ok(())
 }
 
-/// `zombies`: the children of `parent` that part 2 listed, zombies still:
-/// only their parent could reap them, and it never does.
+/// `zombies`: the children of `parent` that part 2 listed. Only their
+/// parent could reap them since, and it does only if a signal it catches
+/// stopped it (see below).
 fn kill_the_parent(mut parent: Child, zombies: &[ProcessInfo], adopting: bool) -> Result<()> {
     heading(
         &tr!("3. The fix: kill the parent"),

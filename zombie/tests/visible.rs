@@ -3,6 +3,7 @@
 //! says how it confines itself, and `--pause` holds the steps worth a look.
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::system;
 use lesson_testing::{run, start_piped};
@@ -252,10 +253,10 @@ fn a_flood_parent_signalled_during_the_pause_leaves_part_3_the_truth() {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(parent), signal).expect("kill");
         // Ended (a zombie of the lesson's, unreaped until part 3), having
         // reaped its own or not.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(10);
         while !system::process(parent).is_some_and(|p| p.is_zombie()) {
-            assert!(std::time::Instant::now() < deadline, "{}", lesson.output());
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            assert!(Instant::now() < deadline, "{}", lesson.output());
+            std::thread::sleep(Duration::from_millis(10));
         }
         lesson.enter();
         lesson.close_stdin();
