@@ -179,11 +179,14 @@ fn ignore_sigchld() -> Result<()> {
     Ok(())
 }
 
-/// Other work, a millisecond at a time, until `done` or for 5 s at most.
+/// Other work, in steps of 50 µs growing to 1 ms (children that exit at once
+/// are gone within a few), until `done` or for 5 s at most.
 fn meanwhile(done: impl Fn() -> bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(5);
+    let mut step = Duration::from_micros(50);
     while !done() && Instant::now() < deadline {
-        timing::sleep(Duration::from_millis(1));
+        timing::sleep(step);
+        step = (step * 2).min(Duration::from_millis(1));
         common::check_stop()?;
     }
     Ok(())
