@@ -5,9 +5,10 @@
 
 use std::fmt;
 use std::io::Write;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use compact_str::{CompactString, ToCompactString};
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SigSet, Signal};
@@ -146,8 +147,9 @@ impl<T: IntoExitStatus, E: fmt::Display> IntoExitStatus for std::result::Result<
 #[derive(Debug, Clone)]
 pub struct Child {
     pid: Pid,
-    /// Shared with the list's copy and the `Process`: a fork allocates nothing for it.
-    name: Arc<str>,
+    /// Kept inline (up to 24 bytes): its copies, the list's, the child's and
+    /// the `Process`'s, allocate nothing and write to no page of the heap.
+    name: CompactString,
     slot: usize,
     /// Sent by [`Child::kill`]: dying of it is no failure of the lesson.
     killed_with: Option<Signal>,
@@ -231,12 +233,16 @@ impl Drop for InChild {
 }
 
 /// `fork(2)`: returns twice, [`Fork::Child`] in the new process named
-/// `name`, [`Fork::Parent`] in this one.
-pub fn fork(name: &str) -> Result<Fork> {
-    fork_as(Arc::from(name))
+/// `name`, [`Fork::Parent`] in this one. A name made by `format_args!` is
+/// formatted straight into the child's, with no `String` allocated and
+/// freed for it: every page the parent writes between two forks is one it
+/// has to copy while the last child still shares it.
+#[inline] // into the caller: a child returns through it, and its code lies with the caller's
+pub fn fork(name: impl fmt::Display) -> Result<Fork> {
+    fork_as(name.to_compact_string())
 }
 
-fn fork_as(name: Arc<str>) -> Result<Fork> {
+fn fork_as(name: CompactString) -> Result<Fork> {
     signals::check_stop()?;
     // A lesson without headings asks its quiz as it starts: before this.
     crate::quiz::before_fork()?;
@@ -267,17 +273,12 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
     // (`list`), and in the child the inherited handler ends it.
     let sigchld_taken = !signals::sigchld_by_default();
     let old_mask = sigchld_taken.then(signals::hold_back).transpose()?;
-    // The list's copy of the name (`list`), counted before the fork: after
-    // it, the count's write would copy the page it lies in, which the child
-    // shares until then. The child forgets it, for the same reason.
-    let listed = name.clone();
     // SAFETY: the lessons are single-threaded, so the child gets a consistent
     // copy of memory; its branch ends by `_exit` (see `InChild`).
     let forked = unsafe { nix::unistd::fork() };
     let restore = || old_mask.as_ref().map(signals::restore);
     match forked {
         Ok(ForkResult::Child) => {
-            std::mem::forget(listed);
             crate::schedule::in_child(turns);
             Ok(Fork::Child(become_child(
                 name,
@@ -292,7 +293,7 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
                 // What `--panic-in` is checked against at the end.
                 log::record("fork", json!({"of": pid.as_raw(), "name": &*name}));
             }
-            let listed = list(pid, name, listed, ordinal);
+            let listed = list(pid, name, ordinal);
             restore();
             listed.map(Fork::Parent)
         }
@@ -306,10 +307,10 @@ fn fork_as(name: Arc<str>) -> Result<Fork> {
 
 /// `fork`s a child that runs `target`, and exits with the status it gives.
 pub fn spawn<R: IntoExitStatus>(name: &str, target: impl FnOnce() -> R) -> Result<Child> {
-    spawn_as(Arc::from(name), target)
+    spawn_as(CompactString::new(name), target)
 }
 
-fn spawn_as<R: IntoExitStatus>(name: Arc<str>, target: impl FnOnce() -> R) -> Result<Child> {
+fn spawn_as<R: IntoExitStatus>(name: CompactString, target: impl FnOnce() -> R) -> Result<Child> {
     match fork_as(name)? {
         Fork::Child(me) => me.exit(target()),
         Fork::Parent(child) => Ok(child),
@@ -318,7 +319,12 @@ fn spawn_as<R: IntoExitStatus>(name: Arc<str>, target: impl FnOnce() -> R) -> Re
 
 /// `old_mask`: the signal mask to go back to, where `fork_as` held signals
 /// back, which it does for a parent that takes SIGCHLD (see there).
-fn become_child(name: Arc<str>, ordinal: usize, parent: i32, old_mask: Option<&SigSet>) -> InChild {
+fn become_child(
+    name: CompactString,
+    ordinal: usize,
+    parent: i32,
+    old_mask: Option<&SigSet>,
+) -> InChild {
     let panics = state().panic_in.as_deref() == Some(&*name);
     timing::draws_for(&name);
     // Named first of what others can see, so that it is found under its own
@@ -370,9 +376,8 @@ fn end_child(status: i32) -> ! {
     signals::_exit(status)
 }
 
-/// Puts `pid` on the list of children to reap and to pass Ctrl-C on to;
-/// `listed_name` is the list's copy of `name`.
-fn list(pid: Pid, name: Arc<str>, listed_name: Arc<str>, ordinal: usize) -> Result<Child> {
+/// Puts `pid` on the list of children to reap and to pass Ctrl-C on to.
+fn list(pid: Pid, name: CompactString, ordinal: usize) -> Result<Child> {
     let slot = signals::forward_to(pid.as_raw(), ordinal)
         .with_context(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
     let child = |name| Child {
@@ -381,7 +386,7 @@ fn list(pid: Pid, name: Arc<str>, listed_name: Arc<str>, ordinal: usize) -> Resu
         slot,
         killed_with: None,
     };
-    state().live.push(child(listed_name));
+    state().live.push(child(name.clone()));
     Ok(child(name))
 }
 
@@ -412,7 +417,7 @@ impl Child {
 
 /// `Process(target=…)` of the notes: a child to be, started by `start`.
 pub struct Process<'a> {
-    name: Arc<str>,
+    name: CompactString,
     target: Option<Box<dyn FnOnce() -> i32 + 'a>>,
     child: Option<Child>,
 }
@@ -431,7 +436,7 @@ impl<'a> Process<'a> {
         name: impl Into<String>,
         target: impl FnOnce() -> R + 'a,
     ) -> Self {
-        let name: Arc<str> = name.into().into();
+        let name = CompactString::new(name.into());
         let mut state = state();
         if state.panic_in.is_some() {
             state.named.push(name.to_string());
@@ -479,8 +484,7 @@ impl<'a> Process<'a> {
 pub fn adopt(pid: Pid, name: &str) -> Result<Child> {
     signals::forward_stop_signals()?;
     let ordinal = state().counts.spawned;
-    let name: Arc<str> = Arc::from(name);
-    list(pid, name.clone(), name, ordinal)
+    list(pid, CompactString::new(name), ordinal)
 }
 
 /// The kernel sends this child `signal` (`None`: nothing) when its parent

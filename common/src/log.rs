@@ -8,9 +8,10 @@ use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
+use compact_str::CompactString;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -43,7 +44,7 @@ static WHO: Mutex<Who> = Mutex::new(Who {
 
 struct Who {
     /// `None` in the lesson's main process.
-    name: Option<Arc<str>>,
+    name: Option<CompactString>,
     /// Which child it was started as, which gives its lines their colour.
     ordinal: Option<usize>,
     /// The buffer its records are made in: one, not an allocation a record,
@@ -78,13 +79,13 @@ pub(crate) fn init(trace: File, path: &Path, copy: Option<File>) {
 /// main process keeps. The kernel keeps 15 bytes of a name and drops the
 /// rest; the lessons' longest is `buyer-4000`, 10 bytes. macOS has no such
 /// call: there every child keeps the program's name.
-pub(crate) fn become_child(name: Arc<str>, ordinal: usize) {
+pub(crate) fn become_child(name: CompactString, ordinal: usize) {
     #[cfg(target_os = "linux")]
     prctl_set_name(&name);
     let mut who = WHO.lock().unwrap_or_else(|e| e.into_inner());
-    // Moved in, not copied: this child's heap is its parent's until it
-    // writes to it, and every page it writes to is copied. So the parent's
-    // name is forgotten, not dropped, which would write its count.
+    // This child's heap is its parent's until it writes to it, and every
+    // page it writes to is copied: the parent's name is forgotten, not
+    // dropped, which would free it if it were too long to be inline.
     std::mem::forget(who.name.replace(name));
     who.ordinal = Some(ordinal);
 }

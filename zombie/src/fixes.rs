@@ -46,7 +46,7 @@ pub fn what_real_programs_do() -> Result<()> {
 fn children_that_exit(prefix: &str) -> Result<Vec<Child>> {
     let mut children = Vec::new();
     for i in 1..=CHILDREN {
-        match fork(&format!("{prefix}{i}"))? {
+        match fork(format_args!("{prefix}{i}"))? {
             Fork::Child(me) => me.exit(0),
             Fork::Parent(child) => children.push(child),
         }

@@ -208,7 +208,7 @@ fn never_reaps(n: u32, ready: &Channel) -> Result<()> {
     }
     let (mut children, mut refused) = (Vec::new(), None);
     for i in 1..=n {
-        match fork(&format!("z{i}")) {
+        match fork(format_args!("z{i}")) {
             Ok(Fork::Child(me)) => me.exit(0),
             Ok(Fork::Parent(child)) => children.push(child),
             // Sooner than planned: the limit counts all my user's processes.
