@@ -4,6 +4,7 @@
 //! its evidence and comes from this run, never from a fixed key.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::json;
@@ -77,8 +78,14 @@ fn quiz() -> MutexGuard<'static, Quiz> {
     QUIZ.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether there are questions: read, not locked, at every `fork`, so that
+/// a lesson without them writes nothing to `QUIZ`'s page, which the parent
+/// would have to copy while its last child still shares it.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
 pub(crate) fn enable(questions: &'static [Question]) {
     quiz().questions = questions;
+    ENABLED.store(!questions.is_empty(), Ordering::Relaxed);
 }
 
 /// A heading: the part before it ends, and the next begins.
@@ -89,6 +96,9 @@ pub(crate) fn next_part() -> Result<()> {
 
 /// Before a fork: if no part has begun, the lesson starts now.
 pub(crate) fn before_fork() -> Result<()> {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let begun = quiz().part.is_some();
     if begun { Ok(()) } else { begin(0) }
 }

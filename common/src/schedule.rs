@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use nix::errno::Errno;
@@ -140,13 +141,13 @@ pub(crate) fn lock_opened_before_fork() -> bool {
 static LOCK_MADE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 pub(crate) fn lock_made() {
-    LOCK_MADE.store(true, std::sync::atomic::Ordering::Relaxed);
+    LOCK_MADE.store(true, Ordering::Relaxed);
 }
 
 /// `--lock-opened-before-fork` in a lesson that has made no lock by the
 /// time it would fork (or stock its file): there is nothing to open.
 pub(crate) fn check_lock_opened_before_fork() -> Result<()> {
-    if lock_opened_before_fork() && !LOCK_MADE.load(std::sync::atomic::Ordering::Relaxed) {
+    if lock_opened_before_fork() && !LOCK_MADE.load(Ordering::Relaxed) {
         let why =
             tr!("--lock-opened-before-fork: this lesson makes no lock to open before it forks");
         return Err(Usage(why).into());
@@ -215,6 +216,11 @@ struct Run {
 /// Main's side: the run going on, if the lesson is scheduled.
 static RUN: Mutex<Option<Run>> = Mutex::new(None);
 
+/// Whether a run ever began: read, not locked, at every `fork`, so that a
+/// lesson without turns writes nothing to `RUN`'s page, which the parent
+/// would have to copy while its last child still shares it.
+static EVER_SCHEDULED: AtomicBool = AtomicBool::new(false);
+
 /// A child's side: its number, the pipe's write end, its pipe of turns.
 static MINE: Mutex<Option<(u32, File, File)>> = Mutex::new(None);
 
@@ -237,11 +243,15 @@ pub(crate) fn begin_run(forced: Vec<u32>) {
         forced,
         ..Run::default()
     });
+    EVER_SCHEDULED.store(true, Ordering::Relaxed);
 }
 
 /// The pipe of turns of the child about to be forked, and the pipe it will
 /// tell main by; `None` when this process schedules nothing.
 pub(crate) fn before_fork() -> Result<Option<(File, File)>> {
+    if !EVER_SCHEDULED.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     let mut run = run();
     let Some(run) = run.as_mut() else {
         return Ok(None);
@@ -257,8 +267,11 @@ pub(crate) fn before_fork() -> Result<Option<(File, File)>> {
 /// In the new child: it keeps its own pipe of turns and the write end of
 /// main's; the rest (its siblings' pipes) it closes.
 pub(crate) fn in_child(go: Option<(File, File)>) {
-    let taken = run().take();
-    let (Some((read, _)), Some(run)) = (go, taken) else {
+    // No pipe of turns, no run (`before_fork`).
+    let Some((read, _)) = go else {
+        return;
+    };
+    let Some(run) = run().take() else {
         return;
     };
     let number = run.children.len() as u32 + 1;
@@ -269,7 +282,10 @@ pub(crate) fn in_child(go: Option<(File, File)>) {
 
 /// In main, once the child `pid` is forked.
 pub(crate) fn in_parent(pid: i32, name: &str, go: Option<(File, File)>) {
-    if let (Some((_, write)), Some(run)) = (go, run().as_mut()) {
+    let Some((_, write)) = go else {
+        return;
+    };
+    if let Some(run) = run().as_mut() {
         let number = run.children.len() as u32 + 1;
         run.children.push(Scheduled {
             number,
