@@ -380,14 +380,14 @@ fn end_child(status: i32) -> ! {
 fn list(pid: Pid, name: CompactString, ordinal: usize) -> Result<Child> {
     let slot = signals::forward_to(pid.as_raw(), ordinal)
         .with_context(|| tr!("{}: {} children are unreaped already", name, MAX_CHILDREN))?;
-    let child = |name| Child {
+    let child = Child {
         pid,
         name,
         slot,
         killed_with: None,
     };
-    state().live.push(child(name.clone()));
-    Ok(child(name))
+    state().live.push(child.clone());
+    Ok(child)
 }
 
 impl Child {
@@ -433,10 +433,10 @@ impl fmt::Debug for Process<'_> {
 
 impl<'a> Process<'a> {
     pub fn new<R: IntoExitStatus>(
-        name: impl Into<String>,
+        name: impl fmt::Display,
         target: impl FnOnce() -> R + 'a,
     ) -> Self {
-        let name = CompactString::new(name.into());
+        let name = name.to_compact_string();
         let mut state = state();
         if state.panic_in.is_some() {
             state.named.push(name.to_string());

@@ -138,7 +138,7 @@ pub(crate) fn lock_opened_before_fork() -> bool {
 }
 
 /// Set once the lesson has made a `Lock`.
-static LOCK_MADE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static LOCK_MADE: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn lock_made() {
     LOCK_MADE.store(true, Ordering::Relaxed);
