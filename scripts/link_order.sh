@@ -83,11 +83,12 @@ cat "$scratch/children" "$scratch/loop" "$scratch/start" |
 # smallest first: a child writes to several of them (its name, its pid, its
 # draws, its list of children), each page it writes to is copied, and so
 # the small ones share a page, the table of children to pass a stop on to
-# (16 kB) after them.
+# (16 kB) after them. With them std's STDOUT, whose lock every fork takes
+# to flush what is buffered.
 for name in "${profiled[@]}"; do
     # nm gives each size in hexadecimal, as wide as the others.
     nm --defined-only -S "$bin/$name" |
-        awk -v lesson="${name//-/_}" '$3 ~ /^[bBdD]$/ && ($4 ~ "^_ZN6common" || $4 ~ "^_ZN" length(lesson) lesson) {
+        awk -v lesson="${name//-/_}" '$3 ~ /^[bBdD]$/ && ($4 ~ "^_ZN6common" || $4 ~ "^_ZN" length(lesson) lesson || $4 ~ /3std2io5stdio6STDOUT$/) {
             print $2, $4 }'
 done | LC_ALL=C sort | awk '!seen[$2]++ { print $2 }' >>"$symbols"
 echo "wrote $symbols: $(wc -l <"$symbols") functions and statics, $(awk 'NR == FNR { c[$0] = 1; next } c[$0]' \
