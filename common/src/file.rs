@@ -50,7 +50,7 @@ pub(crate) fn read_small(path: &Path) -> Result<Vec<u8>> {
     let cannot = |e: io::Error| anyhow!(tr!("{}: cannot read it: {}", name, describe(&e)));
     let (file, meta) =
         open_checked(path, OpenOptions::new().read(true), Follow::Links).map_err(cannot)?;
-    regular(&meta, &name.to_string())?;
+    regular(&meta, || name.to_string())?;
     if meta.len() > MAX_SIZE {
         return Err(anyhow!(tr!(
             "{}: it holds {} bytes, too many for a ticket file (at most {})",
@@ -81,7 +81,12 @@ type Inode = (u64, u64);
 /// where it does (a byte more is asked for, so that its end needs no second
 /// one), to its end otherwise (it grew or shrank meanwhile).
 fn read_whole(mut file: &File, size: u64) -> io::Result<Vec<u8>> {
-    let mut bytes = vec![0; size.min(MAX_SIZE) as usize + 1];
+    // Not `vec![0; n]`, which calls glibc's `calloc`: that one skips malloc's
+    // per-thread cache and works in its arena, one more page a forked buyer
+    // would copy.
+    let len = size.min(MAX_SIZE) as usize + 1;
+    let mut bytes = Vec::with_capacity(len);
+    bytes.resize(len, 0);
     let n = loop {
         match file.read(&mut bytes) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -117,11 +122,16 @@ pub(crate) fn open_checked(
     Ok((file, meta))
 }
 
-/// "WHAT: it is a FIFO (a named pipe), not a regular file".
-pub(crate) fn regular(meta: &Metadata, what: &str) -> Result<()> {
+/// "WHAT: it is a FIFO (a named pipe), not a regular file"; `what` is only
+/// spelled out for a file refused.
+pub(crate) fn regular(meta: &Metadata, what: impl FnOnce() -> String) -> Result<()> {
     match meta.is_file() {
         true => Ok(()),
-        false => Err(anyhow!(tr!("{}: {}, not a regular file", what, kind(meta)))),
+        false => Err(anyhow!(tr!(
+            "{}: {}, not a regular file",
+            what(),
+            kind(meta)
+        ))),
     }
 }
 
@@ -161,7 +171,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
         Ok(()) => signals::restore_once_reported(old_mask),
         Err(_) => signals::restore(&old_mask),
     }
-    done.context(tr!("writing {}", path.display()))
+    done.with_context(|| tr!("writing {}", path.display()))
 }
 
 fn write_and_rename(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -340,7 +350,9 @@ fn attributes_by(
 /// What `get` puts in a buffer, grown until it fits (`ERANGE` says it did not).
 fn fetch(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> io::Result<Vec<u8>> {
     use rustix::io::Errno;
-    let mut buf = vec![0; 256];
+    // Not `vec![0; 256]`: see `read_whole`.
+    let mut buf = Vec::with_capacity(256);
+    buf.resize(256, 0);
     loop {
         match get(&mut buf) {
             Ok(n) => {

@@ -269,6 +269,6 @@ fn open(path: &Path) -> Result<File> {
         _ => anyhow!(tr!("opening the lock file {}: {}", name, e)),
     };
     let (file, meta) = file::open_checked(path, &mut options, Follow::Not).map_err(unopened)?;
-    file::regular(&meta, &tr!("the lock file {}", name))?;
+    file::regular(&meta, || tr!("the lock file {}", name))?;
     Ok(file)
 }

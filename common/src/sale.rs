@@ -699,27 +699,29 @@ pub fn check_count(dic: &Map<String, Value>) -> std::result::Result<u64, String>
             return Err(tr!("\"count\" is {}, not a whole number", quoted));
         }
     };
-    let text = n.to_string();
-    let quoted = cut(text.as_bytes(), QUOTED);
-    match whole(&text) {
+    // As written (arbitrary_precision keeps a number's text): no copy made,
+    // and the quote below only made for a count refused.
+    let text = n.as_str();
+    let quoted = || cut(text.as_bytes(), QUOTED);
+    match whole(text) {
         Whole::Is(count) if count > MAX_TICKETS => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            quoted,
+            quoted(),
             MAX_TICKETS
         )),
         Whole::Is(count) if n.as_u64() == Some(count) => Ok(count),
         Whole::Is(count) => Err(tr!(
             "\"count\" is {}: write it as a whole number, like {}",
-            quoted,
+            quoted(),
             count
         )),
         Whole::TooLarge => Err(tr!(
             "\"count\" is {}, more than the {} tickets we accept",
-            quoted,
+            quoted(),
             MAX_TICKETS
         )),
-        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", quoted)),
-        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", quoted)),
+        Whole::Negative => Err(tr!("\"count\" is {}: a count cannot be negative", quoted())),
+        Whole::Fraction => Err(tr!("\"count\" is {}, not a whole number", quoted())),
     }
 }
 
