@@ -98,7 +98,9 @@ fn prctl_set_name(name: &str) {
     let name = name.as_bytes();
     let comm: [u8; 16] = std::array::from_fn(|i| name.get(i).filter(|_| i < 15).map_or(0, |&b| b));
     if let Ok(comm) = std::ffi::CStr::from_bytes_until_nul(&comm) {
-        let _ = nix::sys::prctl::set_name(comm);
+        // rustix makes the system call itself: libc's `prctl`, which nix
+        // calls, would be one more page of code for every child to map.
+        let _ = rustix::thread::set_name(comm);
     }
 }
 
