@@ -81,12 +81,7 @@ type Inode = (u64, u64);
 /// where it does (a byte more is asked for, so that its end needs no second
 /// one), to its end otherwise (it grew or shrank meanwhile).
 fn read_whole(mut file: &File, size: u64) -> io::Result<Vec<u8>> {
-    // Not `vec![0; n]`, which calls glibc's `calloc`: that one skips malloc's
-    // per-thread cache and works in its arena, one more page a forked buyer
-    // would copy.
-    let len = size.min(MAX_SIZE) as usize + 1;
-    let mut bytes = Vec::with_capacity(len);
-    bytes.resize(len, 0);
+    let mut bytes = vec![0; size.min(MAX_SIZE) as usize + 1];
     let n = loop {
         match file.read(&mut bytes) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -350,9 +345,7 @@ fn attributes_by(
 /// What `get` puts in a buffer, grown until it fits (`ERANGE` says it did not).
 fn fetch(mut get: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> io::Result<Vec<u8>> {
     use rustix::io::Errno;
-    // Not `vec![0; 256]`: see `read_whole`.
-    let mut buf = Vec::with_capacity(256);
-    buf.resize(256, 0);
+    let mut buf = vec![0; 256];
     loop {
         match get(&mut buf) {
             Ok(n) => {
