@@ -8,7 +8,10 @@
 //! ```text
 //! floor printer [--lock] N              printer-v1 (printer-v3 with --lock), N workers
 //! floor flood N                         zombie --flood N --cpu-ms 0
-//! floor sale [--no-lock] DIR N TICKETS  ticket-locked (ticket-unsafe with --no-lock)
+//! floor sale [--no-lock] [--same-calls] DIR N TICKETS
+//!                                       ticket-locked (ticket-unsafe with --no-lock);
+//!                                       --same-calls: with the calls the lessons'
+//!                                       guarantees add (see sale.rs)
 //! ```
 #![allow(unsafe_code)] // fork, _exit, flock and a signal handler, bare, are what is measured
 
@@ -35,8 +38,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 #[cfg(target_os = "linux")]
-const USAGE: &str =
-    "usage: floor printer [--lock] N | floor flood N | floor sale [--no-lock] DIR N TICKETS";
+const USAGE: &str = "usage: floor printer [--lock] N | floor flood N | floor sale [--no-lock] [--same-calls] DIR N TICKETS";
 
 #[cfg(target_os = "linux")]
 fn main() -> ExitCode {
@@ -47,12 +49,17 @@ fn main() -> ExitCode {
         ["printer", n] => number(n).map(|n| printer::run(n, false)),
         ["printer", "--lock", n] => number(n).map(|n| printer::run(n, true)),
         ["flood", n] => number(n).map(flood::run),
-        ["sale", dir, n, tickets] => number(n)
-            .zip(tickets.parse().ok())
-            .map(|(n, t)| sale::run(Path::new(dir), n, t, true)),
-        ["sale", "--no-lock", dir, n, tickets] => number(n)
-            .zip(tickets.parse().ok())
-            .map(|(n, t)| sale::run(Path::new(dir), n, t, false)),
+        ["sale", flags @ .., dir, n, tickets]
+            if flags
+                .iter()
+                .all(|f| ["--no-lock", "--same-calls"].contains(f)) =>
+        {
+            let locked = !flags.contains(&"--no-lock");
+            let same_calls = flags.contains(&"--same-calls");
+            number(n)
+                .zip(tickets.parse().ok())
+                .map(|(n, t)| sale::run(Path::new(dir), n, t, locked, same_calls))
+        }
         _ => None,
     };
     match ran {

@@ -12,12 +12,26 @@
 //! and the trace, the `begin` (and `lock`) record, the stock (read the old
 //! file, write a new one, `rename`), the `sale` and `summary` records, the
 //! reckoning's read and the lines around the sale.
+//!
+//! With `--same-calls`, each buyer also makes the system calls a lesson's
+//! buyer makes for what the lessons guarantee, in the lesson's order (see
+//! [`buy_with_the_lessons_calls`]): it names itself, ignores SIGXFSZ, asks
+//! for its parent's death signal and checks its parent; `fstat`s each file
+//! it opens, refuses to follow a link to the lock file; holds the stop
+//! signals back around the replacement; gives the new file the old one's
+//! owner, mode and extended attributes and locks it; and closes what it
+//! opened. What a lesson costs beyond this floor is its code's, not its
+//! guarantees' kernel work.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+
 use nix::libc;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::wait::{WaitStatus, waitpid};
 
 use crate::bare::{Out, exit_now, flock, fork};
@@ -25,7 +39,13 @@ use crate::bare::{Out, exit_now, flock, fork};
 /// The exit status of a buyer who found the tickets sold out, as the lessons'.
 const SOLD_OUT: i32 = 3;
 
-pub fn run(dir: &Path, buyers: usize, tickets: u64, locked: bool) -> io::Result<bool> {
+pub fn run(
+    dir: &Path,
+    buyers: usize,
+    tickets: u64,
+    locked: bool,
+    same_calls: bool,
+) -> io::Result<bool> {
     let out = Out::new()?;
     let lesson = if locked {
         "ticket-locked"
@@ -65,6 +85,7 @@ pub fn run(dir: &Path, buyers: usize, tickets: u64, locked: bool) -> io::Result<
                 &file,
                 locked.then_some(lock.as_path()),
                 temporary(dir, i),
+                same_calls.then_some(pid),
             ),
             Some(child) => {
                 children.push(child);
@@ -126,10 +147,21 @@ fn count(file: &mut File) -> io::Result<u64> {
         .map_err(|_| io::Error::other("no count in the ticket file"))
 }
 
-fn buyer(out: &Out, who: &str, file: &Path, lock: Option<&Path>, new: PathBuf) -> ! {
+fn buyer(
+    out: &Out,
+    who: &str,
+    file: &Path,
+    lock: Option<&Path>,
+    new: PathBuf,
+    same_calls_under: Option<u32>,
+) -> ! {
     // Every file stays open until _exit closes it: no close(2).
     let mut open = Vec::new();
-    let status = match buy(out, who, file, lock, &new, &mut open) {
+    let bought = match same_calls_under {
+        Some(parent) => buy_with_the_lessons_calls(out, who, file, lock, &new, parent),
+        None => buy(out, who, file, lock, &new, &mut open),
+    };
+    let status = match bought {
         Ok(true) => 0,
         Ok(false) => SOLD_OUT,
         Err(_) => 1,
@@ -182,4 +214,101 @@ fn open_in(open: &mut Vec<File>, file: File) -> &mut File {
     open.push(file);
     let last = open.len() - 1;
     &mut open[last]
+}
+
+/// [`buy`], with the system calls a lesson's buyer adds to it, in its order.
+fn buy_with_the_lessons_calls(
+    out: &Out,
+    who: &str,
+    file: &Path,
+    lock: Option<&Path>,
+    new: &Path,
+    parent: u32,
+) -> io::Result<bool> {
+    // Born: prctl(PR_SET_NAME), SIGXFSZ ignored, prctl(PR_SET_PDEATHSIG),
+    // getppid; then getpid for the first record.
+    let name = std::ffi::CString::new(who).map_err(io::Error::other)?;
+    // SAFETY: system calls with arguments that live through each call.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+    }
+    if std::os::unix::process::parent_id() != parent {
+        return Err(io::Error::other("orphaned at birth"));
+    }
+    let _ = std::process::id();
+    out.record(who, "sleep", "\"seconds\":1")?;
+    // Each file opened is fstat'ed (a FIFO or a directory is refused).
+    let open_checked = |path: &Path, options: &mut OpenOptions, flags: i32| {
+        let file = options
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
+            .open(path)?;
+        let _ = file.metadata()?;
+        Ok::<File, io::Error>(file)
+    };
+    let mut seen_in = open_checked(file, OpenOptions::new().read(true), 0)?;
+    let seen = count(&mut seen_in)?;
+    out.record(who, "search", &format!("\"count\":{seen}"))?;
+    out.line(who, &format!("sees {seen} tickets left"))?;
+    let lock = match lock {
+        Some(lock) => {
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).create(true).truncate(false);
+            let lock = open_checked(lock, &mut options, libc::O_NOFOLLOW)?;
+            flock(&lock, libc::LOCK_EX)?;
+            Some(lock)
+        }
+        None => None,
+    };
+    let mut read = open_checked(file, OpenOptions::new().read(true), 0)?;
+    let count = count(&mut read)?;
+    drop(seen_in);
+    let bought = if count == 0 {
+        out.record(who, "sold_out", "")?;
+        out.line(who, "finds them sold out")?;
+        false
+    } else {
+        out.record(who, "sleep", "\"seconds\":2")?;
+        // The stop signals held back until the sale is recorded.
+        let mut held = SigSet::empty();
+        for signal in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
+            held.add(signal);
+        }
+        let mut old_mask = SigSet::empty();
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old_mask))?;
+        let meta = fs::metadata(file)?;
+        let mut names = [0 as libc::c_char; 256];
+        // SAFETY: flistxattr into a buffer of the length it is given.
+        unsafe { libc::flistxattr(read.as_raw_fd(), names.as_mut_ptr(), names.len()) };
+        drop(read);
+        let mut written = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(new)?;
+        flock(&written, libc::LOCK_EX)?;
+        let _ = std::os::unix::fs::fchown(&written, Some(meta.uid()), Some(meta.gid()));
+        written.set_permissions(meta.permissions())?;
+        // SAFETY: as above.
+        unsafe { libc::flistxattr(written.as_raw_fd(), names.as_mut_ptr(), names.len()) };
+        written.write_all(format!("{{\"count\":{}}}\n", count - 1).as_bytes())?;
+        fs::rename(new, file)?;
+        drop(written);
+        let _ = std::os::unix::process::parent_id();
+        out.record(who, "bought", &format!("\"left\":{}", count - 1))?;
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None)?;
+        out.line(who, &format!("bought a ticket; {} left", count - 1))?;
+        true
+    };
+    if let Some(lock) = lock {
+        flock(&lock, libc::LOCK_UN)?;
+    }
+    Ok(bought)
 }
