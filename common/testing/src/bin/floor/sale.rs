@@ -18,9 +18,9 @@
 //! [`buy_with_the_lessons_calls`]): it names itself, ignores SIGXFSZ, asks
 //! for its parent's death signal and checks its parent; `fstat`s each file
 //! it opens, refuses to follow a link to the lock file; holds the stop
-//! signals back around the replacement; gives the new file the old one's
-//! owner, mode and extended attributes and locks it; and closes what it
-//! opened. What a lesson costs beyond this floor is its code's, not its
+//! signals back around the replacement; locks the new file and gives it
+//! the old one's owner, mode and extended attributes; and closes what a
+//! lesson's buyer closes. What a lesson costs beyond this floor is its code's, not its
 //! guarantees' kernel work.
 
 use std::fs::{self, File, OpenOptions};
@@ -155,7 +155,8 @@ fn buyer(
     new: PathBuf,
     same_calls_under: Option<u32>,
 ) -> ! {
-    // Every file stays open until _exit closes it: no close(2).
+    // Every file stays open until _exit closes it: no close(2) (with
+    // --same-calls, those a lesson's buyer closes are closed).
     let mut open = Vec::new();
     let bought = match same_calls_under {
         Some(parent) => buy_with_the_lessons_calls(out, who, file, lock, &new, parent),
@@ -237,9 +238,8 @@ fn buy_with_the_lessons_calls(
     if std::os::unix::process::parent_id() != parent {
         return Err(io::Error::other("orphaned at birth"));
     }
-    let _ = std::process::id();
     out.record(who, "sleep", "\"seconds\":1")?;
-    // Each file opened is fstat'ed (a FIFO or a directory is refused).
+    // Each file opened is fstat'ed, as the lessons do to refuse a FIFO.
     let open_checked = |path: &Path, options: &mut OpenOptions, flags: i32| {
         let file = options
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
@@ -267,6 +267,8 @@ fn buy_with_the_lessons_calls(
     let bought = if count == 0 {
         out.record(who, "sold_out", "")?;
         out.line(who, "finds them sold out")?;
+        // Left for _exit to close, as a lesson's buyer leaves it.
+        std::mem::forget(read);
         false
     } else {
         out.record(who, "sleep", "\"seconds\":2")?;
