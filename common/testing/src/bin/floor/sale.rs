@@ -14,21 +14,20 @@
 //! reckoning's read and the lines around the sale.
 //!
 //! With `--same-calls`, each buyer also makes the system calls a lesson's
-//! buyer makes for what the lessons guarantee, in the lesson's order (see
-//! [`buy_with_the_lessons_calls`]): it names itself, ignores SIGXFSZ, asks
-//! for its parent's death signal and checks its parent; `fstat`s each file
-//! it opens, refuses to follow a link to the lock file; holds the stop
-//! signals back around the replacement; locks the new file and gives it
-//! the old one's owner, mode and extended attributes; and closes what a
-//! lesson's buyer closes. What a lesson costs beyond this floor is its code's, not its
-//! guarantees' kernel work.
+//! buyer makes for what the lessons guarantee, where it makes them: it
+//! names itself, ignores SIGXFSZ, asks for its parent's death signal and
+//! checks its parent; `fstat`s each file it opens, and refuses to follow a
+//! link to the lock file; holds the stop signals back around the
+//! replacement; locks the new file and gives it the old one's owner, mode
+//! and extended attributes. Only the lesson's `close`s are left to `_exit`,
+//! which does the same work. What a lesson costs beyond this floor is its
+//! code's, not its guarantees' kernel work.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
 use nix::libc;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
@@ -153,16 +152,11 @@ fn buyer(
     file: &Path,
     lock: Option<&Path>,
     new: PathBuf,
-    same_calls_under: Option<u32>,
+    lessons_calls_under: Option<u32>,
 ) -> ! {
-    // Every file stays open until _exit closes it: no close(2) (with
-    // --same-calls, those a lesson's buyer closes are closed).
+    // Every file stays open until _exit closes it: no close(2).
     let mut open = Vec::new();
-    let bought = match same_calls_under {
-        Some(parent) => buy_with_the_lessons_calls(out, who, file, lock, &new, parent),
-        None => buy(out, who, file, lock, &new, &mut open),
-    };
-    let status = match bought {
+    let status = match buy(out, who, file, lock, &new, &mut open, lessons_calls_under) {
         Ok(true) => 0,
         Ok(false) => SOLD_OUT,
         Err(_) => 1,
@@ -170,6 +164,8 @@ fn buyer(
     exit_now(status)
 }
 
+/// One buyer's sale; with `lessons_calls_under` (its parent's pid), also
+/// the calls a lesson's buyer adds, where it makes them.
 fn buy(
     out: &Out,
     who: &str,
@@ -177,30 +173,47 @@ fn buy(
     lock: Option<&Path>,
     new: &Path,
     open: &mut Vec<File>,
+    lessons_calls_under: Option<u32>,
 ) -> io::Result<bool> {
+    let checked = lessons_calls_under.is_some();
+    if let Some(parent) = lessons_calls_under {
+        born_as_a_lessons_child(who, parent)?;
+    }
     out.record(who, "sleep", "\"seconds\":1")?;
-    let seen = count(open_in(open, File::open(file)?))?;
+    let seen = count(open_in(open, open_as_read(file, checked)?))?;
     out.record(who, "search", &format!("\"count\":{seen}"))?;
     out.line(who, &format!("sees {seen} tickets left"))?;
     if let Some(lock) = lock {
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(lock)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        let lock = open_checked(&mut options, lock, checked, libc::O_NOFOLLOW)?;
         flock(open_in(open, lock), libc::LOCK_EX)?;
     }
-    let count = count(open_in(open, File::open(file)?))?;
+    let count = count(open_in(open, open_as_read(file, checked)?))?;
     let bought = if count == 0 {
         out.record(who, "sold_out", "")?;
         out.line(who, "finds them sold out")?;
         false
     } else {
         out.record(who, "sleep", "\"seconds\":2")?;
-        let written = replace(file, new, count - 1)?;
+        let (written, held) = match checked {
+            false => (replace(file, new, count - 1)?, None),
+            true => {
+                // The stop signals held back until the sale is recorded.
+                let held = hold_back_stop_signals()?;
+                let old = open
+                    .last()
+                    .ok_or_else(|| io::Error::other("nothing read"))?;
+                let written = replace_as_a_lesson(file, old, new, count - 1)?;
+                let _ = std::os::unix::process::parent_id();
+                (written, Some(held))
+            }
+        };
         open.push(written);
         out.record(who, "bought", &format!("\"left\":{}", count - 1))?;
+        if let Some(old_mask) = held {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None)?;
+        }
         out.line(who, &format!("bought a ticket; {} left", count - 1))?;
         true
     };
@@ -217,17 +230,9 @@ fn open_in(open: &mut Vec<File>, file: File) -> &mut File {
     &mut open[last]
 }
 
-/// [`buy`], with the system calls a lesson's buyer adds to it, in its order.
-fn buy_with_the_lessons_calls(
-    out: &Out,
-    who: &str,
-    file: &Path,
-    lock: Option<&Path>,
-    new: &Path,
-    parent: u32,
-) -> io::Result<bool> {
-    // Born: prctl(PR_SET_NAME), SIGXFSZ ignored, prctl(PR_SET_PDEATHSIG),
-    // getppid; then getpid for the first record.
+/// A lesson's child as it starts: `prctl(PR_SET_NAME)`, SIGXFSZ ignored,
+/// `prctl(PR_SET_PDEATHSIG)` and the `getppid` that checks it.
+fn born_as_a_lessons_child(who: &str, parent: u32) -> io::Result<()> {
     let name = std::ffi::CString::new(who).map_err(io::Error::other)?;
     // SAFETY: system calls with arguments that live through each call.
     unsafe {
@@ -235,82 +240,71 @@ fn buy_with_the_lessons_calls(
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
     }
-    if std::os::unix::process::parent_id() != parent {
-        return Err(io::Error::other("orphaned at birth"));
+    match std::os::unix::process::parent_id() == parent {
+        true => Ok(()),
+        false => Err(io::Error::other("orphaned at birth")),
     }
-    out.record(who, "sleep", "\"seconds\":1")?;
-    // Each file opened is fstat'ed, as the lessons do to refuse a FIFO.
-    let open_checked = |path: &Path, options: &mut OpenOptions, flags: i32| {
-        let file = options
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
-            .open(path)?;
-        let _ = file.metadata()?;
-        Ok::<File, io::Error>(file)
-    };
-    let mut seen_in = open_checked(file, OpenOptions::new().read(true), 0)?;
-    let seen = count(&mut seen_in)?;
-    out.record(who, "search", &format!("\"count\":{seen}"))?;
-    out.line(who, &format!("sees {seen} tickets left"))?;
-    let lock = match lock {
-        Some(lock) => {
-            let mut options = OpenOptions::new();
-            options.read(true).write(true).create(true).truncate(false);
-            let lock = open_checked(lock, &mut options, libc::O_NOFOLLOW)?;
-            flock(&lock, libc::LOCK_EX)?;
-            Some(lock)
-        }
-        None => None,
-    };
-    let mut read = open_checked(file, OpenOptions::new().read(true), 0)?;
-    let count = count(&mut read)?;
-    drop(seen_in);
-    let bought = if count == 0 {
-        out.record(who, "sold_out", "")?;
-        out.line(who, "finds them sold out")?;
-        // Left for _exit to close, as a lesson's buyer leaves it.
-        std::mem::forget(read);
-        false
-    } else {
-        out.record(who, "sleep", "\"seconds\":2")?;
-        // The stop signals held back until the sale is recorded.
-        let mut held = SigSet::empty();
-        for signal in [
-            Signal::SIGINT,
-            Signal::SIGTERM,
-            Signal::SIGHUP,
-            Signal::SIGQUIT,
-        ] {
-            held.add(signal);
-        }
-        let mut old_mask = SigSet::empty();
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old_mask))?;
-        let meta = fs::metadata(file)?;
-        let mut names = [0 as libc::c_char; 256];
-        // SAFETY: flistxattr into a buffer of the length it is given.
-        unsafe { libc::flistxattr(read.as_raw_fd(), names.as_mut_ptr(), names.len()) };
-        drop(read);
-        let mut written = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(new)?;
-        flock(&written, libc::LOCK_EX)?;
-        let _ = std::os::unix::fs::fchown(&written, Some(meta.uid()), Some(meta.gid()));
-        written.set_permissions(meta.permissions())?;
-        // SAFETY: as above.
-        unsafe { libc::flistxattr(written.as_raw_fd(), names.as_mut_ptr(), names.len()) };
-        written.write_all(format!("{{\"count\":{}}}\n", count - 1).as_bytes())?;
-        fs::rename(new, file)?;
-        drop(written);
-        let _ = std::os::unix::process::parent_id();
-        out.record(who, "bought", &format!("\"left\":{}", count - 1))?;
-        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None)?;
-        out.line(who, &format!("bought a ticket; {} left", count - 1))?;
-        true
-    };
-    if let Some(lock) = lock {
-        flock(&lock, libc::LOCK_UN)?;
+}
+
+/// `open` for reading, checked as `open_checked` says.
+fn open_as_read(path: &Path, checked: bool) -> io::Result<File> {
+    open_checked(OpenOptions::new().read(true), path, checked, 0)
+}
+
+/// `open`; `checked`, as the lessons open a file to refuse a FIFO: with
+/// `O_NONBLOCK`, `O_NOCTTY` and `flags`, then `fstat`.
+fn open_checked(
+    options: &mut OpenOptions,
+    path: &Path,
+    checked: bool,
+    flags: i32,
+) -> io::Result<File> {
+    if !checked {
+        return options.open(path);
     }
-    Ok(bought)
+    let file = options
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
+        .open(path)?;
+    file.metadata()?;
+    Ok(file)
+}
+
+/// `rt_sigprocmask`: the stop signals held back; returns the mask before.
+fn hold_back_stop_signals() -> io::Result<SigSet> {
+    let held: SigSet = [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ]
+    .into_iter()
+    .collect();
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut old_mask))?;
+    Ok(old_mask)
+}
+
+/// [`replace`] as a lesson's sale makes it: `statx` of `file` and
+/// `flistxattr` of `old`, the version read; the new file made 0600 and
+/// `flock`ed, given the old one's owner (`fchown`) and mode (`fchmod`), its
+/// own attributes listed; then written and renamed.
+fn replace_as_a_lesson(file: &Path, old: &File, new: &Path, count: u64) -> io::Result<File> {
+    let meta = fs::metadata(file)?;
+    let mut names = [0 as libc::c_char; 256];
+    // SAFETY: flistxattr into a buffer of the length it is given.
+    unsafe { libc::flistxattr(old.as_raw_fd(), names.as_mut_ptr(), names.len()) };
+    let mut written = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(new)?;
+    flock(&written, libc::LOCK_EX)?;
+    let _ = std::os::unix::fs::fchown(&written, Some(meta.uid()), Some(meta.gid()));
+    written.set_permissions(meta.permissions())?;
+    // SAFETY: as above.
+    unsafe { libc::flistxattr(written.as_raw_fd(), names.as_mut_ptr(), names.len()) };
+    written.write_all(format!("{{\"count\":{count}}}\n").as_bytes())?;
+    fs::rename(new, file)?;
+    Ok(written)
 }
