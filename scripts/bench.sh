@@ -7,9 +7,9 @@
 # median of the pairs' ratios, the lowest and the highest, and whether the
 # target is met; the ticket offices also against a floor that makes the
 # calls their guarantees add (`floor sale --same-calls`), to show what of
-# their cost is their own code. Then the system calls per child of lesson and floor
-# (strace -f -c, where strace is installed), the walkthrough's time and,
-# with --cold, a cold build's.
+# their cost is their own code. Then the system calls per child of lesson
+# and floor (strace -f -c, where strace is installed), the walkthrough's
+# time and, with --cold, a cold build's.
 # Usage: scripts/bench.sh [--cold] [PAIRS]   (PAIRS default 9)
 set -euo pipefail
 

@@ -496,11 +496,11 @@ pub fn prctl_set_pdeathsig(signal: Option<Signal>, parent: Pid) -> Result<()> {
         signals::parent_signals_death(None);
         // Through rustix, which makes the system calls itself, as for the
         // name (`log::become_child`): no page of libc's code for them.
-        let raw = signal.and_then(|s| rustix::process::Signal::from_named_raw(s as i32));
+        use rustix::process::{Signal as RawSignal, getppid};
+        let raw = signal.and_then(|s| RawSignal::from_named_raw(s as i32));
         rustix::process::set_parent_process_death_signal(raw).context("prctl(PR_SET_PDEATHSIG)")?;
-        let ppid = || rustix::process::Pid::as_raw(rustix::process::getppid());
         match signal {
-            Some(signal) if ppid() != parent.as_raw() => {
+            Some(signal) if getppid() != rustix::process::Pid::from_raw(parent.as_raw()) => {
                 let _ = nix::sys::signal::raise(signal);
             }
             Some(_) => signals::parent_signals_death(Some(parent.as_raw())),
