@@ -329,8 +329,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
 /// checked as a read file is ([`check_new`]): a sale never writes one it
 /// would refuse.
 fn new_version(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
-    let bytes = as_read(path, bytes);
-    check_new(path, &bytes)?;
+    let (bytes, read_as) = as_read(path, bytes);
+    check_new(path, &bytes, read_as)?;
     Ok(bytes)
 }
 
@@ -348,23 +348,25 @@ thread_local! {
 /// result is the same JSON as `bytes`, every value and every key in the
 /// same order: `bytes` are what the buyer computed, and what is written.
 /// Else (no file read, or a version that changed more than the count),
-/// `bytes` as they are.
-fn as_read(path: &Path, bytes: &[u8]) -> Vec<u8> {
+/// `bytes` as they are. With the text, the object it was read as where
+/// that was found on the way: [`check_new`] need not read it again.
+fn as_read(path: &Path, bytes: &[u8]) -> (Vec<u8>, Option<Map<String, Value>>) {
     let respelled = LAST_READ.with_borrow(|read| {
         let (_, text) = read.as_ref().filter(|(p, _)| p == path)?;
         let (start, end) = count_span(text)?;
         let (new_start, new_end) = count_span(bytes)?;
         let spliced = [&text[..start], &bytes[new_start..new_end], &text[end..]].concat();
-        let same = |a: &[u8], b: &[u8]| match (json_object(a), json_object(b)) {
-            (Ok(a), Ok(b)) => {
-                serde_json::to_vec(&Value::Object(a)).ok()
-                    == serde_json::to_vec(&Value::Object(b)).ok()
-            }
-            _ => false,
-        };
-        same(&spliced, bytes).then_some(spliced)
+        let (spliced_as, bytes_as) = (json_object(&spliced).ok()?, json_object(bytes).ok()?);
+        let same = serde_json::to_vec(&spliced_as).ok() == serde_json::to_vec(&bytes_as).ok();
+        Some(match same {
+            true => (spliced, spliced_as),
+            false => (bytes.to_vec(), bytes_as),
+        })
     });
-    respelled.unwrap_or_else(|| bytes.to_vec())
+    match respelled {
+        Some((text, read_as)) => (text, Some(read_as)),
+        None => (bytes.to_vec(), None),
+    }
 }
 
 /// The JSON white space.
@@ -440,8 +442,9 @@ fn value_end(text: &[u8], at: usize) -> Option<usize> {
 }
 
 /// Refuses, in one line, a new version of the ticket file that a sale would
-/// refuse to read: too large, or not a ticket file.
-fn check_new(path: &Path, bytes: &[u8]) -> Result<()> {
+/// refuse to read: too large, or not a ticket file. `read_as`: what
+/// `bytes` read as, where that is known already.
+fn check_new(path: &Path, bytes: &[u8], read_as: Option<Map<String, Value>>) -> Result<()> {
     let name = path.display();
     if bytes.len() as u64 > file::MAX_SIZE {
         return Err(anyhow!(tr!(
@@ -452,7 +455,8 @@ fn check_new(path: &Path, bytes: &[u8]) -> Result<()> {
             file::MAX_SIZE
         )));
     }
-    json_object(bytes)
+    read_as
+        .map_or_else(|| json_object(bytes), Ok)
         .and_then(|dic| check_count(&dic))
         .map_err(|problem| {
             anyhow!(tr!(

@@ -328,7 +328,12 @@ pub fn sleep_like_seed() -> u64 {
     let seconds = timing::randint(1, 3);
     // What the seed drew, for anyone replaying or checking the run: the
     // time it takes is the clock's, and drifts on a busy machine.
-    log::record("sleep", json!({ "seconds": seconds }));
+    // Serialized as it is written, with no JSON value made first.
+    #[derive(serde::Serialize)]
+    struct Sleep {
+        seconds: u64,
+    }
+    log::record("sleep", Sleep { seconds });
     if !scheduled() {
         timing::sleep(timing::scaled(seconds as f64));
         return seconds;
