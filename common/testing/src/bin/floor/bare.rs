@@ -19,6 +19,8 @@ pub struct Out {
     trace: File,
     began: Instant,
     made: Vec<PathBuf>,
+    /// Who made it, and so who removes it should the floor end early.
+    maker: u32,
 }
 
 impl Out {
@@ -34,6 +36,7 @@ impl Out {
             trace,
             began,
             made: vec![path],
+            maker: std::process::id(),
         })
     }
 
@@ -63,11 +66,26 @@ impl Out {
     }
 
     /// `unlink` what was made, then `rmdir`: a floor leaves nothing behind.
-    pub fn finish(self) -> io::Result<()> {
-        for path in &self.made {
+    pub fn finish(mut self) -> io::Result<()> {
+        for path in std::mem::take(&mut self.made) {
             fs::remove_file(path)?;
         }
+        self.maker = 0;
         fs::remove_dir(&self.dir)
+    }
+}
+
+impl Drop for Out {
+    /// A floor that ends on an error leaves nothing behind either. Only in
+    /// the process that made the directory: a child that returned here
+    /// instead of `_exit`ing must not take it from its parent.
+    fn drop(&mut self) {
+        if self.maker == std::process::id() {
+            for path in &self.made {
+                let _ = fs::remove_file(path);
+            }
+            let _ = fs::remove_dir(&self.dir);
+        }
     }
 }
 

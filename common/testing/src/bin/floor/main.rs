@@ -50,9 +50,10 @@ fn main() -> ExitCode {
         ["printer", "--lock", n] => number(n).map(|n| printer::run(n, true)),
         ["flood", n] => number(n).map(flood::run),
         ["sale", flags @ .., dir, n, tickets]
-            if flags
-                .iter()
-                .all(|f| ["--no-lock", "--same-calls"].contains(f)) =>
+            if !dir.starts_with('-')
+                && flags
+                    .iter()
+                    .all(|f| ["--no-lock", "--same-calls"].contains(f)) =>
         {
             let locked = !flags.contains(&"--no-lock");
             let same_calls = flags.contains(&"--same-calls");
