@@ -13,15 +13,16 @@
 //! file, write a new one, `rename`), the `sale` and `summary` records, the
 //! reckoning's read and the lines around the sale.
 //!
-//! With `--same-calls`, each buyer also makes the system calls a lesson's
-//! buyer makes for what the lessons guarantee, where it makes them: it
-//! names itself, ignores SIGXFSZ, asks for its parent's death signal and
-//! checks its parent; `fstat`s each file it opens, and refuses to follow a
-//! link to the lock file; holds the stop signals back around the
-//! replacement; locks the new file and gives it the old one's owner, mode
-//! and extended attributes. Only the lesson's `close`s are left to `_exit`,
-//! which does the same work. What a lesson costs beyond this floor is its
-//! code's, not its guarantees' kernel work.
+//! With `--same-calls`, the parent asks how SIGCHLD is taken before each
+//! fork, and each buyer also makes the system calls a lesson's buyer makes
+//! for what the lessons guarantee, where it makes them: it names itself,
+//! ignores SIGXFSZ, asks for its parent's death signal and checks its
+//! parent; `fstat`s each file it opens, and refuses to follow a link to the
+//! lock file; holds the stop signals back around the replacement; locks the
+//! new file and gives it the old one's owner, mode and extended attributes.
+//! Only the lesson's `close`s are left to `_exit`, which does the same
+//! work. What a lesson costs beyond this floor is its code's, not its
+//! guarantees' kernel work.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -77,6 +78,9 @@ pub fn run(
     let mut children = Vec::with_capacity(buyers);
     for i in 1..=buyers {
         let who = format!("buyer-{i}");
+        if same_calls {
+            sigchld_disposition();
+        }
         match fork()? {
             None => buyer(
                 &out,
@@ -162,6 +166,15 @@ fn buyer(
         Err(_) => 1,
     };
     exit_now(status)
+}
+
+/// `sigaction(SIGCHLD, NULL, &old)`: a lesson asks before each fork how it
+/// takes SIGCHLD, to hold the signals back around it where a handler could
+/// reap the newborn before it is listed.
+fn sigchld_disposition() {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: with no new action, sigaction only writes the current one.
+    unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), old.as_mut_ptr()) };
 }
 
 /// One buyer's sale; with `lessons_calls_under` (its parent's pid), also
