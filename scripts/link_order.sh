@@ -24,6 +24,8 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export TMPDIR=$scratch/tmp
 mkdir "$TMPDIR" "$scratch/cg"
+# Others may pass through to the profiles' directories (below), not list.
+chmod 711 "$scratch" "$scratch/cg"
 
 profiled=()
 # profile NAME ARGS...: one run under callgrind, a profile dumped at every
@@ -31,7 +33,10 @@ profiled=()
 profile() {
     local name=$1 out=$scratch/cg/$1
     shift
-    mkdir "$out"
+    # Writable by all, as /tmp is: the zombie's flood parent, run by root,
+    # becomes a user of its own, and it and its children must still write
+    # their profiles here (else the flood's code is never listed).
+    mkdir -m 1777 "$out"
     profiled+=("$name")
     echo "profiling $name $*"
     valgrind --tool=callgrind --demangle=no --dump-after=fork \
