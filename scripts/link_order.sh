@@ -87,9 +87,10 @@ cat "$scratch/children" "$scratch/loop" "$scratch/start" |
 # Then the lessons' own writable statics, common's and each lesson's, the
 # smallest first: a child writes to several of them (its name, its pid, its
 # draws, its list of children), each page it writes to is copied, and so
-# the small ones share a page, the table of children to pass a stop on to
-# (16 kB) after them. With them std's STDOUT, whose lock every fork takes
-# to flush what is buffered.
+# the small ones lie together (on two pages: lld keeps .data and .bss
+# apart), the table of children to pass a stop on to (16 kB) after them.
+# With them std's STDOUT, whose lock every fork takes to flush what is
+# buffered.
 for name in "${profiled[@]}"; do
     # nm gives each size in hexadecimal, as wide as the others.
     nm --defined-only -S "$bin/$name" |
