@@ -73,6 +73,10 @@ for name in "${profiled[@]}"; do
                 "$main":*.1) names "$out/$file" >>"$scratch/start" ;;
                 "$main":*) names "$out/$file" >>"$scratch/loop" ;;
                 *.1) ;; # a child's first part is what it inherited
+                # A child that forks (the zombie's flood parent) is a
+                # parent between its forks: what it runs there is run
+                # once, not by each of its children.
+                *:cg.*.*) names "$out/$file" >>"$scratch/loop" ;;
                 *) names "$out/$file" >>"$scratch/children" ;;
             esac
         done
