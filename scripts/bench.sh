@@ -126,24 +126,29 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 fi
 mkdir "$scratch/office"
 offices+=("$scratch/office") places+=("${scratch%/*}")
+# sale NAME [FLAGS...]: the lesson NAME selling 500 tickets to 1000 buyers
+# in $dir, its floor `floor sale FLAGS` there.
+sale() {
+    local name=$1
+    shift
+    lesson=("$bin/$name" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
+    floor=("$bin/floor" sale "$@" "$dir" 1000 500)
+}
 for i in "${!offices[@]}"; do
     dir=${offices[i]}
     where="$(df -T "$dir" | awk 'NR == 2 { print $2 }') ${places[i]}"
-    lesson=("$bin/ticket-locked" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
-    floor=("$bin/floor" sale "$dir" 1000 500)
+    sale ticket-locked
     pair "ticket-locked --buyers 1000, $where" 1.15
-    lesson=("$bin/ticket-unsafe" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
-    floor=("$bin/floor" sale --no-lock "$dir" 1000 500)
+    sale ticket-unsafe --no-lock
     pair "ticket-unsafe --buyers 1000, $where" 1.15
     # The same sales against a floor that also makes the calls the lessons'
     # guarantees add (the file checks, owner, mode and attributes, the lock
     # of the new file, the stop signals held, the child's name and its
-    # parent's death signal): what is left is the lessons' own code.
-    lesson=("$bin/ticket-locked" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
-    floor=("$bin/floor" sale --same-calls "$dir" 1000 500)
+    # parent's death signal, the SIGCHLD check before each fork): what is
+    # left is the lessons' own code.
+    sale ticket-locked --same-calls
     pair "  ticket-locked, against its calls" 1.15
-    lesson=("$bin/ticket-unsafe" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
-    floor=("$bin/floor" sale --no-lock --same-calls "$dir" 1000 500)
+    sale ticket-unsafe --no-lock --same-calls
     pair "  ticket-unsafe, against its calls" 1.15
 done
 
@@ -175,13 +180,11 @@ if command -v strace >/dev/null && strace -f -c -o /dev/null true 2>/dev/null; t
     lesson=("$bin/zombie" --flood 1000 --speed max --cpu-ms 0) floor=("$bin/floor" flood 1000)
     calls "zombie --flood 1000 --cpu-ms 0" 1000
     dir=${offices[0]}
-    lesson=("$bin/ticket-locked" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
-    floor=("$bin/floor" sale "$dir" 1000 500)
+    sale ticket-locked
     calls "ticket-locked --buyers 1000" 1000
-    lesson=("$bin/ticket-unsafe" --file "$dir/ticket.json" --buyers 1000 --tickets 500 --speed max)
-    floor=("$bin/floor" sale --no-lock "$dir" 1000 500)
+    sale ticket-unsafe --no-lock
     calls "ticket-unsafe --buyers 1000" 1000
-    floor=("$bin/floor" sale --no-lock --same-calls "$dir" 1000 500)
+    sale ticket-unsafe --no-lock --same-calls
     calls "  against its floor with the same calls" 1000
 else
     echo "not measured: strace is not installed (or may not trace here)"

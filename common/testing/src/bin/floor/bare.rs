@@ -70,17 +70,17 @@ impl Out {
         for path in std::mem::take(&mut self.made) {
             fs::remove_file(path)?;
         }
-        self.maker = 0;
         fs::remove_dir(&self.dir)
     }
 }
 
 impl Drop for Out {
-    /// A floor that ends on an error leaves nothing behind either. Only in
-    /// the process that made the directory: a child that returned here
-    /// instead of `_exit`ing must not take it from its parent.
+    /// A floor that ends on an error, before `finish`, leaves nothing
+    /// behind either. Only in the process that made the directory: a child
+    /// that returned here instead of `_exit`ing must not take it from its
+    /// parent.
     fn drop(&mut self) {
-        if self.maker == std::process::id() {
+        if !self.made.is_empty() && self.maker == std::process::id() {
             for path in &self.made {
                 let _ = fs::remove_file(path);
             }

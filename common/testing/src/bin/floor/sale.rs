@@ -218,6 +218,8 @@ fn buy(
                     .last()
                     .ok_or_else(|| io::Error::other("nothing read"))?;
                 let written = replace_as_a_lesson(file, old, new, count - 1)?;
+                // A lesson's `bought` record, made while the signals are
+                // held, asks the kernel for its parent (`getppid`).
                 let _ = std::os::unix::process::parent_id();
                 (written, Some(held))
             }
